@@ -1,0 +1,24 @@
+"""nncourse: an interactive course on neural networks - from scratch in NumPy, checked against
+PyTorch, then at scale.
+
+The package holds the logic; the notebooks in ``notebooks/`` hold the stories.
+"""
+from . import activations, data, losses
+from .config import REPO_URL, quick_mode
+from .gradcheck import compare_with_torch, gradcheck, numeric_gradient
+from .layers import (
+    ELU, GELU, ActivationLayer, Identity, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid,
+    SiLU, Softplus, Tanh, mlp,
+)
+from .perceptron import Perceptron
+from .trainer import History, evaluate, fit, get_device, seed_everything
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "activations", "data", "losses", "REPO_URL", "quick_mode",
+    "compare_with_torch", "gradcheck", "numeric_gradient",
+    "ELU", "GELU", "ActivationLayer", "Identity", "Layer", "LeakyReLU", "Linear", "ReLU",
+    "Sequential", "Sigmoid", "SiLU", "Softplus", "Tanh", "mlp",
+    "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
+]

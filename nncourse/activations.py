@@ -1,0 +1,228 @@
+"""Activation functions and their derivatives, side by side (taught in notebooks 01 and 02).
+
+Each activation is a tiny class with ``forward(x)`` (the function, elementwise) and
+``grad(x)`` (its derivative f'(x), elementwise), written next to each other so a reader sees
+both on one screen. ``get(name)`` returns one by name; ``names()`` lists them.
+
+At points where a function has no derivative (ReLU and the step at 0) we return the value
+PyTorch's autograd uses, so gradients match PyTorch exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import erf
+
+from .validation import as_array
+
+
+class Activation:
+    """An elementwise nonlinearity f with its derivative f'."""
+
+    name = "activation"
+    torch_name = ""  # class name in torch.nn
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """f(x), same shape and dtype as ``x``."""
+        raise NotImplementedError
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        """f'(x), same shape and dtype as ``x``."""
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(as_array(x, "x"))
+
+    def to_torch(self):
+        """The equivalent ``torch.nn`` module."""
+        import torch.nn as nn
+
+        return getattr(nn, self.torch_name)()
+
+    def __repr__(self) -> str:
+        return f"activations.get({self.name!r})"
+
+
+class Identity(Activation):
+    name, torch_name = "linear", "Identity"
+
+    def forward(self, x):
+        return x.copy()
+
+    def grad(self, x):
+        return np.ones_like(x)
+
+
+class Step(Activation):
+    """Heaviside step, the perceptron's activation: 1 where x > 0, else 0. Its derivative is 0
+    almost everywhere, which is exactly why a step network cannot be trained by gradients."""
+
+    name = "step"
+
+    def forward(self, x):
+        return (x > 0).astype(x.dtype)
+
+    def grad(self, x):
+        return np.zeros_like(x)
+
+    def to_torch(self):
+        import torch
+
+        class Step(torch.nn.Module):
+            def forward(self, x):
+                # "+ 0 * x" keeps the result in autograd's graph, with the step's zero gradient.
+                return (x > 0).to(x.dtype) + 0 * x
+
+        return Step()
+
+
+class Sigmoid(Activation):
+    name, torch_name = "sigmoid", "Sigmoid"
+
+    def forward(self, x):
+        # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + e^-x) but never overflows for large |x|.
+        return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+    def grad(self, x):
+        s = self.forward(x)
+        return s * (1.0 - s)
+
+
+class Tanh(Activation):
+    name, torch_name = "tanh", "Tanh"
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def grad(self, x):
+        return 1.0 - np.tanh(x) ** 2
+
+
+class ReLU(Activation):
+    name, torch_name = "relu", "ReLU"
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def grad(self, x):
+        return (x > 0).astype(x.dtype)  # 0 at x == 0, as in PyTorch
+
+
+class LeakyReLU(Activation):
+    name, torch_name = "leaky_relu", "LeakyReLU"
+
+    def __init__(self, negative_slope: float = 0.01):  # PyTorch's default slope
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        return np.where(x > 0, x, self.negative_slope * x)
+
+    def grad(self, x):
+        return np.where(x > 0, 1.0, self.negative_slope).astype(x.dtype)
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        return nn.LeakyReLU(self.negative_slope)
+
+
+class ELU(Activation):
+    name, torch_name = "elu", "ELU"
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = float(alpha)
+
+    def forward(self, x):
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+
+    def grad(self, x):
+        return np.where(x > 0, 1.0, self.alpha * np.exp(np.minimum(x, 0))).astype(x.dtype)
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        return nn.ELU(self.alpha)
+
+
+class GELU(Activation):
+    """Exact GELU, x * Phi(x) with Phi the standard normal CDF (PyTorch's default, not the tanh
+    approximation)."""
+
+    name, torch_name = "gelu", "GELU"
+
+    def forward(self, x):
+        return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+    def grad(self, x):
+        # Python floats, not NumPy scalars, so float32 input stays float32.
+        cdf = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+        pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+        return cdf + x * pdf
+
+
+class SiLU(Activation):
+    """SiLU, also called swish: x * sigmoid(x)."""
+
+    name, torch_name = "silu", "SiLU"
+
+    def forward(self, x):
+        return x * Sigmoid().forward(x)
+
+    def grad(self, x):
+        s = Sigmoid().forward(x)
+        return s * (1.0 + x * (1.0 - s))
+
+
+class Softplus(Activation):
+    """log(1 + e^x), a smooth ReLU. Like PyTorch, returns x itself above x = 20, where the two
+    differ by less than 1e-8."""
+
+    name, torch_name = "softplus", "Softplus"
+    threshold = 20.0
+
+    def forward(self, x):
+        return np.where(x > self.threshold, x, np.logaddexp(0, np.minimum(x, self.threshold)))
+
+    def grad(self, x):
+        return np.where(x > self.threshold, 1.0, Sigmoid().forward(x)).astype(x.dtype)
+
+
+_REGISTRY = {
+    cls.name: cls
+    for cls in (Identity, Step, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, SiLU, Softplus)
+}
+_ALIASES = {"swish": "silu", "identity": "linear", "heaviside": "step"}
+
+
+def names() -> list[str]:
+    """Names accepted by :func:`get`."""
+    return list(_REGISTRY)
+
+
+def get(name: str | Activation) -> Activation:
+    """Return the activation called ``name`` (e.g. ``"relu"``); an Activation passes through."""
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"activation name must be a string, got {type(name).__name__}")
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown activation {name!r}; known activations: {', '.join(names())}")
+    return _REGISTRY[key]()
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    """exp(x) / sum(exp(x)) along ``axis``, computed as exp(x - max) so large inputs do not
+    overflow (notebook 02 shows the overflow without the subtraction)."""
+    x = as_array(x, "x")
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis: int = -1) -> np.ndarray:
+    """log(softmax(x)) without ever taking the log of 0: x - max - log(sum(exp(x - max)))."""
+    x = as_array(x, "x")
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))

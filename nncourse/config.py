@@ -1,0 +1,40 @@
+"""Course-wide settings: quick vs full mode, and where the course lives online.
+
+Quick mode (``NNCOURSE_QUICK=1``, set by the test suite and on Binder) picks small data and few
+epochs so every notebook runs top to bottom on a 2-core CPU in about a minute. Unset, the
+notebooks run at full scale (real datasets, more epochs, the GPU when there is one).
+"""
+from __future__ import annotations
+
+import os
+
+QUICK_ENV = "NNCOURSE_QUICK"
+
+# The course repository: the Colab set-up cell, the Colab/Binder badges and the README all
+# use this URL (a test checks they agree).
+REPO_URL = "https://github.com/nncourse/nncourse"
+REPO_BRANCH = "main"
+
+
+def quick_mode() -> bool:
+    """True when ``NNCOURSE_QUICK`` is set to 1/true/yes/on."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# The first code cell of every notebook, verbatim. On Colab it installs this package from the
+# repository and turns on Colab's widget manager; everywhere else it does nothing.
+SETUP_CELL = f'''# Set-up (the same first cell in every notebook): on Colab, install the course package.
+# Elsewhere this does nothing - install with `pip install -e .` from the repository instead.
+import sys
+
+if "google.colab" in sys.modules:
+    %pip install -q "nncourse @ git+{REPO_URL}@{REPO_BRANCH}"
+    from google.colab import output
+
+    output.enable_custom_widget_manager()'''
+
+
+def colab_url(notebook: str) -> str:
+    """The "Open in Colab" address of ``notebooks/<notebook>``."""
+    path = REPO_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/{REPO_BRANCH}/notebooks/{notebook}"

@@ -1,0 +1,369 @@
+"""Datasets: seeded 2-D toy sets, the bundled digits, and real data through one download helper.
+
+* Toy 2-D classification sets in the TensorFlow Playground family (``circle``, ``xor``,
+  ``gaussian``, ``spiral``, ``moons``) with a ``noise`` knob, on the Playground's
+  coordinates (about [-6, 6]^2), plus the four logic gates (notebooks 01, 03, 04).
+* ``load_digits()``: scikit-learn's bundled 8x8 digits (1,797 images) - works offline.
+* ``download()``: cache directory (``NNCOURSE_DATA`` overrides it), SHA-256 verification,
+  atomic writes, and a clear message when offline.
+* ``load_mnist()`` / ``load_fashion_mnist()``: the four IDX files parsed with NumPy, checksums
+  pinned; ``load_image_data(quick)`` picks MNIST in full mode and the digits otherwise.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .validation import check_positive_int
+
+# --------------------------------------------------------------------------------------------
+# Toy 2-D datasets (after TensorFlow Playground's dataset.ts, re-implemented)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_toy_args(n, noise):
+    check_positive_int(n, "n")
+    if not 0 <= noise <= 1:
+        raise ValueError(f"noise must be in [0, 1] (the Playground's 0-50% is 0-0.5), got {noise!r}")
+
+
+def circle(n: int = 200, noise: float = 0.0, seed: int = 0):
+    """Class 1 inside radius 2.5, class 0 in a ring from 3.5 to 5. Returns X (n, 2), y (n,) in {0, 1}."""
+    _check_toy_args(n, noise)
+    rng = np.random.default_rng(seed)
+    radius = 5.0
+    y = (np.arange(n) < n // 2).astype(np.int64)
+    r = np.where(y == 1, rng.uniform(0, 0.5 * radius, n), rng.uniform(0.7 * radius, radius, n))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    X = np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1)
+    X += rng.uniform(-radius, radius, (n, 2)) * noise
+    return _shuffled(X, y, rng)
+
+
+def xor(n: int = 200, noise: float = 0.0, seed: int = 0):
+    """Points in [-5, 5]^2 labelled 1 where x1 * x2 > 0 (same-sign quadrants); noise jitters points."""
+    _check_toy_args(n, noise)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-5, 5, (n, 2))
+    X += np.where(X > 0, 0.3, -0.3)  # keep a small margin around the axes
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    X += rng.uniform(-5, 5, (n, 2)) * noise
+    return X, y
+
+
+def gaussian(n: int = 200, noise: float = 0.0, seed: int = 0):
+    """Two Gaussian blobs centred at (2, 2) (class 1) and (-2, -2) (class 0); noise widens them."""
+    _check_toy_args(n, noise)
+    rng = np.random.default_rng(seed)
+    std = np.sqrt(0.5 + 3.5 * noise)  # variance from 0.5 to 4, as in the Playground
+    y = (np.arange(n) < n // 2).astype(np.int64)
+    centre = np.where(y[:, None] == 1, 2.0, -2.0)
+    X = centre + rng.normal(0, std, (n, 2))
+    return _shuffled(X, y, rng)
+
+
+def spiral(n: int = 200, noise: float = 0.0, seed: int = 0):
+    """Two interleaved spirals of radius up to 5 (1.75 turns each)."""
+    _check_toy_args(n, noise)
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    parts, labels = [], []
+    for label, offset in ((1, 0.0), (0, np.pi)):
+        count = half if label == 1 else n - half
+        s = np.arange(count) / count
+        r = 5 * s
+        t = 1.75 * s * 2 * np.pi + offset
+        pts = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
+        pts += rng.uniform(-1, 1, (count, 2)) * noise
+        parts.append(pts)
+        labels.append(np.full(count, label, dtype=np.int64))
+    return _shuffled(np.concatenate(parts), np.concatenate(labels), rng)
+
+
+def moons(n: int = 200, noise: float = 0.0, seed: int = 0):
+    """scikit-learn's two moons (``sklearn.datasets.make_moons``), centred and scaled to the Playground."""
+    _check_toy_args(n, noise)
+    from sklearn.datasets import make_moons
+
+    # sklearn's noise is a Gaussian std in its own units (moons of radius 1); scaling by 2.5
+    # maps a Playground-style noise of 0.5 to a std of 0.25 before scaling.
+    X, y = make_moons(n_samples=n, noise=noise * 0.5 if noise else None, random_state=seed)
+    X = (X - np.array([0.5, 0.25])) * 2.5
+    return X, y.astype(np.int64)
+
+
+LOGIC_GATES = {
+    "and": [0, 0, 0, 1],
+    "or": [0, 1, 1, 1],
+    "nand": [1, 1, 1, 0],
+    "nor": [1, 0, 0, 0],
+    "xor": [0, 1, 1, 0],
+}
+
+
+def logic_gate(name: str):
+    """The truth table of a two-input gate: X (4, 2) with rows 00, 01, 10, 11, and y (4,) in {0, 1}."""
+    key = str(name).lower()
+    if key not in LOGIC_GATES:
+        raise ValueError(f"unknown logic gate {name!r}; known gates: {', '.join(LOGIC_GATES)}")
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+    return X, np.array(LOGIC_GATES[key], dtype=np.int64)
+
+
+TOY_DATASETS = {"circle": circle, "xor": xor, "gaussian": gaussian, "spiral": spiral, "moons": moons}
+
+
+def toy_dataset(name: str, n: int = 200, noise: float = 0.0, seed: int = 0):
+    """Any toy set by name (see ``TOY_DATASETS``); returns X (n, 2) float64, y (n,) int64 in {0, 1}."""
+    key = str(name).lower()
+    if key not in TOY_DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(TOY_DATASETS)}")
+    return TOY_DATASETS[key](n=n, noise=noise, seed=seed)
+
+
+def _shuffled(X, y, rng):
+    order = rng.permutation(len(X))
+    return X[order], y[order]
+
+
+def train_test_split(X, y, test_fraction: float = 0.25, seed: int = 0):
+    """Seeded random split -> X_train, X_test, y_train, y_test (like scikit-learn's)."""
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same number of examples, got {len(X)} and {len(y)}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_test = max(1, int(round(len(X) * test_fraction)))
+    test, train = order[:n_test], order[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+# --------------------------------------------------------------------------------------------
+# Image classification data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImageData:
+    """A labelled image dataset split into train and test.
+
+    X_*: (N, H*W) float32 in [0, 1]; y_*: (N,) int64; ``image_shape`` is (H, W).
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, int]
+    classes: list[str] = field(default_factory=lambda: [str(i) for i in range(10)])
+
+    def images(self, split: str = "train") -> np.ndarray:
+        """The split as images (N, 1, H, W), the layout convolutions expect."""
+        X = {"train": self.X_train, "test": self.X_test}[split]
+        return X.reshape(len(X), 1, *self.image_shape)  # (N, C=1, H, W)
+
+    def __repr__(self) -> str:
+        h, w = self.image_shape
+        return (f"ImageData({self.name!r}: {len(self.X_train):,} train / {len(self.X_test):,} test "
+                f"images of {h}x{w}, {len(self.classes)} classes)")
+
+
+def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageData:
+    """scikit-learn's bundled handwritten digits: 1,797 images of 8x8 pixels, 10 classes. Offline."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    X = (bunch.data / 16.0).astype(np.float32)  # pixel values 0..16 -> [0, 1]
+    y = bunch.target.astype(np.int64)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_fraction, seed)
+    return ImageData("digits (scikit-learn, 8x8)", X_train, y_train, X_test, y_test, (8, 8))
+
+
+# --------------------------------------------------------------------------------------------
+# Downloads
+# --------------------------------------------------------------------------------------------
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched (offline, server error) - the message says what to do."""
+
+
+class ChecksumError(RuntimeError):
+    """A downloaded file's SHA-256 does not match the pinned one."""
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: ``$NNCOURSE_DATA`` if set, else ``~/.cache/nncourse``."""
+    return Path(os.environ.get("NNCOURSE_DATA") or Path.home() / ".cache" / "nncourse")
+
+
+def sha256sum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(urls: str | list[str], sha256: str, filename: str | None = None, *,
+             directory: Path | str | None = None, timeout: float = 60.0, progress: bool = True) -> Path:
+    """Fetch a file once, verify its SHA-256, and return its cached path.
+
+    ``urls`` may list mirrors, tried in order. A cached file with the right checksum is
+    returned without any network access. Data are written to a temporary file in the cache
+    directory and moved into place only once the checksum matches, so an interrupted or
+    corrupted download never leaves a file that looks valid.
+    """
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if not urls:
+        raise ValueError("download needs at least one URL")
+    directory = Path(directory) if directory is not None else cache_dir()
+    filename = filename or urls[0].rstrip("/").rsplit("/", 1)[-1]
+    target = directory / filename
+    if target.exists() and sha256sum(target) == sha256:
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+
+    failures = []
+    for url in urls:
+        try:
+            return _fetch_verified(url, sha256, target, timeout, progress)
+        except ChecksumError:
+            raise
+        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            failures.append(f"{url}: {getattr(err, 'reason', err)}")
+    raise DownloadError(
+        f"could not download {filename}; tried:\n  " + "\n  ".join(failures) + "\n"
+        f"If this machine is offline: download the file on another machine and copy it to {target} "
+        f"(set NNCOURSE_DATA to use another folder), or run in quick mode (NNCOURSE_QUICK=1), "
+        f"which uses only bundled data."
+    )
+
+
+def _fetch_verified(url: str, sha256: str, target: Path, timeout: float, progress: bool) -> Path:
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            bar = _progress_bar(total, target.name) if progress else None
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+            if bar is not None:
+                bar.close()
+        if digest.hexdigest() != sha256:
+            raise ChecksumError(f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}; "
+                                "the file is corrupt or was changed upstream - not using it")
+        os.replace(tmp_name, target)  # atomic on the same file system
+        return target
+    finally:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+
+
+def _progress_bar(total, name):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", leave=False)
+
+
+def read_idx(path: Path | str) -> np.ndarray:
+    """Parse an IDX file (the MNIST format; gzip-compressed or not) into a NumPy array.
+
+    Header: two zero bytes, a type code (0x08 = uint8, ...), the number of dimensions, then one
+    big-endian uint32 size per dimension.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+    dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    code, ndim = raw[2], raw[3]
+    if code not in dtypes:
+        raise ValueError(f"{path}: unknown IDX data type code 0x{code:02x}")
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=dtypes[code], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says shape {shape} but holds {data.size} values")
+    return data.reshape(shape).astype(np.dtype(dtypes[code]).newbyteorder("="))
+
+
+MNIST = {
+    "mirrors": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+                "https://storage.googleapis.com/cvdf-datasets/mnist/"],
+    "sha256": {
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
+    "classes": [str(i) for i in range(10)],
+}
+FASHION_MNIST = {
+    "mirrors": ["https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+    "sha256": {
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+    "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+
+
+def _load_idx_dataset(name: str, spec: dict, directory, mirrors) -> ImageData:
+    folder = Path(directory) if directory is not None else cache_dir() / name.lower().replace(" ", "-")
+    arrays = {}
+    for filename, sha in spec["sha256"].items():
+        urls = [m + filename for m in (mirrors or spec["mirrors"])]
+        arrays[filename.split("-")[0] + "-" + filename.split("-")[1]] = read_idx(
+            download(urls, sha, filename, directory=folder))
+
+    def images(key):
+        return (arrays[key].reshape(len(arrays[key]), -1) / 255.0).astype(np.float32)  # (N, 784)
+
+    return ImageData(
+        name,
+        images("train-images"), arrays["train-labels"].astype(np.int64),
+        images("t10k-images"), arrays["t10k-labels"].astype(np.int64),
+        tuple(arrays["train-images"].shape[1:]), list(spec["classes"]),
+    )
+
+
+def load_mnist(directory=None, mirrors=None) -> ImageData:
+    """MNIST (LeCun et al. 1998): 60,000 + 10,000 handwritten digits, 28x28. Downloads ~11 MB once."""
+    return _load_idx_dataset("MNIST", MNIST, directory, mirrors)
+
+
+def load_fashion_mnist(directory=None, mirrors=None) -> ImageData:
+    """Fashion-MNIST (Xiao et al. 2017): 60,000 + 10,000 clothing images, 28x28, 10 classes."""
+    return _load_idx_dataset("Fashion-MNIST", FASHION_MNIST, directory, mirrors)
+
+
+def load_image_data(quick: bool, dataset: str = "mnist") -> ImageData:
+    """The image data a notebook trains on: the bundled digits in quick mode, else MNIST
+    (or Fashion-MNIST), falling back to the digits - with a printed note - when offline."""
+    if quick:
+        return load_digits()
+    loader = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}[dataset]
+    try:
+        return loader()
+    except DownloadError as err:
+        print(f"Could not get {dataset} ({str(err).splitlines()[0]}); using the bundled digits instead.")
+        return load_digits()

@@ -1,0 +1,6 @@
+"""Interactive widgets, one module per notebook, all built on :class:`base.FigureWidget`."""
+from .base import FigureWidget
+from .perceptron import PerceptronExplorer
+from .start import WidgetCheck
+
+__all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck"]
