@@ -38,3 +38,11 @@ def colab_url(notebook: str) -> str:
     """The "Open in Colab" address of ``notebooks/<notebook>``."""
     path = REPO_URL.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{path}/blob/{REPO_BRANCH}/notebooks/{notebook}"
+
+
+COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def colab_badge(notebook: str) -> str:
+    """Markdown for the "Open in Colab" badge of ``notebooks/<notebook>`` (README map and notebook tops)."""
+    return f"[![Open In Colab]({COLAB_BADGE_IMAGE})]({colab_url(notebook)})"
