@@ -4,6 +4,7 @@ PyTorch, then at scale.
 The package holds the logic; the notebooks in ``notebooks/`` hold the stories.
 """
 from . import activations, data, losses
+from . import optim  # notebook 04
 from .config import REPO_URL, quick_mode
 from .gradcheck import compare_with_torch, gradcheck, numeric_gradient
 from .layers import (
@@ -21,4 +22,5 @@ __all__ = [
     "ELU", "GELU", "ActivationLayer", "Identity", "Layer", "LeakyReLU", "Linear", "ReLU",
     "Sequential", "Sigmoid", "SiLU", "Softplus", "Tanh", "mlp",
     "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
+    "optim",
 ]
