@@ -216,7 +216,8 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     """exp(x) / sum(exp(x)) along ``axis``, computed as exp(x - max) so large inputs do not
     overflow (notebook 02 shows the overflow without the subtraction)."""
     x = as_array(x, "x")
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):  # max - (-huge) may round to -inf: exp(-inf) = 0 is right
+        shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -224,5 +225,19 @@ def softmax(x, axis: int = -1) -> np.ndarray:
 def log_softmax(x, axis: int = -1) -> np.ndarray:
     """log(softmax(x)) without ever taking the log of 0: x - max - log(sum(exp(x - max)))."""
     x = as_array(x, "x")
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):  # max - (-huge) may round to -inf: exp(-inf) = 0 is right
+        shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax_backward(probs, dout, axis: int = -1) -> np.ndarray:
+    """Gradient through softmax: given s = softmax(x) and dL/ds, return dL/dx.
+
+    The Jacobian ds_i/dx_j = s_i (delta_ij - s_j) is never built; its product with dout is
+    s * (dout - sum(dout * s)). Followed by cross-entropy this collapses to s - one_hot
+    (notebook 03). probs, dout: same shape; returns that shape.
+    """
+    probs, dout = as_array(probs, "probs"), as_array(dout, "dout")
+    if probs.shape != dout.shape:
+        raise ValueError(f"dout must have the same shape as probs {probs.shape}, got {dout.shape}")
+    return probs * (dout - np.sum(dout * probs, axis=axis, keepdims=True))
