@@ -102,6 +102,9 @@ class FigureWidget:
     def render(self) -> np.ndarray:
         """Draw the figure (blitting the animated artists) and return its pixels (H, W, 4) uint8."""
         canvas = self.fig.canvas
+        if not self._animated:
+            canvas.draw()  # nothing registered for blitting: draw everything every time
+            return np.asarray(canvas.buffer_rgba())
         if self._background is None:
             canvas.draw()  # animated artists are skipped here ...
             self._background = canvas.copy_from_bbox(self.fig.bbox)

@@ -1,0 +1,47 @@
+"""The notebook-01 self-checks accept a correct answer, reject a wrong one, and never raise."""
+import numpy as np
+
+from nncourse.exercises import perceptron as ex
+
+
+def correct_update(w, b, x, t, lr):
+    if t * (w @ x + b) <= 0:
+        return w + lr * t * x, b + lr * t
+    return w, b
+
+
+def always_update(w, b, x, t, lr):  # forgets to check for a mistake
+    return w + lr * t * x, b + lr * t
+
+
+def not_attempted(*args):
+    raise NotImplementedError
+
+
+def crashing(*args):
+    return args[99]
+
+
+def test_update_checker(capsys):
+    assert ex.check_update(correct_update) is True
+    assert "✓" in capsys.readouterr().out
+    assert ex.check_update(always_update) is False
+    assert "Hint" in capsys.readouterr().out
+    assert ex.check_update(not_attempted) is False
+    assert "not attempted" in capsys.readouterr().out
+    assert ex.check_update(crashing) is False
+    assert "IndexError" in capsys.readouterr().out
+
+
+def test_predict_checker(capsys):
+    assert ex.check_predict(lambda w, b, X: (X @ w + b > 0).astype(int)) is True
+    assert ex.check_predict(lambda w, b, X: (X @ w + b >= 0).astype(int) * 0) is False
+    assert ex.check_predict(lambda w, b, X: X @ w + b > 0) is True  # booleans compare as 0/1
+
+
+def test_gate_weights_checker(capsys):
+    assert ex.check_gate_weights([-1, -1], 1.5, "nand") is True
+    assert ex.check_gate_weights([1, 1], -1.5, "nand") is False
+    assert "wrong on" in capsys.readouterr().out
+    assert ex.check_gate_weights("oops", 1, "nand") is False
+    assert ex.check_gate_weights(np.array([1.0, 1.0]), -0.5, "or") is True

@@ -1,0 +1,175 @@
+"""The layer protocol: every layer's forward, dx and parameter gradients equal PyTorch autograd
+through ``to_torch()`` (float64, random shapes, several seeds) and pass the numeric check."""
+import numpy as np
+import pytest
+import torch
+
+import nncourse
+from nncourse import activations
+from nncourse.gradcheck import compare_with_torch, gradcheck
+
+TOL = 1e-8
+SEEDS = [0, 1, 2]
+
+
+def random_shape(rng, last):
+    """A random batch shape (...) + (last,): 1 to 3 leading dims."""
+    lead = tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(1, 4)))
+    return lead + (last,)
+
+
+def assert_matches_torch(layer, x, seed=0):
+    errors = compare_with_torch(layer, x, seed=seed)
+    worst = max(errors.values())
+    assert worst < TOL, errors
+    return errors
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_linear_matches_torch_and_gradcheck(seed):
+    rng = np.random.default_rng(seed)
+    n_in, n_out = (int(v) for v in rng.integers(1, 9, size=2))
+    layer = nncourse.Linear(n_in, n_out, seed=seed)
+    x = rng.standard_normal(random_shape(rng, n_in))
+    errors = assert_matches_torch(layer, x, seed)
+    assert set(errors) == {"out", "x", "weight", "bias"}
+    assert max(gradcheck(layer, x, seed=seed).values()) < 1e-6
+
+
+def test_linear_without_bias_and_pytorch_init_range():
+    layer = nncourse.Linear(16, 4, bias=False, seed=3)
+    assert set(layer.params) == {"weight"}
+    assert np.abs(layer.params["weight"]).max() <= 1 / 4  # U(-1/sqrt(in), 1/sqrt(in))
+    assert_matches_torch(layer, np.random.default_rng(0).standard_normal((5, 16)))
+
+
+@pytest.mark.parametrize("name", [n for n in activations.names() if n != "step"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_activation_layers_match_torch(name, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(random_shape(rng, int(rng.integers(1, 7)))) * 3
+    layer = nncourse.ActivationLayer(name)
+    assert_matches_torch(layer, x, seed)
+    assert gradcheck(layer, x, seed=seed)["x"] < 1e-6
+
+
+@pytest.mark.parametrize("cls,torch_cls", [
+    (nncourse.ReLU, torch.nn.ReLU), (nncourse.Tanh, torch.nn.Tanh), (nncourse.Sigmoid, torch.nn.Sigmoid),
+    (nncourse.GELU, torch.nn.GELU), (nncourse.SiLU, torch.nn.SiLU), (nncourse.Softplus, torch.nn.Softplus),
+    (nncourse.ELU, torch.nn.ELU), (nncourse.LeakyReLU, torch.nn.LeakyReLU),
+])
+def test_named_activation_layers_have_the_torch_twin(cls, torch_cls):
+    assert isinstance(cls().to_torch(), torch_cls)
+
+
+def test_leaky_relu_and_elu_keep_their_hyperparameters():
+    x = np.linspace(-3, 3, 13)
+    assert_matches_torch(nncourse.LeakyReLU(0.2), x)
+    assert_matches_torch(nncourse.ELU(alpha=0.5), x)
+    assert nncourse.LeakyReLU(0.2).to_torch().negative_slope == 0.2
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "sigmoid"])
+def test_mlp_matches_torch_and_gradcheck(seed, activation):
+    rng = np.random.default_rng(seed)
+    sizes = [int(v) for v in rng.integers(1, 7, size=int(rng.integers(2, 5)))]
+    model = nncourse.mlp(sizes, activation, seed=seed)
+    x = rng.standard_normal((int(rng.integers(1, 6)), sizes[0]))
+    errors = assert_matches_torch(model, x, seed)
+    torch_names = {name for name, _ in model.to_torch().named_parameters()}
+    assert set(model.params) == torch_names == set(errors) - {"out", "x"}
+    assert max(gradcheck(model, x, seed=seed).values()) < 1e-6
+
+
+def test_to_torch_gives_the_same_outputs():
+    model = nncourse.mlp([3, 8, 8, 2], "tanh", seed=4)
+    x = np.random.default_rng(0).standard_normal((10, 3))
+    out_torch = model.to_torch()(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(model.forward(x), out_torch, rtol=0, atol=1e-14)  # float64 rounding only
+
+
+def test_float32_input_stays_float32():
+    model = nncourse.mlp([4, 5, 3], "gelu")
+    x = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    out = model.forward(x)
+    assert out.dtype == np.float32
+    dx = model.backward(np.ones_like(out))
+    assert dx.dtype == np.float32
+    assert model.params["0.weight"].dtype == np.float64  # parameters keep their own dtype
+    assert model.grads["0.weight"].dtype == np.float64
+
+
+def test_sequential_params_share_arrays_with_the_layers():
+    model = nncourse.mlp([2, 3, 1], seed=0)
+    model.params["0.weight"] -= 1.0  # an optimizer's in-place update...
+    np.testing.assert_array_equal(model.params["0.weight"], model[0].params["weight"])  # ...reaches the layer
+
+
+def test_same_seed_same_weights_different_seed_different_weights():
+    a, b, c = nncourse.Linear(5, 3, seed=7), nncourse.Linear(5, 3, seed=7), nncourse.Linear(5, 3, seed=8)
+    np.testing.assert_array_equal(a.params["weight"], b.params["weight"])
+    assert not np.allclose(a.params["weight"], c.params["weight"])
+
+
+def test_astype_and_num_parameters():
+    model = nncourse.mlp([3, 4, 2]).astype(np.float32)
+    assert all(p.dtype == np.float32 for p in model.params.values())
+    assert model.num_parameters() == 3 * 4 + 4 + 4 * 2 + 2
+    assert model.to_torch()[0].weight.dtype == torch.float32
+
+
+def test_zero_grad_and_train_eval_propagate():
+    model = nncourse.mlp([2, 2, 1])
+    x = np.ones((1, 2))
+    model.backward(np.ones_like(model.forward(x)))
+    model.zero_grad()
+    assert all(np.all(g == 0) for g in model.grads.values())
+    model.eval()
+    assert not any(layer.training for layer in model)
+    model.train()
+    assert all(layer.training for layer in model)
+
+
+# --- bad input: clear errors naming expected vs given ------------------------------------------
+
+def test_wrong_number_of_features_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"3 features.*got shape \(4, 5\)"):
+        nncourse.Linear(3, 2).forward(np.zeros((4, 5)))
+
+
+def test_backward_before_forward_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="before forward"):
+        nncourse.Linear(3, 2).backward(np.zeros((1, 2)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        nncourse.ReLU().backward(np.zeros(3))
+
+
+def test_dout_of_the_wrong_shape_is_a_clear_error():
+    layer = nncourse.Linear(3, 2)
+    layer.forward(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"forward output \(4, 2\), got \(2, 4\)"):
+        layer.backward(np.zeros((2, 4)))
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="in_features must be a positive integer, got 0"):
+        nncourse.Linear(0, 2)
+    with pytest.raises(ValueError, match="out_features must be a positive integer, got 2.5"):
+        nncourse.Linear(2, 2.5)
+    with pytest.raises(TypeError, match="Sequential takes Layer objects, got int at position 1"):
+        nncourse.Sequential(nncourse.ReLU(), 3)
+    with pytest.raises(ValueError, match="at least an input and an output"):
+        nncourse.mlp([3])
+
+
+def test_non_numeric_input_is_a_clear_error():
+    with pytest.raises(TypeError, match="x must hold numbers"):
+        nncourse.Linear(2, 1).forward(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="scalar"):
+        nncourse.Linear(2, 1).forward(3.0)
+
+
+def test_unknown_activation_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown activation 'relu6'; known activations: .*gelu"):
+        nncourse.ActivationLayer("relu6")

@@ -1,0 +1,92 @@
+"""The PyTorch side: device choice, seeding, and the fit loop."""
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import nncourse
+from nncourse.data import load_digits
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+def linear_model():
+    return nn.Linear(64, 10)
+
+
+def test_get_device_prints_and_falls_back_to_cpu(capsys):
+    device = nncourse.get_device()
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert device.type == expected or device.type == "mps"
+    assert f"Using device: {device.type}" in capsys.readouterr().out
+
+
+def test_fit_learns_digits_and_reports_history(digits, capsys):
+    torch.manual_seed(0)
+    history = nncourse.fit(linear_model(), (digits.X_train, digits.y_train), (digits.X_test, digits.y_test),
+                           epochs=8, lr=0.01, batch_size=64, device="cpu", progress=False)
+    assert history.epochs == 8 and len(history.val_loss) == 8
+    assert history.train_loss[-1] < history.train_loss[0] * 0.5
+    assert history.metrics["val_accuracy"][-1] > 0.9
+    assert history.samples_per_sec > 0 and history.seconds > 0 and history.device == "cpu"
+    assert "samples/s" in capsys.readouterr().out
+
+
+def test_same_seed_same_numbers(digits):
+    def run(seed):
+        nncourse.seed_everything(seed)
+        model = linear_model()
+        return nncourse.fit(model, (digits.X_train, digits.y_train), epochs=2, lr=0.01, device="cpu",
+                            seed=seed, progress=False, verbose=False).train_loss
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
+def test_every_named_optimizer_trains(digits, optimizer):
+    nncourse.seed_everything(0)
+    lr = 0.1 if optimizer in ("sgd", "momentum") else 0.01
+    history = nncourse.fit(linear_model(), (digits.X_train, digits.y_train), epochs=3, lr=lr, device="cpu",
+                           optimizer=optimizer, progress=False, verbose=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_bf16_autocast_runs_on_cpu(digits):
+    nncourse.seed_everything(0)
+    history = nncourse.fit(linear_model(), (digits.X_train, digits.y_train), epochs=2, lr=0.01, device="cpu",
+                           amp="bf16", progress=False, verbose=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_evaluate(digits):
+    model = linear_model()
+    result = nncourse.evaluate(model, (digits.X_test, digits.y_test))
+    assert set(result) == {"loss", "accuracy"} and 0 <= result["accuracy"] <= 1
+
+
+def test_divergence_stops_with_advice(digits):
+    nncourse.seed_everything(0)
+    X = digits.X_train * 1e6
+    with pytest.raises(FloatingPointError, match="diverged - try a smaller learning rate than lr=1e\\+30"):
+        nncourse.fit(linear_model(), (X, digits.y_train), epochs=3, lr=1e30, optimizer="sgd", device="cpu",
+                     progress=False, verbose=False)
+
+
+def test_bad_input_is_a_clear_error(digits):
+    X = digits.X_train.copy()
+    X[3, 5] = np.nan
+    with pytest.raises(ValueError, match=r"train\[0\] must be finite"):
+        nncourse.fit(linear_model(), (X, digits.y_train), epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="same number of examples"):
+        nncourse.fit(linear_model(), (digits.X_train, digits.y_train[:10]), epochs=1, device="cpu", progress=False)
+    with pytest.raises(TypeError, match=r"pair \(X, y\)"):
+        nncourse.fit(linear_model(), digits.X_train, epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="lr must be a positive finite number"):
+        nncourse.fit(linear_model(), (digits.X_train, digits.y_train), lr=-1, device="cpu")
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        nncourse.fit(linear_model(), (digits.X_train, digits.y_train), optimizer="lbfgs", device="cpu")
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        nncourse.fit(linear_model(), (digits.X_train, digits.y_train), epochs=0, device="cpu")
