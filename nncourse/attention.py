@@ -1,0 +1,238 @@
+"""Attention from scratch (taught in notebook 07): scaled dot-product attention and multi-head
+self-attention, forward and backward side by side, checked against PyTorch.
+
+Attention is a *soft dictionary look-up*. Each query ``q_i`` is compared with every key ``k_j``
+(a dot product, scaled by ``1/sqrt(d)``), the scores become weights with a softmax over the
+keys, and the output is the weighted average of the values::
+
+    scores  = q k^T / sqrt(d)             (..., T_q, T_k)
+    weights = softmax(scores + mask)      each row sums to 1
+    output  = weights v                   (..., T_q, d_v)
+
+Why ``sqrt(d)``: for random q, k with unit-variance entries, ``q . k`` has variance ``d``, so
+without the scale the softmax saturates (one weight near 1, the rest near 0, gradients near 0)
+as the head size grows. Notebook 07 shows this.
+
+Masks follow ``torch.nn.functional.scaled_dot_product_attention``: a boolean mask is True where
+a query *may* attend to a key; a float mask is *added* to the scores (``-inf`` blocks);
+``causal=True`` lets position i see keys 0..i only (top-left aligned when T_q != T_k). A query
+that may attend to no key at all gets zero weights and a zero output, as in PyTorch.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .layers import Layer, load_into_torch, _torch_dtype
+from .validation import as_array, check_last_dim, check_positive_int
+
+
+# --- scaled dot-product attention: forward and backward --------------------------------------
+
+def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:
+    """Boolean (T_q, T_k) mask, True on and below the diagonal: position i sees keys 0..i."""
+    query_length = check_positive_int(query_length, "query_length")
+    key_length = query_length if key_length is None else check_positive_int(key_length, "key_length")
+    return np.tril(np.ones((query_length, key_length), dtype=bool))
+
+
+def _check_qkv(q, k, v):
+    q, k, v = (as_array(a, name) for a, name in ((q, "q"), (k, "k"), (v, "v")))
+    for a, name in ((q, "q"), (k, "k"), (v, "v")):
+        if a.ndim < 2:
+            raise ValueError(f"{name} must be (..., T, d) with at least 2 dimensions, got shape {a.shape}")
+    check_last_dim(k, q.shape[-1], "k", what="features (the head size d of q)")
+    if q.shape[:-2] != k.shape[:-2] or q.shape[:-2] != v.shape[:-2]:
+        raise ValueError(f"q, k and v must share their leading (batch, head) dimensions, got "
+                         f"q {q.shape}, k {k.shape}, v {v.shape}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have the same number of positions T_k, got k {k.shape} and v {v.shape}")
+    dtype = np.result_type(q, k, v)
+    return q.astype(dtype, copy=False), k.astype(dtype, copy=False), v.astype(dtype, copy=False)
+
+
+def _additive_mask(mask, causal: bool, score_shape: tuple, dtype) -> np.ndarray | None:
+    """Turn the mask arguments into one float array (0 = attend, -inf = blocked), or None."""
+    t_q, t_k = score_shape[-2:]
+    total = None
+    if mask is not None:
+        mask = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask)
+        if mask.dtype == bool:
+            additive = np.where(mask, 0.0, -np.inf).astype(dtype)
+        elif np.issubdtype(mask.dtype, np.floating):
+            additive = mask.astype(dtype, copy=False)
+        else:
+            raise TypeError(f"mask must be boolean (True = may attend) or float (added to the scores), "
+                            f"got dtype {mask.dtype}")
+        try:
+            np.broadcast_shapes(additive.shape, score_shape)
+        except ValueError:
+            raise ValueError(f"mask of shape {additive.shape} does not broadcast to the attention scores "
+                             f"{score_shape} (..., T_q, T_k)") from None
+        if np.isnan(additive).any():
+            raise ValueError("mask must not contain NaN (use -inf to block a key)")
+        total = additive
+    if causal:
+        blocked = np.where(causal_mask(t_q, t_k), 0.0, -np.inf).astype(dtype)
+        total = blocked if total is None else total + blocked
+    return total
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, causal: bool = False, *, scale: float | None = None):
+    """softmax(q k^T * scale + mask) v, returning ``(output, weights)``.
+
+    q: (..., T_q, d), k: (..., T_k, d), v: (..., T_k, d_v) with the same leading dimensions
+    (batch, heads). mask: None, boolean (True = may attend) or float (added to the scores),
+    broadcastable to (..., T_q, T_k). causal: block keys after the query's position.
+    scale: defaults to 1/sqrt(d), as in PyTorch.
+
+    Returns output (..., T_q, d_v) and weights (..., T_q, T_k), rows summing to 1 (0 for a
+    query with no allowed key). Same values as ``torch.nn.functional.scaled_dot_product_attention``
+    with ``attn_mask=mask, is_causal=causal``; ``weights`` is what the backward pass needs.
+    """
+    q, k, v = _check_qkv(q, k, v)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = (q @ np.swapaxes(k, -1, -2)) * q.dtype.type(scale)  # (..., T_q, T_k)
+    additive = _additive_mask(mask, causal, scores.shape, q.dtype)
+    if additive is not None:
+        scores = scores + additive
+    # A softmax that survives rows where every key is blocked (all -inf): those get weight 0.
+    row_max = np.max(scores, axis=-1, keepdims=True)
+    row_max = np.where(np.isfinite(row_max), row_max, 0)
+    weights = np.exp(scores - row_max)
+    row_sum = np.sum(weights, axis=-1, keepdims=True)
+    weights /= np.where(row_sum > 0, row_sum, 1)
+    return weights @ v, weights
+
+
+def scaled_dot_product_attention_backward(dout, q, k, v, weights, *, scale: float | None = None):
+    """Gradients ``(dq, dk, dv)`` of ``output = softmax(q k^T * scale + mask) v`` given dL/doutput.
+
+    ``weights`` is the second result of :func:`scaled_dot_product_attention` (the mask needs no
+    gradient: blocked keys have weight 0, so their gradient vanishes by itself).
+
+        dv      = weights^T dout                                   (..., T_k, d_v)
+        dw      = dout v^T                                         (..., T_q, T_k)
+        dscores = weights * (dw - sum_j(dw * weights))             softmax backward, row by row
+        dq      = dscores k * scale,   dk = dscores^T q * scale
+    """
+    q, k, v = _check_qkv(q, k, v)
+    dout = as_array(dout, "dout").astype(q.dtype, copy=False)
+    expected = q.shape[:-1] + v.shape[-1:]
+    if dout.shape != expected:
+        raise ValueError(f"dout must have the shape of the attention output {expected}, got {dout.shape}")
+    weights = as_array(weights, "weights")
+    if weights.shape != q.shape[:-1] + k.shape[-2:-1]:
+        raise ValueError(f"weights must have shape {q.shape[:-1] + k.shape[-2:-1]} (..., T_q, T_k), "
+                         f"got {weights.shape}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    dv = np.swapaxes(weights, -1, -2) @ dout                           # (..., T_k, d_v)
+    dweights = dout @ np.swapaxes(v, -1, -2)                           # (..., T_q, T_k)
+    dscores = weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))
+    dscores *= q.dtype.type(scale)
+    dq = dscores @ k                                                   # (..., T_q, d)
+    dk = np.swapaxes(dscores, -1, -2) @ q                              # (..., T_k, d)
+    return dq, dk, dv
+
+
+# --- multi-head self-attention ------------------------------------------------------------------
+
+def _xavier_uniform(rng, shape, dtype):
+    fan_out, fan_in = shape
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, shape).astype(dtype)
+
+
+class MultiHeadAttention(Layer):
+    """Multi-head self-attention on (N, T, E), PyTorch's ``nn.MultiheadAttention`` from scratch.
+
+    Each of the ``num_heads`` heads attends in its own ``head_dim = E / num_heads`` subspace::
+
+        q, k, v = split(x @ in_proj_weight^T + in_proj_bias)        each (N, T, E)
+        head_h  = attention(q_h, k_h, v_h)                          (N, T, head_dim) per head
+        out     = concat(heads) @ out_proj.weight^T + out_proj.bias  (N, T, E)
+
+    Parameters, named and laid out as in PyTorch: ``in_proj_weight`` (3E, E) (the q, k, v
+    projections stacked), ``in_proj_bias`` (3E,), ``out_proj.weight`` (E, E), ``out_proj.bias``
+    (E,); initialised as PyTorch does (Xavier-uniform projections, zero biases).
+
+    ``causal=True`` lets each position attend to itself and earlier positions only (a
+    decoder/GPT). ``forward(x, mask=None)`` also takes an extra mask in the convention of
+    :func:`scaled_dot_product_attention` (True = may attend), broadcastable to (N, H, T, T).
+    After a forward, ``attention_weights`` holds the weights (N, H, T, T) for plotting.
+
+    ``to_torch()`` returns ``nn.MultiheadAttention(E, H, batch_first=True)``; call it as
+    ``m(x, x, x, need_weights=False, attn_mask=m_mask)[0]`` where, for a causal layer,
+    ``m_mask = torch.nn.Transformer.generate_square_subsequent_mask(T)`` (note PyTorch's module
+    uses the opposite boolean convention from the function: True = *blocked*).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, *, causal: bool = False, seed: int = 0,
+                 dtype=np.float64):
+        super().__init__()
+        self.embed_dim = check_positive_int(embed_dim, "embed_dim")
+        self.num_heads = check_positive_int(num_heads, "num_heads")
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        self.head_dim = embed_dim // num_heads
+        self.causal = bool(causal)
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(embed_dim)  # nn.Linear's default for out_proj
+        self.params["in_proj_weight"] = _xavier_uniform(rng, (3 * embed_dim, embed_dim), dtype)
+        self.params["in_proj_bias"] = np.zeros(3 * embed_dim, dtype=dtype)
+        self.params["out_proj.weight"] = rng.uniform(-bound, bound, (embed_dim, embed_dim)).astype(dtype)
+        self.params["out_proj.bias"] = np.zeros(embed_dim, dtype=dtype)
+        self.attention_weights: np.ndarray | None = None
+
+    def _split_heads(self, t):
+        n, length, _ = t.shape
+        return t.reshape(n, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)  # (N, H, T, hd)
+
+    def _merge_heads(self, t):
+        n, _, length, _ = t.shape
+        return t.transpose(0, 2, 1, 3).reshape(n, length, self.embed_dim)  # (N, T, E)
+
+    def forward(self, x, mask=None):
+        x = as_array(x, "x", ndim=3)
+        check_last_dim(x, self.embed_dim, "x", what="features (embed_dim)")
+        p = {name: value.astype(x.dtype, copy=False) for name, value in self.params.items()}
+        qkv = x @ p["in_proj_weight"].T + p["in_proj_bias"]                 # (N, T, 3E)
+        q, k, v = (self._split_heads(t) for t in np.split(qkv, 3, axis=-1))  # (N, H, T, hd) each
+        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=self.causal)
+        merged = self._merge_heads(heads)                                  # (N, T, E)
+        out = merged @ p["out_proj.weight"].T + p["out_proj.bias"]
+        self.attention_weights = weights
+        self._cache = {"x": x, "q": q, "k": k, "v": v, "weights": weights, "merged": merged}
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        x = cache["x"]
+        dout = self._check_dout(dout, x.shape).astype(x.dtype, copy=False)
+        w_out = self.params["out_proj.weight"].astype(x.dtype, copy=False)
+        w_in = self.params["in_proj_weight"].astype(x.dtype, copy=False)
+        flat = dout.reshape(-1, self.embed_dim)                                   # (N*T, E)
+        self.grads["out_proj.weight"] = flat.T @ cache["merged"].reshape(-1, self.embed_dim)
+        self.grads["out_proj.bias"] = flat.sum(axis=0)
+        dheads = self._split_heads(dout @ w_out)                                  # (N, H, T, hd)
+        dq, dk, dv = scaled_dot_product_attention_backward(
+            dheads, cache["q"], cache["k"], cache["v"], cache["weights"])
+        dqkv = np.concatenate([self._merge_heads(d) for d in (dq, dk, dv)], axis=-1)  # (N, T, 3E)
+        dqkv_flat = dqkv.reshape(-1, 3 * self.embed_dim)                          # (N*T, 3E)
+        self.grads["in_proj_weight"] = dqkv_flat.T @ x.reshape(-1, self.embed_dim)
+        self.grads["in_proj_bias"] = dqkv_flat.sum(axis=0)
+        for name in self.grads:  # grads live in the parameters' dtype
+            self.grads[name] = self.grads[name].astype(self.params[name].dtype, copy=False)
+        return dqkv @ w_in
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        module = nn.MultiheadAttention(self.embed_dim, self.num_heads, batch_first=True,
+                                       dtype=_torch_dtype(self.params["in_proj_weight"].dtype))
+        return load_into_torch(module, self.params)
+
+    def __repr__(self) -> str:
+        return (f"MultiHeadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
+                f"causal={self.causal})")
