@@ -5,6 +5,7 @@ The package holds the logic; the notebooks in ``notebooks/`` hold the stories.
 """
 from . import activations, data, losses
 from . import optim  # notebook 04
+from .regularization import BatchNorm1d, Dropout  # notebook 04
 from .config import REPO_URL, quick_mode
 from .gradcheck import compare_with_torch, gradcheck, numeric_gradient
 from .layers import (
@@ -23,4 +24,5 @@ __all__ = [
     "Sequential", "Sigmoid", "SiLU", "Softplus", "Tanh", "mlp",
     "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
     "optim",
+    "BatchNorm1d", "Dropout",
 ]
