@@ -5,6 +5,8 @@ The package holds the logic; the notebooks in ``notebooks/`` hold the stories.
 """
 from . import activations, data, losses
 from . import optim  # notebook 04
+from . import autograd, initializers  # notebooks 02-03
+from .autograd import Value  # notebook 03
 from .regularization import BatchNorm1d, Dropout  # notebook 04
 from .config import REPO_URL, quick_mode
 from .gradcheck import compare_with_torch, gradcheck, numeric_gradient
@@ -25,4 +27,5 @@ __all__ = [
     "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
     "optim",
     "BatchNorm1d", "Dropout",
+    "autograd", "initializers", "Value",
 ]
