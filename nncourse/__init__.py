@@ -16,6 +16,8 @@ from .layers import (
 )
 from .perceptron import Perceptron
 from .trainer import History, evaluate, fit, get_device, seed_everything
+from . import attention  # notebook 07 (nncourse.transformer imports torch, so it is imported on demand)
+from .attention import MultiHeadAttention, scaled_dot_product_attention
 
 __version__ = "0.1.0"
 
@@ -28,4 +30,5 @@ __all__ = [
     "optim",
     "BatchNorm1d", "Dropout",
     "autograd", "initializers", "Value",
+    "attention", "MultiHeadAttention", "scaled_dot_product_attention",
 ]
