@@ -18,6 +18,8 @@ from .perceptron import Perceptron
 from .trainer import History, evaluate, fit, get_device, seed_everything
 from . import attention  # notebook 07 (nncourse.transformer imports torch, so it is imported on demand)
 from .attention import MultiHeadAttention, scaled_dot_product_attention
+from . import cnn  # notebook 05
+from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
 
 __version__ = "0.1.0"
 
@@ -31,4 +33,5 @@ __all__ = [
     "BatchNorm1d", "Dropout",
     "autograd", "initializers", "Value",
     "attention", "MultiHeadAttention", "scaled_dot_product_attention",
+    "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
 ]

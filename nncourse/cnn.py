@@ -1,0 +1,355 @@
+"""Convolutional layers from scratch: Conv2d, MaxPool2d, AvgPool2d, Flatten (notebook 05).
+
+Every layer follows the protocol of :mod:`nncourse.layers` and works on images laid out as
+PyTorch lays them out, ``(N, C, H, W)``: batch, channels, height, width.
+
+The convolution of deep learning is a *cross-correlation* (the kernel is not flipped)::
+
+    out[n, o, i, j] = bias[o] + sum_{c, u, v} weight[o, c, u, v] * x_pad[n, c, s*i + u, s*j + v]
+
+with ``s`` the stride and ``x_pad`` the input with ``padding`` zeros on every side. Three ways
+to compute it live here, from slowest to fastest:
+
+* :func:`conv2d_naive` - the formula as six nested loops, to read and to time;
+* :func:`im2col` + one matrix multiply (:func:`conv2d_forward`): every receptive field becomes
+  a column, so the whole layer is ``weight (O, C*kh*kw) @ columns (C*kh*kw, Ho*Wo)``;
+* the backward pass (:func:`conv2d_backward`) uses the same columns for the weight gradient and
+  scatters the column gradients back onto the image with :func:`col2im`: one strided add per
+  kernel offset (kh*kw adds of whole images), instead of one ``np.add.at`` per pixel.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .layers import Layer, _torch_dtype, load_into_torch
+from .validation import as_array, check_positive_int
+
+
+def _pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
+    """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``, with a clear error for anything else."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    ok = len(items) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in items)
+    if not ok:
+        kind = "positive integer" if minimum >= 1 else "non-negative integer"
+        raise ValueError(f"{name} must be a {kind} or a pair of them (height, width), got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
+    """Length of a convolution or pooling output along one axis (notebook 05).
+
+    ``floor((size + 2 * padding - kernel_size) / stride) + 1``: the number of positions where a
+    window of ``kernel_size`` fits in the padded input when it moves ``stride`` pixels at a time.
+    Raises if the window does not fit even once.
+    """
+    for value, name in ((size, "size"), (kernel_size, "kernel_size"), (stride, "stride")):
+        check_positive_int(value, name)
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
+    padded = size + 2 * padding
+    if kernel_size > padded:
+        raise ValueError(f"kernel_size {kernel_size} is larger than the padded input "
+                         f"({size} + 2*{padding} = {padded}): there is no position for the window")
+    return (padded - kernel_size) // stride + 1
+
+
+def _check_images(x, name: str, channels: int | None, layer: str) -> np.ndarray:
+    x = as_array(x, name)
+    if x.ndim != 4:
+        raise ValueError(f"{layer}: {name} must be 4-D (N, C, H, W), got a {x.ndim}-D array of shape "
+                         f"{x.shape}" + (" - add a batch axis with x[None]" if x.ndim == 3 else ""))
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{layer}: {name} must have {channels} channel(s) in axis 1 (N, C, H, W), "
+                         f"got shape {x.shape} ({x.shape[1]} channels)")
+    return x
+
+
+def _output_hw(x_shape, kernel, stride, padding, layer: str) -> tuple[int, int]:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    height, width = x_shape[2], x_shape[3]
+    if height + 2 * ph < kh or width + 2 * pw < kw:
+        raise ValueError(f"{layer}: the {kh}x{kw} window does not fit in the input of {height}x{width} "
+                         f"with padding {(ph, pw)}: the padded input must be at least the kernel size")
+    return output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+
+
+# --------------------------------------------------------------------------------------------
+# The slow, readable convolution
+# --------------------------------------------------------------------------------------------
+
+
+def conv2d_naive(x, weight, bias=None, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """The convolution formula as plain loops - to read, not to use (it is ~1000x slower).
+
+    x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None -> (N, O, Ho, Wo).
+    """
+    x = _check_images(x, "x", None, "conv2d_naive")
+    weight = as_array(weight, "weight", ndim=4)
+    out_channels, in_channels, kh, kw = weight.shape
+    _check_images(x, "x", in_channels, "conv2d_naive")
+    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding", minimum=0)
+    out_h, out_w = _output_hw(x.shape, (kh, kw), (sh, sw), (ph, pw), "conv2d_naive")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))  # zeros around every image
+    out = np.zeros((len(x), out_channels, out_h, out_w), dtype=np.result_type(x, weight))
+    for n in range(len(x)):                       # every image
+        for o in range(out_channels):             # every filter
+            for i in range(out_h):                # every output row ...
+                for j in range(out_w):            # ... and column
+                    total = 0.0 if bias is None else bias[o]
+                    for c in range(in_channels):  # the window: all input channels,
+                        for u in range(kh):       # kh rows
+                            for v in range(kw):   # and kw columns
+                                total += weight[o, c, u, v] * x_pad[n, c, sh * i + u, sw * j + v]
+                    out[n, o, i, j] = total
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# im2col / col2im and the vectorised convolution, forward and backward side by side
+# --------------------------------------------------------------------------------------------
+
+
+def im2col(x, kernel_size, stride=1, padding=0) -> np.ndarray:
+    """Every receptive field of ``x`` as a column of one big matrix.
+
+    x (N, C, H, W) -> columns (C*kh*kw, N*Ho*Wo), where ``columns[:, (n*Ho + i)*Wo + j]`` lists
+    the input values (channel by channel, row by row) that output pixel (i, j) of image n sees.
+    With all images side by side, the whole layer is a single matrix multiply.
+    """
+    (kh, kw), (sh, sw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
+    ph, pw = _pair(padding, "padding", minimum=0)
+    n, c = x.shape[:2]
+    out_h, out_w = _output_hw(x.shape, (kh, kw), (sh, sw), (ph, pw), "im2col")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    # A view, no copy: windows[n, c, i, j, u, v] = x_pad[n, c, i + u, j + v] (stride 1) ...
+    windows = sliding_window_view(x_pad, (kh, kw), axis=(2, 3))  # (N, C, Hp-kh+1, Wp-kw+1, kh, kw)
+    windows = windows[:, :, ::sh, ::sw][:, :, :out_h, :out_w]    # ... keep every stride-th: (N, C, Ho, Wo, kh, kw)
+    # The one copy: rows (c, u, v), columns (n, i, j). With (i, j) innermost the copy reads
+    # x_pad along its rows, which is what makes it fast.
+    columns = windows.transpose(1, 4, 5, 0, 2, 3)                # (C, kh, kw, N, Ho, Wo)
+    return columns.reshape(c * kh * kw, n * out_h * out_w)       # (C*kh*kw, N*Ho*Wo)
+
+
+def col2im(columns, x_shape, kernel_size, stride=1, padding=0) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add every column entry back onto the pixel it came from.
+
+    columns (C*kh*kw, N*Ho*Wo) -> (N, C, H, W). A pixel inside several receptive fields
+    receives the sum of their entries: that is the backward pass of weight sharing.
+    """
+    (kh, kw), (sh, sw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
+    ph, pw = _pair(padding, "padding", minimum=0)
+    n, c, height, width = x_shape
+    out_h, out_w = _output_hw(x_shape, (kh, kw), (sh, sw), (ph, pw), "col2im")
+    columns = columns.reshape(c, kh, kw, n, out_h, out_w)        # (C, kh, kw, N, Ho, Wo)
+    x_pad = np.zeros((c, n, height + 2 * ph, width + 2 * pw), dtype=columns.dtype)  # (C, N, Hp, Wp)
+    for u in range(kh):  # kernel offset (u, v) touched pixels (u + s*i, v + s*j): one strided add
+        for v in range(kw):
+            x_pad[:, :, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += columns[:, u, v]
+    return x_pad[:, :, ph : ph + height, pw : pw + width].transpose(1, 0, 2, 3)  # (N, C, H, W)
+
+
+def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
+    """Convolution as one matrix multiply; returns ``(out, cache)``.
+
+    x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None -> out (N, O, Ho, Wo).
+    ``cache`` holds what :func:`conv2d_backward` needs (the columns, shapes, stride, padding).
+    """
+    out_channels, _, kh, kw = weight.shape
+    out_h, out_w = _output_hw(x.shape, (kh, kw), _pair(stride, "stride"), _pair(padding, "padding", minimum=0),
+                              "conv2d")
+    columns = im2col(x, (kh, kw), stride, padding)                 # (K, N*P), K = C*kh*kw, P = Ho*Wo
+    out = weight.reshape(out_channels, -1) @ columns               # (O, K) @ (K, N*P) -> (O, N*P)
+    if bias is not None:
+        out += bias[:, None]
+    out = out.reshape(out_channels, len(x), out_h, out_w).transpose(1, 0, 2, 3)  # (N, O, Ho, Wo)
+    cache = {"columns": columns, "x_shape": x.shape, "weight": weight, "stride": stride, "padding": padding}
+    return np.ascontiguousarray(out), cache
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of :func:`conv2d_forward`: ``dout (N, O, Ho, Wo) -> (dx, dweight, dbias)``.
+
+    dweight = dout (O, N*P) @ columns^T (N*P, K)   - every window, weighted by its output's error;
+    dcolumns = weight^T (K, O) @ dout (O, N*P)     - every error, sent back through the weights,
+               then col2im adds them onto the pixels they came from;
+    dbias = dout summed over images and positions.
+    """
+    columns, weight = cache["columns"], cache["weight"]
+    out_channels = weight.shape[0]
+    dout = dout.transpose(1, 0, 2, 3).reshape(out_channels, -1)      # (O, N*P)
+    dweight = dout @ columns.T                                       # (O, N*P) @ (N*P, K) -> (O, K)
+    dbias = dout.sum(axis=1)                                         # (O,)
+    dcolumns = weight.reshape(out_channels, -1).T @ dout             # (K, O) @ (O, N*P) -> (K, N*P)
+    dx = col2im(dcolumns, cache["x_shape"], weight.shape[2:], cache["stride"], cache["padding"])
+    return dx, dweight.reshape(weight.shape), dbias
+
+
+class Conv2d(Layer):
+    """PyTorch's ``nn.Conv2d`` from scratch (notebook 05).
+
+    Parameters ``weight`` (out_channels, in_channels, kh, kw) and ``bias`` (out_channels,),
+    initialised as PyTorch does: uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)] with
+    fan_in = in_channels * kh * kw. ``kernel_size``, ``stride`` and ``padding`` take an int or a
+    (height, width) pair.
+
+    forward: x (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = output_size(H, kh, stride, padding).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, *,
+                 bias: bool = True, seed: int = 0, dtype=np.float64):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding", minimum=0)
+        rng = np.random.default_rng(seed)
+        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        self.params["weight"] = rng.uniform(-bound, bound, (out_channels, in_channels, *self.kernel_size)).astype(dtype)
+        if bias:
+            self.params["bias"] = rng.uniform(-bound, bound, out_channels).astype(dtype)
+
+    def forward(self, x):
+        x = _check_images(x, "x", self.in_channels, "Conv2d")
+        _output_hw(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d")
+        weight = self.params["weight"].astype(x.dtype, copy=False)
+        bias = self.params["bias"].astype(x.dtype, copy=False) if "bias" in self.params else None
+        out, self._cache = conv2d_forward(x, weight, bias, self.stride, self.padding)
+        self._cache["out_shape"] = out.shape
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        dout = self._check_dout(dout, cache["out_shape"]).astype(cache["weight"].dtype, copy=False)
+        dx, dweight, dbias = conv2d_backward(dout, cache)
+        self.grads["weight"] = dweight.astype(self.params["weight"].dtype, copy=False)
+        if "bias" in self.params:
+            self.grads["bias"] = dbias.astype(self.params["bias"].dtype, copy=False)
+        return dx
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        module = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding,
+                           bias="bias" in self.params, dtype=_torch_dtype(self.params["weight"].dtype))
+        return load_into_torch(module, self.params)
+
+    def __repr__(self) -> str:
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={'bias' in self.params})")
+
+
+class _Pool2d(Layer):
+    """Shared by the pooling layers: a window of ``kernel_size`` moved ``stride`` pixels at a time
+    (``stride`` defaults to ``kernel_size``: windows side by side, as in PyTorch). No parameters."""
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+
+    def _windows(self, x):
+        """x (N, C, H, W) -> a view (N, C, Ho, Wo, kh, kw) of every pooling window."""
+        name = type(self).__name__
+        x = _check_images(x, "x", None, name)
+        out_h, out_w = _output_hw(x.shape, self.kernel_size, self.stride, (0, 0), name)
+        (sh, sw) = self.stride
+        windows = sliding_window_view(x, self.kernel_size, axis=(2, 3))  # (N, C, H-kh+1, W-kw+1, kh, kw)
+        return x, windows[:, :, ::sh, ::sw][:, :, :out_h, :out_w]       # (N, C, Ho, Wo, kh, kw)
+
+    def _scatter(self, per_offset, x_shape, dtype) -> np.ndarray:
+        """Add ``per_offset(u, v)`` (N, C, Ho, Wo) onto the input pixels at kernel offset (u, v)."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        dx = np.zeros(x_shape, dtype=dtype)
+        for u in range(kh):
+            for v in range(kw):
+                part = per_offset(u, v)
+                out_h, out_w = part.shape[2:]
+                dx[:, :, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += part
+        return dx
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class MaxPool2d(_Pool2d):
+    """PyTorch's ``nn.MaxPool2d`` (no padding, floor mode) from scratch (notebook 05).
+
+    forward: x (N, C, H, W) -> (N, C, Ho, Wo), the largest value of each window.
+    backward: each window's gradient goes to its arg-max pixel only (the first one on ties, as
+    PyTorch does); pixels that won no window get zero.
+    """
+
+    def forward(self, x):
+        x, windows = self._windows(x)
+        n, c, out_h, out_w, kh, kw = windows.shape
+        flat = windows.reshape(n, c, out_h, out_w, kh * kw)  # (N, C, Ho, Wo, kh*kw), a copy
+        winner = flat.argmax(axis=-1)                         # (N, C, Ho, Wo): index of the max in its window
+        out = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]
+        self._cache = {"x_shape": x.shape, "dtype": x.dtype, "winner": winner, "out_shape": out.shape}
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        dout = self._check_dout(dout, cache["out_shape"])
+        kw = self.kernel_size[1]
+        winner = cache["winner"]
+        return self._scatter(lambda u, v: np.where(winner == u * kw + v, dout, 0), cache["x_shape"],
+                             np.result_type(cache["dtype"], dout))
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        return nn.MaxPool2d(self.kernel_size, self.stride)
+
+
+class AvgPool2d(_Pool2d):
+    """PyTorch's ``nn.AvgPool2d`` (no padding, floor mode) from scratch (notebook 05).
+
+    forward: x (N, C, H, W) -> (N, C, Ho, Wo), the mean of each window.
+    backward: each window's gradient is shared equally by its kh*kw pixels.
+    """
+
+    def forward(self, x):
+        x, windows = self._windows(x)
+        out = windows.mean(axis=(-2, -1))                      # (N, C, Ho, Wo)
+        self._cache = {"x_shape": x.shape, "dtype": x.dtype, "out_shape": out.shape}
+        return out
+
+    def backward(self, dout):
+        cache = self._saved()
+        dout = self._check_dout(dout, cache["out_shape"])
+        share = dout / (self.kernel_size[0] * self.kernel_size[1])
+        return self._scatter(lambda u, v: share, cache["x_shape"], np.result_type(cache["dtype"], dout))
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        return nn.AvgPool2d(self.kernel_size, self.stride)
+
+
+class Flatten(Layer):
+    """PyTorch's ``nn.Flatten()``: x (N, d1, d2, ...) -> (N, d1*d2*...), the bridge from
+    convolutional feature maps to a Linear classifier (notebook 05)."""
+
+    def forward(self, x):
+        x = as_array(x, "x")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten: x must have a batch axis and at least one more, got shape {x.shape}")
+        self._cache = {"x_shape": x.shape}
+        return x.reshape(len(x), -1)  # (N, d1*d2*...)
+
+    def backward(self, dout):
+        x_shape = self._saved()["x_shape"]
+        dout = self._check_dout(dout, (x_shape[0], int(np.prod(x_shape[1:]))))
+        return dout.reshape(x_shape)
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        return nn.Flatten()

@@ -1,0 +1,256 @@
+"""Conv2d, MaxPool2d, AvgPool2d, Flatten (nncourse.cnn) against PyTorch autograd and finite differences."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nncourse import Linear, ReLU, Sequential, compare_with_torch, gradcheck
+from nncourse.cnn import (
+    AvgPool2d, Conv2d, Flatten, MaxPool2d, col2im, conv2d_naive, im2col, output_size,
+)
+
+TOL = 1e-8
+
+# (N, C_in, H, W, C_out, kernel, stride, padding): odd sizes, stride 2, padding, 1x1 and 5x5,
+# non-square inputs and kernels, several channels.
+CONV_CASES = [
+    (2, 3, 7, 7, 4, 3, 1, 0),
+    (2, 3, 7, 7, 4, 3, 1, 1),
+    (3, 2, 9, 11, 5, 3, 2, 1),
+    (2, 4, 8, 8, 3, 1, 1, 0),
+    (2, 4, 7, 5, 2, 1, 2, 0),
+    (2, 1, 12, 10, 3, 5, 1, 2),
+    (1, 3, 13, 9, 2, 5, 2, 0),
+    (2, 2, 6, 9, 3, (3, 5), (1, 2), (1, 2)),
+    (4, 6, 5, 5, 8, 3, 3, 1),
+    (1, 1, 3, 3, 1, 3, 1, 0),
+]
+SEEDS = [0, 1, 2]
+
+
+def _x(shape, seed):
+    return np.random.default_rng(100 + seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_conv2d_matches_torch(case, seed):
+    n, c_in, h, w, c_out, k, s, p = case
+    layer = Conv2d(c_in, c_out, k, stride=s, padding=p, seed=seed)
+    errors = compare_with_torch(layer, _x((n, c_in, h, w), seed), seed=seed)
+    assert set(errors) == {"out", "x", "weight", "bias"}
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("case", CONV_CASES[:6] + CONV_CASES[7:8], ids=str)
+def test_conv2d_gradcheck(case):
+    n, c_in, h, w, c_out, k, s, p = case
+    layer = Conv2d(c_in, c_out, k, stride=s, padding=p, seed=3)
+    errors = gradcheck(layer, _x((1, c_in, h, w), 3), tol=1e-6)
+    assert set(errors) == {"x", "weight", "bias"}
+
+
+def test_conv2d_without_bias_matches_torch():
+    layer = Conv2d(3, 2, 3, padding=1, bias=False, seed=0)
+    assert set(layer.params) == {"weight"}
+    errors = compare_with_torch(layer, _x((2, 3, 6, 5), 0))
+    assert max(errors.values()) < TOL
+
+
+def test_conv2d_init_like_torch_and_seeded():
+    a, b, c = Conv2d(4, 8, 3, seed=0), Conv2d(4, 8, 3, seed=0), Conv2d(4, 8, 3, seed=1)
+    assert a.params["weight"].shape == (8, 4, 3, 3) and a.params["bias"].shape == (8,)
+    np.testing.assert_array_equal(a.params["weight"], b.params["weight"])
+    assert not np.allclose(a.params["weight"], c.params["weight"])
+    bound = 1 / np.sqrt(4 * 3 * 3)  # PyTorch's bound for fan_in = 36
+    assert np.abs(a.params["weight"]).max() <= bound and np.abs(a.params["weight"]).max() > 0.8 * bound
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_naive_loops_equal_vectorised(case):
+    n, c_in, h, w, c_out, k, s, p = case
+    layer = Conv2d(c_in, c_out, k, stride=s, padding=p, seed=0)
+    x = _x((n, c_in, h, w), 0)
+    naive = conv2d_naive(x, layer.params["weight"], layer.params["bias"], stride=s, padding=p)
+    np.testing.assert_allclose(naive, layer.forward(x), atol=1e-12)
+
+
+def test_im2col_columns_are_receptive_fields_and_col2im_is_its_adjoint():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 6))
+    cols = im2col(x, 3, stride=2, padding=1)  # Ho = 4, Wo = 3
+    assert cols.shape == (3 * 9, 2 * 4 * 3)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    n, i, j = 1, 2, 1  # column (n*Ho + i)*Wo + j is the window at rows 2i.., cols 2j.. of image n
+    np.testing.assert_array_equal(cols[:, (n * 4 + i) * 3 + j], x_pad[n, :, 4:7, 2:5].ravel())
+    # <im2col(x), Y> = <x, col2im(Y)> for every x and Y: col2im is the exact backward of im2col.
+    y = rng.standard_normal(cols.shape)
+    np.testing.assert_allclose(np.sum(cols * y), np.sum(x * col2im(y, x.shape, 3, 2, 1)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("size", [1, 5, 8, 28, 31])
+@pytest.mark.parametrize("kernel", [1, 2, 3, 5])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_output_size_matches_torch(size, kernel, stride, padding):
+    if kernel > size + 2 * padding:
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            output_size(size, kernel, stride, padding)
+        return
+    out = F.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, kernel, kernel), stride=stride, padding=padding)
+    assert output_size(size, kernel, stride, padding) == out.shape[-1]
+
+
+# --- pooling ---------------------------------------------------------------------------------
+
+POOL_CASES = [  # (shape, kernel, stride)
+    ((2, 3, 8, 8), 2, None),
+    ((2, 3, 7, 9), 2, None),       # odd sizes: last row/column dropped (floor mode)
+    ((2, 2, 9, 9), 3, 2),          # overlapping windows
+    ((1, 4, 6, 10), (2, 3), (1, 2)),
+    ((3, 1, 5, 5), 1, None),
+]
+
+
+@pytest.mark.parametrize("pool", [MaxPool2d, AvgPool2d])
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pooling_matches_torch(pool, case, seed):
+    shape, k, s = case
+    layer = pool(k, s)
+    errors = compare_with_torch(layer, _x(shape, seed), seed=seed)
+    assert set(errors) == {"out", "x"}
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("pool", [MaxPool2d, AvgPool2d])
+def test_pooling_gradcheck(pool):
+    gradcheck(pool(3, 2), _x((1, 2, 7, 8), 0), tol=1e-6)
+
+
+def test_maxpool_ties_go_to_the_first_maximum_like_torch():
+    x = np.random.default_rng(0).integers(0, 3, (2, 2, 6, 6)).astype(float)  # many ties
+    layer = MaxPool2d(2)
+    errors = compare_with_torch(layer, x)
+    assert errors["x"] == 0.0 and errors["out"] == 0.0
+    dx = layer.backward(np.ones((2, 2, 3, 3)))
+    assert dx.sum() == 2 * 2 * 3 * 3 and set(np.unique(dx)) <= {0.0, 1.0}  # one winner per window
+
+
+def test_stride_defaults_to_kernel_size():
+    assert MaxPool2d(3).stride == (3, 3) and AvgPool2d(2, 1).stride == (1, 1)
+    assert MaxPool2d(2).forward(np.zeros((1, 1, 8, 6))).shape == (1, 1, 4, 3)
+
+
+def test_flatten_matches_torch():
+    layer = Flatten()
+    x = _x((3, 2, 4, 5), 0)
+    assert layer.forward(x).shape == (3, 40)
+    assert max(compare_with_torch(layer, x).values()) == 0.0
+
+
+def test_small_cnn_matches_torch_end_to_end():
+    """conv -> relu -> pool -> conv -> relu -> pool -> flatten -> linear, as one Sequential."""
+    net = Sequential(Conv2d(1, 4, 3, padding=1, seed=0), ReLU(), MaxPool2d(2),
+                     Conv2d(4, 6, 3, padding=1, seed=1), ReLU(), AvgPool2d(2),
+                     Flatten(), Linear(6 * 2 * 2, 10, seed=2))
+    errors = compare_with_torch(net, _x((5, 1, 8, 8), 0))
+    assert {"0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias"} <= set(errors)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_float32_is_kept_and_close_to_torch():
+    layer = Conv2d(3, 4, 3, padding=1, seed=0, dtype=np.float32)
+    x = _x((2, 3, 6, 6), 0).astype(np.float32)
+    out = layer.forward(x)
+    assert out.dtype == np.float32
+    dx = layer.backward(np.ones_like(out))
+    assert dx.dtype == np.float32 and layer.grads["weight"].dtype == np.float32
+    assert max(compare_with_torch(layer, x).values()) < 1e-4
+    for pool in (MaxPool2d(2), AvgPool2d(2)):
+        assert pool.forward(x).dtype == np.float32 and pool.backward(np.ones((2, 3, 3, 3), np.float32)).dtype == np.float32
+
+
+def test_same_seed_same_numbers():
+    x = _x((2, 3, 6, 6), 0)
+    a, b = Conv2d(3, 4, 3, seed=5), Conv2d(3, 4, 3, seed=5)
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+def test_conv_rejects_wrong_number_of_dimensions():
+    with pytest.raises(ValueError, match=r"4-D \(N, C, H, W\).*3-D.*x\[None\]"):
+        Conv2d(3, 4, 3).forward(np.zeros((3, 8, 8)))
+
+
+def test_conv_rejects_wrong_channel_count():
+    with pytest.raises(ValueError, match=r"3 channel\(s\).*\(2, 1, 8, 8\).*1 channels"):
+        Conv2d(3, 4, 3).forward(np.zeros((2, 1, 8, 8)))
+
+
+def test_conv_rejects_kernel_larger_than_input():
+    with pytest.raises(ValueError, match=r"5x5 window does not fit in the input of 3x3"):
+        Conv2d(1, 1, 5).forward(np.zeros((1, 1, 3, 3)))
+    assert Conv2d(1, 1, 5, padding=1).forward(np.zeros((1, 1, 3, 3))).shape == (1, 1, 1, 1)  # padding helps
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"kernel_size": 0}, "kernel_size must be a positive integer"),
+    ({"kernel_size": (3, 3, 3)}, r"pair of them \(height, width\), got \(3, 3, 3\)"),
+    ({"kernel_size": 2.5}, "kernel_size must be a positive integer"),
+    ({"kernel_size": 3, "stride": 0}, "stride must be a positive integer"),
+    ({"kernel_size": 3, "padding": -1}, "padding must be a non-negative integer"),
+])
+def test_conv_rejects_bad_hyperparameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Conv2d(1, 2, **kwargs)
+
+
+def test_conv_rejects_bad_channel_counts():
+    with pytest.raises(ValueError, match="in_channels must be a positive integer, got 0"):
+        Conv2d(0, 2, 3)
+
+
+def test_backward_before_forward_and_wrong_dout():
+    layer = Conv2d(1, 2, 3)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.zeros((1, 2, 2, 2)))
+    layer.forward(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"dout must have the shape of the forward output \(1, 2, 2, 2\), got \(1, 2, 4, 4\)"):
+        layer.backward(np.zeros((1, 2, 4, 4)))
+    for pool in (MaxPool2d(2), AvgPool2d(2), Flatten()):
+        with pytest.raises(RuntimeError, match="before forward"):
+            pool.backward(np.zeros((1, 1, 2, 2)))
+        pool.forward(np.zeros((1, 1, 4, 4)))
+        with pytest.raises(ValueError, match="dout must have the shape of the forward output"):
+            pool.backward(np.zeros((1, 1, 3, 3)))
+
+
+def test_pool_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"MaxPool2d: x must be 4-D"):
+        MaxPool2d(2).forward(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match=r"AvgPool2d: the 3x3 window does not fit in the input of 2x2"):
+        AvgPool2d(3).forward(np.zeros((1, 1, 2, 2)))
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
+        MaxPool2d(2, stride=0)
+    with pytest.raises(TypeError, match="must hold numbers"):
+        MaxPool2d(2).forward(np.array([["a"]]))
+
+
+def test_flatten_rejects_a_vector():
+    with pytest.raises(ValueError, match="batch axis and at least one more"):
+        Flatten().forward(np.zeros(5))
+
+
+def test_output_size_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
+        output_size(28, 3, 0)
+    with pytest.raises(ValueError, match="padding must be a non-negative integer, got -1"):
+        output_size(28, 3, 1, -1)
+
+
+def test_naive_rejects_mismatched_weight():
+    with pytest.raises(ValueError, match=r"3 channel\(s\)"):
+        conv2d_naive(np.zeros((1, 2, 5, 5)), np.zeros((4, 3, 3, 3)))
