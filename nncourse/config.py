@@ -46,3 +46,30 @@ COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 def colab_badge(notebook: str) -> str:
     """Markdown for the "Open in Colab" badge of ``notebooks/<notebook>`` (README map and notebook tops)."""
     return f"[![Open In Colab]({COLAB_BADGE_IMAGE})]({colab_url(notebook)})"
+
+
+def environment_report() -> dict[str, str]:
+    """Print and return the versions this course depends on, the mode and the torch device
+    (notebook 00's environment check)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    report = {"python": platform.python_version()}
+    for package in ("nncourse", "numpy", "torch", "matplotlib", "ipywidgets", "scikit-learn", "tqdm"):
+        try:
+            report[package] = version(package)
+        except PackageNotFoundError:
+            report[package] = "not installed"
+    import torch
+
+    if torch.cuda.is_available():
+        report["device"] = f"cuda ({torch.cuda.get_device_name(0)})"
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        report["device"] = "mps (Apple GPU)"
+    else:
+        report["device"] = "cpu (no GPU found)"
+    report["mode"] = "quick (NNCOURSE_QUICK=1)" if quick_mode() else "full"
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:>{width}}  {value}")
+    return report

@@ -23,25 +23,33 @@ def crashing(*args):
 
 
 def test_update_checker(capsys):
-    assert ex.check_update(correct_update) is True
+    assert ex.check_update(correct_update) == True
     assert "✓" in capsys.readouterr().out
-    assert ex.check_update(always_update) is False
+    assert ex.check_update(always_update) == False
     assert "Hint" in capsys.readouterr().out
-    assert ex.check_update(not_attempted) is False
+    assert ex.check_update(not_attempted) == False
     assert "not attempted" in capsys.readouterr().out
-    assert ex.check_update(crashing) is False
+    assert ex.check_update(crashing) == False
     assert "IndexError" in capsys.readouterr().out
 
 
 def test_predict_checker(capsys):
-    assert ex.check_predict(lambda w, b, X: (X @ w + b > 0).astype(int)) is True
-    assert ex.check_predict(lambda w, b, X: (X @ w + b >= 0).astype(int) * 0) is False
-    assert ex.check_predict(lambda w, b, X: X @ w + b > 0) is True  # booleans compare as 0/1
+    assert ex.check_predict(lambda w, b, X: (X @ w + b > 0).astype(int)) == True
+    assert ex.check_predict(lambda w, b, X: (X @ w + b >= 0).astype(int) * 0) == False
+    assert ex.check_predict(lambda w, b, X: X @ w + b > 0) == True  # booleans compare as 0/1
 
 
 def test_gate_weights_checker(capsys):
-    assert ex.check_gate_weights([-1, -1], 1.5, "nand") is True
-    assert ex.check_gate_weights([1, 1], -1.5, "nand") is False
+    assert ex.check_gate_weights([-1, -1], 1.5, "nand") == True
+    assert ex.check_gate_weights([1, 1], -1.5, "nand") == False
     assert "wrong on" in capsys.readouterr().out
-    assert ex.check_gate_weights("oops", 1, "nand") is False
-    assert ex.check_gate_weights(np.array([1.0, 1.0]), -0.5, "or") is True
+    assert ex.check_gate_weights("oops", 1, "nand") == False
+    assert ex.check_gate_weights(np.array([1.0, 1.0]), -0.5, "or") == True
+
+
+def test_check_results_are_truthy_and_silent_in_notebooks():
+    from nncourse.exercises import CheckResult
+
+    assert CheckResult(True) and not CheckResult(False)
+    assert CheckResult(True) == True and CheckResult(False) == False  # noqa: E712
+    assert CheckResult(True)._ipython_display_() is None

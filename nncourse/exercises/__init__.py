@@ -1,8 +1,10 @@
 """Self-checking exercises: the learner writes a function, a check call prints ✓ or a hint.
 
-A check never raises, so a notebook runs clean whether or not the exercise is solved; it
-returns True/False so tests can prove that it accepts a right answer and rejects a wrong one.
-One module per notebook (``exercises.perceptron`` for notebook 01, ...).
+A check never raises, so a notebook runs clean whether or not the exercise is solved. It
+returns a :class:`CheckResult`, which is truthy when the answer is right (``== True``), so tests
+can prove that it accepts a right answer and rejects a wrong one, and which displays nothing in
+a notebook (the check has already printed its message). One module per notebook
+(``exercises.perceptron`` for notebook 01, ...).
 """
 from __future__ import annotations
 
@@ -11,8 +13,30 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 
+class CheckResult:
+    """The outcome of a check: truthy if passed, equal to True/False, silent as a cell's last value."""
+
+    def __init__(self, passed: bool):
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other) -> bool:
+        return self.passed == bool(other)
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        pass  # the check printed ✓ or a hint already
+
+
 def check(fn: Callable, reference: Callable, cases: Sequence[tuple], *, name: str, hint: str,
-          atol: float = 1e-8) -> bool:
+          atol: float = 1e-8) -> CheckResult:
     """Compare ``fn(*case)`` with ``reference(*case)`` on every case; print ✓ or a hint.
 
     Results may be numbers, arrays or tuples of them. A ``NotImplementedError`` counts as
@@ -23,17 +47,17 @@ def check(fn: Callable, reference: Callable, cases: Sequence[tuple], *, name: st
             got = fn(*_copy(case))
         except NotImplementedError:
             print(f"… {name}: not attempted yet. Replace `raise NotImplementedError` with your code.")
-            return False
+            return CheckResult(False)
         except Exception as err:  # a learner's bug: report it, do not crash the notebook
             print(f"✗ {name}: your function raised {type(err).__name__}: {err}\n  Hint: {hint}")
-            return False
+            return CheckResult(False)
         want = reference(*_copy(case))
         if not _close(got, want, atol):
             print(f"✗ {name}: for input {_short(case)} you returned {_short(got)}, expected {_short(want)}."
                   f"\n  Hint: {hint}")
-            return False
+            return CheckResult(False)
     print(f"✓ {name}: correct on all {len(cases)} test cases.")
-    return True
+    return CheckResult(True)
 
 
 def _copy(case):

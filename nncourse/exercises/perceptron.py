@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import check
+from . import CheckResult, check
 
 _RNG = np.random.default_rng(1957)
 
@@ -14,7 +14,7 @@ def _update_reference(w, b, x, t, lr):
     return w, b
 
 
-def check_update(fn) -> bool:
+def check_update(fn) -> CheckResult:
     """fn(w, b, x, t, lr) -> (new_w, new_b): one perceptron step with t in {-1, +1}."""
     cases = [(np.zeros(2), 0.0, np.array([1.0, 1.0]), 1, 1.0),            # mistake on the boundary
              (np.array([1.0, -2.0]), 0.5, np.array([2.0, 0.5]), -1, 0.1),  # misclassified negative
@@ -30,7 +30,7 @@ def _predict_reference(w, b, X):
     return (X @ w + b > 0).astype(int)
 
 
-def check_predict(fn) -> bool:
+def check_predict(fn) -> CheckResult:
     """fn(w, b, X) -> labels (N,) in {0, 1}: 1 where w·x + b > 0."""
     cases = [(np.array([1.0, 1.0]), -1.5, np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float))]
     cases += [(_RNG.normal(size=2), float(_RNG.normal()), _RNG.normal(size=(8, 2))) for _ in range(3)]
@@ -38,7 +38,7 @@ def check_predict(fn) -> bool:
                  hint="compute the scores X @ w + b (one per row) and return 1 where the score is > 0, else 0.")
 
 
-def check_gate_weights(w, b, gate: str = "nand") -> bool:
+def check_gate_weights(w, b, gate: str = "nand") -> CheckResult:
     """Hand-picked (w, b) that computes a logic gate with a step function."""
     from ..data import logic_gate
 
@@ -47,12 +47,12 @@ def check_gate_weights(w, b, gate: str = "nand") -> bool:
         pred = (X @ np.asarray(w, dtype=float) + float(b) > 0).astype(int)
     except Exception as err:
         print(f"✗ {gate.upper()} weights: could not use w={w!r}, b={b!r} ({err}). Hint: w is a pair of numbers, b one number.")
-        return False
+        return CheckResult(False)
     if np.array_equal(pred, y):
         print(f"✓ {gate.upper()} weights: w={tuple(np.round(np.asarray(w, dtype=float), 3))}, b={b} compute "
               f"{gate.upper()} on all four inputs.")
-        return True
+        return CheckResult(True)
     rows = [f"{tuple(int(v) for v in x)} -> {p} (want {t})" for x, p, t in zip(X, pred, y) if p != t]
     print(f"✗ {gate.upper()} weights: wrong on {', '.join(rows)}.\n  Hint: for NAND, make b positive and "
           "both weights negative, so only (1, 1) pushes the score below 0.")
-    return False
+    return CheckResult(False)
