@@ -20,6 +20,7 @@ from . import attention  # notebook 07 (nncourse.transformer imports torch, so i
 from .attention import MultiHeadAttention, scaled_dot_product_attention
 from . import cnn  # notebook 05
 from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from . import text  # notebooks 06-07 (nncourse.char_lm imports torch, so it is imported on demand)
 
 __version__ = "0.1.0"
 
@@ -34,4 +35,5 @@ __all__ = [
     "autograd", "initializers", "Value",
     "attention", "MultiHeadAttention", "scaled_dot_product_attention",
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
+    "text",
 ]

@@ -2,5 +2,6 @@
 from .base import FigureWidget
 from .perceptron import PerceptronExplorer
 from .start import WidgetCheck
+from .sampling import SamplingWidget  # notebooks 06-07
 
-__all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck"]
+__all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck", "SamplingWidget"]

@@ -1,0 +1,47 @@
+"""A character-level LSTM language model in PyTorch (notebook 06, "at scale").
+
+Embedding -> ``nn.LSTM`` (batch-first) -> linear head: ids (B, T) int64 -> logits (B, T, V).
+It is the PyTorch twin of what notebook 06 builds from scratch in :mod:`nncourse.rnn`, trained
+with ``nncourse.fit(model, (X, Y), (Xv, Yv), loss_fn=nncourse.text.lm_loss, metrics={})``.
+
+This module imports torch at the top (it defines an ``nn.Module``), so ``import nncourse``
+does not import it: use ``from nncourse.char_lm import CharLSTM``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .validation import check_positive_int
+
+
+class CharLSTM(nn.Module):
+    """ids (B, T) -> logits (B, T, vocab_size); optionally carries the LSTM state.
+
+    ``forward(x, state=None, return_state=False)``: with ``return_state=True`` it returns
+    ``(logits, (h, c))`` with h, c of shape (num_layers, B, hidden_size), which
+    :func:`nncourse.text.generate` uses to sample one character per step
+    (``supports_state = True`` tells it so).
+    """
+
+    supports_state = True
+
+    def __init__(self, vocab_size: int, embedding_dim: int = 64, hidden_size: int = 256,
+                 num_layers: int = 2, dropout: float = 0.0):
+        super().__init__()
+        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.embedding = nn.Embedding(vocab_size, check_positive_int(embedding_dim, "embedding_dim"))
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x, state=None, return_state: bool = False):
+        if x.ndim != 2 or x.dtype != torch.long:
+            raise ValueError(f"CharLSTM takes ids of shape (batch, time) and dtype int64, got shape "
+                             f"{tuple(x.shape)} and dtype {x.dtype}")
+        embedded = self.embedding(x)               # (B, T, E)
+        hidden, state = self.lstm(embedded, state)  # (B, T, H); state: 2 x (L, B, H)
+        logits = self.head(hidden)                 # (B, T, V)
+        return (logits, state) if return_state else logits
