@@ -367,3 +367,109 @@ def load_image_data(quick: bool, dataset: str = "mnist") -> ImageData:
     except DownloadError as err:
         print(f"Could not get {dataset} ({str(err).splitlines()[0]}); using the bundled digits instead.")
         return load_digits()
+
+
+# --------------------------------------------------------------------------------------------
+# More 2-D sets for the Playground (notebook 04): regression, multi-class, the learner's own
+# --------------------------------------------------------------------------------------------
+
+
+def regress_plane(n: int = 200, noise: float = 0.0, seed: int = 0):
+    """Points uniform in [-6, 6]^2 with target (x1 + x2) / 10 (so about [-1, 1]), as in the
+    Playground's "plane"; noise jitters the point the target is read at. Returns X (n, 2), y (n,) float."""
+    _check_toy_args(n, noise)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-6, 6, (n, 2))
+    jitter = rng.uniform(-6, 6, (n, 2)) * noise
+    y = (X + jitter).sum(axis=1) / 10.0
+    return X, y
+
+
+# centre x, centre y, sign: three peaks and three pits, as in the Playground's "multi gaussian"
+_GAUSSIAN_BUMPS = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, -2.5, 1], [4, -2.5, -1]])
+
+
+def regress_gaussian(n: int = 200, noise: float = 0.0, seed: int = 0):
+    """Points uniform in [-6, 6]^2; the target is +-1 at six bump centres, falling linearly to 0
+    at distance 2 (the strongest bump wins), as in the Playground's "multi gaussian". Returns X (n, 2), y (n,)."""
+    _check_toy_args(n, noise)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-6, 6, (n, 2))
+    P = X + rng.uniform(-6, 6, (n, 2)) * noise
+    dist = np.linalg.norm(P[:, None, :] - _GAUSSIAN_BUMPS[None, :, :2], axis=2)   # (n, 6)
+    strength = np.clip(1 - dist / 2, 0, 1) * _GAUSSIAN_BUMPS[:, 2]                 # (n, 6)
+    y = strength[np.arange(n), np.abs(strength).argmax(axis=1)]
+    return X, y
+
+
+def blobs(n: int = 200, noise: float = 0.0, seed: int = 0, classes: int = 3):
+    """``classes`` Gaussian blobs on a circle of radius 3.5; noise widens them. y (n,) in 0..classes-1."""
+    _check_toy_args(n, noise)
+    classes = _check_classes(classes)
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    angle = 2 * np.pi * y / classes + np.pi / 2
+    centres = 3.5 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    X = centres + rng.normal(0, np.sqrt(0.4 + 2.0 * noise), (n, 2))
+    return _shuffled(X, y.astype(np.int64), rng)
+
+
+def spiral_arms(n: int = 200, noise: float = 0.0, seed: int = 0, classes: int = 3):
+    """``classes`` interleaved spiral arms of radius up to 5 (one turn each): the multi-class spiral."""
+    _check_toy_args(n, noise)
+    classes = _check_classes(classes)
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    s = rng.uniform(0.05, 1, n)                       # position along the arm
+    t = 2 * np.pi * (s + y / classes)
+    X = 5 * s[:, None] * np.stack([np.sin(t), np.cos(t)], axis=1)
+    X += rng.uniform(-1, 1, (n, 2)) * noise
+    return _shuffled(X, y.astype(np.int64), rng)
+
+
+def _check_classes(classes):
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or not 2 <= classes <= 8:
+        raise ValueError(f"classes must be an integer from 2 to 8, got {classes!r}")
+    return int(classes)
+
+
+REGRESSION_DATASETS = {"plane": regress_plane, "multi_gaussian": regress_gaussian}
+MULTICLASS_DATASETS = {"blobs": blobs, "spiral_arms": spiral_arms}
+
+
+def load_points(source, *, delimiter: str = ","):
+    """The learner's own 2-D data: ``(X, y)``, an array (N, 3) of x1, x2, label, or a CSV path
+    with those three columns (a header line is skipped). Returns X (N, 2) float64 and y (N,):
+    int64 when every label is a whole number (classes), else float64 (regression targets)."""
+    if isinstance(source, (tuple, list)) and len(source) == 2:
+        X, y = np.asarray(source[0], dtype=np.float64), np.asarray(source[1])
+    else:
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+            if not path.exists():
+                raise FileNotFoundError(f"no such CSV file: {path}")
+            with open(path) as f:
+                first = f.readline()
+            try:
+                [float(v) for v in first.split(delimiter)]
+                has_header = False
+            except ValueError:  # words such as "x1,x2,label"
+                has_header = True
+            table = np.loadtxt(path, delimiter=delimiter, skiprows=1 if has_header else 0, ndmin=2)
+        else:
+            table = np.asarray(source, dtype=np.float64)
+        if table.ndim != 2 or table.shape[1] != 3:
+            raise ValueError(f"own data must have 3 columns (x1, x2, label), got shape {table.shape}")
+        X, y = table[:, :2], table[:, 2]
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (N, 2): two features per point, got {X.shape}")
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have one label per point, shape ({len(X)},), got {y.shape}")
+    if len(X) < 4:
+        raise ValueError(f"own data needs at least 4 points (to split into train and test), got {len(X)}")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y.astype(np.float64)))):
+        raise ValueError("own data must be finite: found NaN or inf in the features or labels")
+    y = y.astype(np.float64)
+    if np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    return X, y
