@@ -89,3 +89,10 @@ def test_bad_shapes_and_values_are_clear_errors():
         Perceptron(2, lr=0)
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         p.fit(np.zeros((2, 2)), [0, 1], epochs=0)
+
+
+def test_wrong_number_of_dimensions_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"X must be 1-D or 2-D, got a 3-D array of shape \(2, 2, 2\)"):
+        Perceptron(2).fit(np.zeros((2, 2, 2)), [0, 1])
+    with pytest.raises(ValueError, match=r"y must be 1-D.*got shape \(2, 1\)"):
+        Perceptron(2).fit(np.zeros((2, 2)), [[0], [1]])
