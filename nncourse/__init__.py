@@ -37,3 +37,8 @@ __all__ = [
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
     "text",
 ]
+
+# notebook 08: ethics and bias
+from . import bias_data, fairness, mitigation, model_card  # noqa: E402
+
+__all__ += ["bias_data", "fairness", "mitigation", "model_card"]

@@ -5,3 +5,6 @@ from .start import WidgetCheck
 from .sampling import SamplingWidget  # notebooks 06-07
 
 __all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck", "SamplingWidget"]
+from .fairness import FairnessDials, ThresholdTuner  # notebook 08
+
+__all__ += ["FairnessDials", "ThresholdTuner"]
