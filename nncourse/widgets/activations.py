@@ -1,0 +1,281 @@
+"""Widgets of notebook 02: the Activation explorer and Deep signal propagation.
+
+* :class:`ActivationExplorer` - pick activations, see f and f' on one x range, and move the
+  distribution of the inputs (mean, spread): the bars show what fraction of units are
+  saturated or dead and the mean gradient f'(x) they pass back.
+* :class:`SignalPropagation` - depth, width, activation and initialisation of a deep stack ->
+  per-layer activation histograms and per-layer gradient norms on a log scale
+  (numbers from :func:`nncourse.initializers.signal_propagation`).
+"""
+from __future__ import annotations
+
+import math
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import PowerNorm
+from matplotlib.ticker import MaxNLocator
+
+from .. import activations
+from ..initializers import SCHEMES, signal_propagation
+from .base import FigureWidget
+
+SATURATION_THRESHOLD = 0.01  # |f'(x)| below this: the unit passes back < 1 % of the gradient
+
+EXPLORER_ACTIVATIONS = ["step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus",
+                        "linear"]
+_COLORS = dict(zip(EXPLORER_ACTIVATIONS, colormaps["tab10"].colors))
+
+
+def input_statistics(activation, mean: float, spread: float, *, samples: int = 20_000, seed: int = 0,
+                     threshold: float = SATURATION_THRESHOLD) -> dict[str, float]:
+    """For inputs x ~ N(mean, spread^2): the fraction of units with |f'(x)| < threshold
+    (saturated or dead) and the mean gradient E[f'(x)] passed back for an upstream gradient of 1."""
+    if not spread > 0:
+        raise ValueError(f"spread must be positive, got {spread!r}")
+    x = mean + spread * _standard_samples(samples, seed)
+    grad = activations.get(activation).grad(x)
+    return {"saturated": float(np.mean(np.abs(grad) < threshold)), "mean_grad": float(np.mean(grad))}
+
+
+_SAMPLE_CACHE: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _standard_samples(samples: int, seed: int) -> np.ndarray:
+    key = (samples, seed)
+    if key not in _SAMPLE_CACHE:  # the same draws for every setting: moving a slider changes only the setting
+        _SAMPLE_CACHE[key] = np.random.default_rng(seed).standard_normal(samples)
+    return _SAMPLE_CACHE[key]
+
+
+class ActivationExplorer(FigureWidget):
+    """Left: f(x); middle: f'(x), both with the input distribution shaded; right: per activation,
+    the fraction of saturated/dead units and the mean gradient passed back."""
+
+    X_RANGE = (-6.0, 6.0)
+
+    def __init__(self, selected=("sigmoid", "tanh", "relu", "gelu"), mean: float = 0.0, spread: float = 1.0,
+                 *, seed: int = 0):
+        super().__init__(figsize=(11.5, 3.8))
+        selected = [activations.get(name).name for name in selected]
+        unknown = [n for n in selected if n not in EXPLORER_ACTIVATIONS]
+        if unknown:
+            raise ValueError(f"activations must be among {EXPLORER_ACTIVATIONS}, got {unknown}")
+        self.seed = seed
+        self.choice = widgets.SelectMultiple(options=EXPLORER_ACTIVATIONS, value=tuple(selected), rows=5,
+                                             description="activations")
+        self.mean = widgets.FloatSlider(value=mean, min=-5, max=5, step=0.1, description="input mean",
+                                        readout_format=".1f")
+        self.spread = widgets.FloatSlider(value=spread, min=0.1, max=5, step=0.1, description="input spread",
+                                          readout_format=".1f")
+        self.controls = widgets.VBox([widgets.HBox([self.choice, widgets.VBox([self.mean, self.spread])]),
+                                      self.status])
+        self.observe(self.choice, self.mean, self.spread)
+
+        self.ax_f, self.ax_df, self.ax_bar = self.fig.subplots(
+            1, 3, gridspec_kw={"width_ratios": [1, 1, 0.9]})
+        self.x = np.linspace(*self.X_RANGE, 481)
+        self.f_lines, self.df_lines = {}, {}
+        for name in EXPLORER_ACTIVATIONS:
+            act = activations.get(name)
+            (self.f_lines[name],) = self.ax_f.plot(self.x, act.forward(self.x), color=_COLORS[name], lw=2,
+                                                   label=name)
+            (self.df_lines[name],) = self.ax_df.plot(self.x, act.grad(self.x), color=_COLORS[name], lw=2)
+        self.densities = [ax.fill_between(self.x, 0, 0, color="0.6", alpha=0.3, lw=0, zorder=0)
+                          for ax in (self.ax_f, self.ax_df)]
+        self.ax_f.set(xlim=self.X_RANGE, ylim=(-1.5, 4.0), title="f(x)", xlabel="x")
+        self.ax_df.set(xlim=self.X_RANGE, ylim=(-0.25, 1.25), title="f'(x)   (shaded: the inputs x)", xlabel="x")
+        for ax in (self.ax_f, self.ax_df):
+            ax.axhline(0, color="0.7", lw=0.8, zorder=0)
+            ax.axvline(0, color="0.7", lw=0.8, zorder=0)
+
+        # Right panel: one row per selected activation, two bars each; rows are reused, not rebuilt.
+        slots = len(EXPLORER_ACTIVATIONS)
+        rows = np.arange(slots, dtype=float)
+        self.sat_bars = self.ax_bar.barh(rows - 0.19, np.zeros(slots), height=0.36, color="0.3",
+                                         label="fraction saturated/dead")
+        self.grad_bars = self.ax_bar.barh(rows + 0.19, np.zeros(slots), height=0.36, color="0.3", alpha=0.4,
+                                          label="mean gradient passed back, E[f'(x)]")
+        text = dict(va="center", fontsize=7.5)
+        self.sat_texts = [self.ax_bar.text(0, r - 0.19, "", **text) for r in rows]  # y axis inverted: on top
+        self.grad_texts = [self.ax_bar.text(0, r + 0.19, "", **text) for r in rows]
+        self.ax_bar.set(xlim=(-0.25, 1.35), title=f"units with |f'(x)| < {SATURATION_THRESHOLD:g} (dark), mean f' (light)")
+        self.ax_bar.title.set_fontsize(9)
+        self.ax_bar.axvline(0, color="0.5", lw=0.8)
+        self.ax_bar.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=7.5, frameon=False, ncol=1)
+        self._rows_drawn = None
+        self.fig.tight_layout()
+        self.animate(*self.densities, *self.f_lines.values(), *self.df_lines.values(), *self.sat_bars,
+                     *self.grad_bars, *self.sat_texts, *self.grad_texts)
+        self.stats: dict[str, dict[str, float]] = {}
+        self.update()
+
+    def update(self):
+        chosen = list(self.choice.value)
+        mean, spread = self.mean.value, self.spread.value
+        for name in EXPLORER_ACTIVATIONS:
+            self.f_lines[name].set_visible(name in chosen)
+            self.df_lines[name].set_visible(name in chosen)
+        pdf = np.exp(-0.5 * ((self.x - mean) / spread) ** 2)  # shape only: peak scaled to the axes
+        for poly, top in zip(self.densities, (3.0, 1.0)):
+            verts = np.concatenate([np.column_stack([self.x, top * pdf]),
+                                    np.column_stack([self.x[::-1], np.zeros_like(self.x)])])
+            poly.set_verts([verts])
+        self.stats = {name: input_statistics(name, mean, spread, seed=self.seed) for name in chosen}
+        for slot in range(len(EXPLORER_ACTIVATIONS)):
+            bars, texts = (self.sat_bars[slot], self.grad_bars[slot]), (self.sat_texts[slot], self.grad_texts[slot])
+            if slot >= len(chosen):
+                for artist in (*bars, *texts):
+                    artist.set_visible(False)
+                continue
+            name = chosen[slot]
+            values = (self.stats[name]["saturated"], self.stats[name]["mean_grad"])
+            for bar, txt, value, label in zip(bars, texts, values, (f"{values[0]:.0%}", f"{values[1]:.2f}")):
+                bar.set_width(value)
+                bar.set_color(_COLORS[name])
+                txt.set_text(label)
+                txt.set_x(max(value, 0.0) + 0.02)
+                for artist in (bar, txt):
+                    artist.set_visible(True)
+        if chosen != self._rows_drawn:  # tick labels are static: redraw the background only when they change
+            self._rows_drawn = chosen
+            self.ax_bar.set_yticks(np.arange(len(chosen)), chosen)
+            for tick, name in zip(self.ax_bar.get_yticklabels(), chosen):
+                tick.set_color(_COLORS[name])
+            self.ax_bar.set_ylim(max(len(chosen), 1) - 0.5, -0.5)  # first selected on top
+            self.fig.tight_layout()  # room for the longest name
+            self.invalidate()
+        if not chosen:
+            self.status.value = "Select one or more activations (Ctrl/Cmd-click for several)."
+            return
+        worst = max(chosen, key=lambda n: self.stats[n]["saturated"])
+        self.status.value = (
+            f"Inputs x ~ N({mean:.1f}, {spread:.1f}²). Most saturated/dead: <b>{worst}</b>, "
+            f"{self.stats[worst]['saturated']:.0%} of units pass back less than {SATURATION_THRESHOLD:.0%} "
+            "of the gradient they receive.")
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 3, 5 x 10^k that is >= value (so the histogram range changes rarely)."""
+    if not (value > 0 and math.isfinite(value)):
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for m in (1, 2, 3, 5, 10):
+        if m * 10.0**exponent >= value:
+            return m * 10.0**exponent
+    return 10.0 ** (exponent + 1)  # pragma: no cover
+
+
+SIGNAL_ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "linear"]
+WIDTHS = [16, 32, 64, 128]
+_BOUNDED_RANGE = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+def verdict(stats) -> dict[str, str]:
+    """"vanishing", "exploding" or "healthy" for the forward signal (the last layer's activation
+    spread) and for the backward signal (per-layer weight-gradient norms)."""
+    std, g = stats.activation_std[-1], stats.grad_norm
+    forward = "exploding" if not std < 1e3 else "vanishing" if std < 1e-3 else "healthy"
+    if not np.all(np.isfinite(g)) or g.max() > 1e6 or stats.gradient_ratio() > 1e3:
+        backward = "exploding"
+    elif g.min() < 1e-3 or stats.gradient_ratio() < 1e-3:
+        backward = "vanishing"
+    else:
+        backward = "healthy"
+    return {"forward": forward, "backward": backward}
+
+
+class SignalPropagation(FigureWidget):
+    """Depth, width, activation, initialisation -> per-layer activation histograms (left) and the
+    per-layer activation spread and gradient norm on a log scale (right)."""
+
+    BINS = 61
+
+    def __init__(self, depth: int = 20, width: int = 64, activation: str = "sigmoid", init: str = "naive",
+                 scale: float = 0.01, *, seed: int = 0):
+        super().__init__(figsize=(11, 3.9))
+        activation = activations.get(activation).name
+        if activation not in SIGNAL_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {SIGNAL_ACTIVATIONS}, got {activation!r}")
+        if width not in WIDTHS:
+            raise ValueError(f"width must be one of {WIDTHS}, got {width!r}")
+        self.seed = seed
+        self.depth = widgets.IntSlider(value=depth, min=1, max=50, description="depth")
+        self.width = widgets.SelectionSlider(options=WIDTHS, value=width, description="width")
+        self.activation = widgets.Dropdown(options=SIGNAL_ACTIVATIONS, value=activation, description="activation")
+        self.init = widgets.Dropdown(options=list(SCHEMES), value=init, description="init")
+        self.scale = widgets.FloatLogSlider(value=scale, base=10, min=-3, max=1, step=0.1, description="scale",
+                                            readout_format=".3g")
+        self.controls = widgets.VBox([widgets.HBox([self.depth, self.width, self.scale]),
+                                      widgets.HBox([self.activation, self.init]), self.status])
+        self.observe(self.depth, self.width, self.activation, self.init, self.scale)
+
+        self.ax_hist, self.ax_log = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+        # sqrt colour scale: ReLU's spike of exact zeros must not hide the rest of its histogram
+        self.image = self.ax_hist.imshow(np.zeros((self.BINS, depth)), origin="lower", aspect="auto",
+                                         cmap="Blues", norm=PowerNorm(0.5, vmin=0, vmax=1),
+                                         interpolation="nearest")
+        self.ax_hist.set_xlabel("layer")
+        self.ax_hist.set_ylabel("activation value")
+        self.ax_hist.set_title("activations per layer (histogram, each column scaled to its peak)", fontsize=9)
+        (self.std_line,) = self.ax_log.semilogy([], [], "o-", ms=3, color="#0877bd", label="std of activations")
+        (self.grad_line,) = self.ax_log.semilogy([], [], "s-", ms=3, color="#d62728", label="‖∂L/∂W‖ of the layer")
+        self.ax_log.set_xlabel("layer")
+        self.ax_log.set_title(" ", fontsize=9)
+        self.ax_log.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=2, frameon=False)
+        for ax in (self.ax_hist, self.ax_log):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self.ax_log.grid(True, which="major", alpha=0.3)
+        self.fig.tight_layout()
+        self.animate(self.image, self.std_line, self.grad_line, self.ax_log.title)
+        self._static = None  # (depth, value range, log limits) drawn in the cached background
+        self.stats = None
+        self.update()
+
+    def update(self):
+        self.stats = s = signal_propagation(self.depth.value, self.width.value, self.activation.value,
+                                            self.init.value, scale=self.scale.value, seed=self.seed)
+        depth = s.depth
+        values = np.stack(s.activations)  # (L, B, W)
+        if s.activation in _BOUNDED_RANGE:
+            lo, hi = _BOUNDED_RANGE[s.activation]
+        else:
+            finite = np.abs(values[np.isfinite(values)])
+            top = _nice_ceiling(float(np.quantile(finite, 0.99)) if finite.size else 1.0)
+            lo, hi = (0.0 if values.min() >= 0 else -top), top
+        edges = np.linspace(lo, hi, self.BINS + 1)
+        image = np.zeros((self.BINS, depth))
+        for layer in range(depth):
+            counts, _ = np.histogram(np.clip(values[layer], lo, hi), bins=edges)
+            image[:, layer] = counts / max(counts.max(), 1)
+        self.image.set_data(image)
+        self.image.set_extent((0.5, depth + 0.5, lo, hi))
+        layers = np.arange(1, depth + 1)
+        self.std_line.set_data(layers, s.activation_std)
+        self.grad_line.set_data(layers, s.grad_norm)
+        positive = np.concatenate([s.activation_std, s.grad_norm])
+        positive = positive[np.isfinite(positive) & (positive > 0)]
+        if positive.size:
+            log_lo = math.floor(math.log10(positive.min()) - 0.2)  # a margin so markers are not cut
+            log_hi = math.ceil(math.log10(positive.max()) + 0.2)
+        else:
+            log_lo, log_hi = -1, 1
+        log_hi = max(log_hi, log_lo + 1)
+        static = (depth, lo, hi, log_lo, log_hi)
+        if static != self._static:  # limits live in the cached background: redraw it only when they move
+            self._static = static
+            self.ax_hist.set_xlim(0.5, depth + 0.5)
+            self.ax_hist.set_ylim(lo, hi)
+            self.ax_log.set_xlim(0.5, depth + 0.5)
+            self.ax_log.set_ylim(10.0**log_lo, 10.0**log_hi)
+            self.fig.tight_layout()  # tick labels may have grown
+            self.invalidate()
+        self.verdict = v = verdict(s)
+        color = "#2ca02c" if v["forward"] == v["backward"] == "healthy" else "#d62728"
+        self.ax_log.set_title(f"{s.activation} + {s.scheme} init: activations {v['forward']}, gradients "
+                              f"{v['backward']}", fontsize=9, color=color)
+        self.status.value = (
+            f"weight std {s.weight_std:.3g}; last layer activations: std {s.activation_std[-1]:.3g}, "
+            f"{s.saturated.mean():.0%} of units saturated/dead on average; gradient norm layer 1 / layer "
+            f"{depth} = {s.gradient_ratio():.3g}, smallest {s.grad_norm.min():.3g}.")
