@@ -1,0 +1,318 @@
+"""Widgets of notebook 07: what attention heads look at, and what positional encodings look like.
+
+* :class:`AttentionExplorer` - type a text (or a digit sequence) and see the attention weights
+  of every layer and head of a small trained model: a thumbnail per (layer, head), the selected
+  head large as a (query x key) heatmap, and one query's weights as bars over the keys. The
+  *causal mask* box recomputes the weights with or without the mask, so the upper triangle
+  (queries looking at later keys) appears or vanishes.
+* :class:`PositionalEncodingWidget` - the sinusoidal matrix PE (positions x dimensions), the
+  dot-product similarity between positions, and one position's similarity to all others, with
+  sliders for d_model and the maximum length.
+
+The explorer works with any model through a function ``attend(text, causal) -> (tokens,
+weights)`` with weights (layers, heads, T, T); :func:`gpt_attention` and
+:func:`sequential_attention` build it for the PyTorch GPT and for a NumPy ``Sequential``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.patches import Rectangle
+
+from ..attention import MultiHeadAttention, causal_mask
+from ..plotting import CLASS_COLORS
+from ..transformer import TransformerBlock, sinusoidal_positional_encoding
+from .base import FigureWidget
+
+Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
+
+
+def token_label(token: str) -> str:
+    """A visible tick label: '␣' for a space, '\\n' for a newline, '$' escaped from mathtext."""
+    return {" ": "␣", "\n": "\\n", "\t": "\\t", "$": r"\$"}.get(token, token)
+
+
+@contextmanager
+def _quietly(widget: FigureWidget):
+    """Change controls from inside ``update()`` without triggering a second refresh."""
+    widget._held += 1
+    try:
+        yield
+    finally:
+        widget._held -= 1
+
+
+# --- adapters: model -> attend(text, causal) ----------------------------------------------------
+
+def gpt_attention(model, vocab, *, device=None) -> Attend:
+    """``attend`` for a :class:`nncourse.transformer.GPT` and its character vocabulary.
+
+    Returns weights (n_layer, n_head, T, T) from ``model.attention_maps`` (the explicit
+    mask-and-softmax path). ``causal=False`` lifts the mask the GPT was trained with.
+    """
+    import torch
+
+    def attend(text: str, causal: bool):
+        ids = torch.as_tensor(vocab.encode(text), dtype=torch.long)[None]  # (1, T)
+        ids = ids.to(device or next(model.parameters()).device)
+        maps = model.attention_maps(ids, causal=causal)                  # (L, 1, H, T, T)
+        return list(text), maps[:, 0].float().cpu().numpy()              # (L, H, T, T)
+
+    return attend
+
+
+def sequential_attention(model, encode: Callable[[str], np.ndarray]) -> Attend:
+    """``attend`` for a NumPy ``Sequential`` holding TransformerBlock / MultiHeadAttention layers.
+
+    ``encode(text)`` turns the text into the model's input (1, T, features), raising
+    ``ValueError`` for text the model cannot read. ``causal=True`` adds the causal mask to every
+    attention layer (whatever the layer was built with).
+    """
+
+    def attend(text: str, causal: bool):
+        x = encode(text)
+        mask = causal_mask(x.shape[1]) if causal else None
+        maps = []
+        for layer in model:
+            if isinstance(layer, (TransformerBlock, MultiHeadAttention)):
+                x = layer.forward(x, mask=mask)
+                maps.append(layer.attention_weights[0])                 # (H, T, T)
+            else:
+                x = layer.forward(x)
+        if not maps:
+            raise ValueError("the model has no TransformerBlock or MultiHeadAttention layer to show")
+        return list(text), np.stack(maps)                               # (L, H, T, T)
+
+    return attend
+
+
+# --- the attention explorer ---------------------------------------------------------------------
+
+class AttentionExplorer(FigureWidget):
+    """Text box, layer and head menus, query slider, causal-mask box.
+
+    ``attend(text, causal) -> (tokens, weights (L, H, T, T))``. After each change ``weights``
+    holds the current weights, ``tokens`` the tokens, and the figure shows
+    ``weights[layer, head]`` with row ``query`` as bars. Text longer than ``max_tokens`` is cut.
+    """
+
+    def __init__(self, attend: Attend, text: str, *, causal: bool = True, max_tokens: int = 40,
+                 title: str = "attention"):
+        super().__init__(figsize=(11, 4.3))
+        if not callable(attend):
+            raise TypeError(f"attend must be a function attend(text, causal) -> (tokens, weights), "
+                            f"got {type(attend).__name__}")
+        self.attend, self.max_tokens, self.title = attend, int(max_tokens), title
+        self.tokens, self.weights = self._compute(text, causal)  # a bad initial text is the caller's bug
+        n_layers, n_heads, length, _ = self.weights.shape
+        self._computed_for = (text[: self.max_tokens], causal)
+
+        self.text = widgets.Text(value=text, description="text", continuous_update=False,
+                                 layout=widgets.Layout(width="420px"))
+        self.causal = widgets.Checkbox(value=causal, description="causal mask", indent=False)
+        self.layer = widgets.Dropdown(options=[(f"layer {i}", i) for i in range(n_layers)], value=0,
+                                      description="layer", layout=widgets.Layout(width="170px"))
+        self.head = widgets.Dropdown(options=[(f"head {i}", i) for i in range(n_heads)], value=0,
+                                     description="head", layout=widgets.Layout(width="170px"))
+        self.query = widgets.IntSlider(value=length - 1, min=0, max=length - 1, description="query",
+                                       continuous_update=True)
+        self.controls = widgets.VBox([widgets.HBox([self.text, self.causal]),
+                                      widgets.HBox([self.layer, self.head, self.query]), self.status])
+        self.observe(self.text, self.causal, self.layer, self.head, self.query)
+
+        grid = self.fig.add_gridspec(1, 3, width_ratios=[0.75, 1.25, 1.35], wspace=0.3,
+                                     left=0.02, right=0.98, bottom=0.2, top=0.88)
+        thumbs = grid[0].subgridspec(n_layers, n_heads, wspace=0.08, hspace=0.08)
+        self.thumb_axes = np.empty((n_layers, n_heads), dtype=object)
+        self.thumbs = np.empty((n_layers, n_heads), dtype=object)
+        for i in range(n_layers):
+            for h in range(n_heads):
+                ax = self.fig.add_subplot(thumbs[i, h])
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if h == 0:
+                    ax.set_ylabel(f"L{i}", fontsize=7, rotation=0, labelpad=8, va="center")
+                if i == 0:
+                    ax.set_title(f"h{h}", fontsize=7, pad=2)
+                self.thumb_axes[i, h] = ax
+                self.thumbs[i, h] = ax.imshow(self.weights[i, h], vmin=0, vmax=1, cmap="viridis",
+                                              interpolation="nearest", aspect="auto")
+        self.selected = Rectangle((0, 0), 0, 0, transform=self.fig.transFigure, fill=False,
+                                  edgecolor="red", linewidth=2, zorder=10)
+        self.fig.add_artist(self.selected)
+
+        self.ax_heat = self.fig.add_subplot(grid[1])
+        self.heat = self.ax_heat.imshow(self.weights[0, 0], vmin=0, vmax=1, cmap="viridis",
+                                        interpolation="nearest", aspect="auto")
+        self.row = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5)
+        self.ax_heat.add_patch(self.row)
+        self.ax_heat.set_xlabel("key (attended to)")
+        self.ax_heat.set_ylabel("query (attending)")
+        self.ax_heat.set_title(" ", fontsize=10)
+        colorbar = self.fig.colorbar(self.heat, ax=self.ax_heat, fraction=0.05, pad=0.02)
+        colorbar.ax.tick_params(labelsize=7)
+
+        self.ax_bar = self.fig.add_subplot(grid[2])
+        # one collection of rectangles (one artist) draws much faster than 40 separate bars
+        self.bars = PolyCollection([], facecolors=CLASS_COLORS[1], edgecolors="none")
+        self.ax_bar.add_collection(self.bars)
+        self.ax_bar.set_ylim(0, 1)
+        self.ax_bar.set_ylabel("attention weight")
+        self.ax_bar.set_xlabel("key")
+        self.ax_bar.set_title(" ", fontsize=10)
+        self.fig.suptitle(title, fontsize=11)
+        self._set_layout_for_tokens()
+        # Thumbnails only change with the text or the mask (then everything is redrawn); what the
+        # menus and the query slider move is animated.
+        self.animate(self.heat, self.row, self.bars, self.ax_heat.title, self.ax_bar.title, self.selected)
+        self.update()
+
+    # --- state -----------------------------------------------------------------------------
+    def _compute(self, text: str, causal: bool):
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"text must be a non-empty str, got {text!r}")
+        tokens, weights = self.attend(text[: self.max_tokens], bool(causal))
+        weights = np.asarray(weights, dtype=float)
+        if weights.ndim != 4 or weights.shape[2:] != (len(tokens), len(tokens)):
+            raise ValueError(f"attend must return weights (layers, heads, T, T) for its {len(tokens)} tokens, "
+                             f"got shape {weights.shape}")
+        return list(tokens), weights
+
+    def _set_layout_for_tokens(self):
+        """Ticks, limits and bar visibility for the current number of tokens (static: redraw all)."""
+        length = len(self.tokens)
+        labels = [token_label(t) for t in self.tokens]
+        size = 8 if length <= 24 else 6
+        for ax in (self.ax_heat, self.ax_bar):
+            ax.set_xticks(np.arange(length))
+            ax.set_xticklabels(labels, fontsize=size, fontfamily="monospace")
+            ax.set_xlim(-0.5, length - 0.5)
+        self.ax_heat.set_yticks(np.arange(length))
+        self.ax_heat.set_yticklabels(labels, fontsize=size, fontfamily="monospace")
+        self.ax_heat.set_ylim(length - 0.5, -0.5)
+        for image in [self.heat, *self.thumbs.ravel()]:
+            image.set_extent((-0.5, length - 0.5, length - 0.5, -0.5))
+        for ax in self.thumb_axes.ravel():
+            ax.set_xlim(-0.5, length - 0.5)
+            ax.set_ylim(length - 0.5, -0.5)
+        self.row.set_width(length)
+        with _quietly(self):
+            self.query.max = length - 1
+            self.query.value = min(self.query.value, length - 1)
+        self.invalidate()
+
+    # --- drawing ---------------------------------------------------------------------------
+    def update(self):
+        wanted = (self.text.value[: self.max_tokens], self.causal.value)
+        if wanted != self._computed_for:
+            try:
+                tokens, weights = self._compute(self.text.value, self.causal.value)
+            except ValueError as err:
+                self.status.value = f"<span style='color:#c00'>Cannot read this text: {err}</span>"
+                return
+            self.tokens, self.weights, self._computed_for = tokens, weights, wanted
+            self._set_layout_for_tokens()
+            for i in range(self.weights.shape[0]):
+                for h in range(self.weights.shape[1]):
+                    self.thumbs[i, h].set_data(self.weights[i, h])
+        layer, head, query = self.layer.value, self.head.value, self.query.value
+        current = self.weights[layer, head]
+        self.heat.set_data(current)
+        self.row.set_y(query - 0.5)
+        self.bars.set_verts([[(i - 0.4, 0), (i - 0.4, w), (i + 0.4, w), (i + 0.4, 0)]
+                             for i, w in enumerate(current[query])])
+        box = self.thumb_axes[layer, head].get_position()
+        self.selected.set_bounds(box.x0, box.y0, box.width, box.height)
+        self.ax_heat.set_title(f"layer {layer}, head {head}" + (" (causal)" if self.causal.value else ""),
+                               fontsize=10)
+        token = token_label(self.tokens[query])
+        top = int(np.argmax(current[query]))
+        self.ax_bar.set_title(f"query {query} '{token}' attends to ...", fontsize=10)
+        self.status.value = (f"{len(self.tokens)} tokens. Query {query} ('{token}') in layer {layer}, head {head} "
+                             f"puts {current[query, top]:.0%} of its attention on key {top} "
+                             f"('{token_label(self.tokens[top])}').")
+
+
+# --- positional encoding ------------------------------------------------------------------------
+
+class PositionalEncodingWidget(FigureWidget):
+    """Sliders for d_model, max length and a position p.
+
+    Left: PE (max_len, d_model), red positive, blue negative. Middle: similarity
+    PE PE^T / (d_model / 2) between positions (1 on the diagonal). Right: row p of the
+    similarity - how alike position p is to every other position. Because
+    PE_p . PE_q = sum_i cos((p - q) w_i), that row depends only on the distance p - q.
+    """
+
+    def __init__(self, d_model: int = 64, max_len: int = 100, position: int = 20):
+        super().__init__(figsize=(11, 3.8))
+        self.d_model = widgets.IntSlider(value=d_model, min=2, max=256, step=2, description="d_model",
+                                         continuous_update=False)
+        self.max_len = widgets.IntSlider(value=max_len, min=4, max=256, description="max length",
+                                         continuous_update=False)
+        self.position = widgets.IntSlider(value=min(position, max_len - 1), min=0, max=max_len - 1,
+                                          description="position p")
+        self.controls = widgets.VBox([widgets.HBox([self.d_model, self.max_len, self.position]), self.status])
+        self.observe(self.d_model, self.max_len, self.position)
+
+        self.ax_pe, self.ax_sim, self.ax_row = self.fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.2]})
+        self.pe_image = self.ax_pe.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto",
+                                          interpolation="nearest")
+        self.ax_pe.set_xlabel("dimension")
+        self.ax_pe.set_ylabel("position")
+        self.ax_pe.set_title("sinusoidal encoding PE", fontsize=10)
+        self.sim_image = self.ax_sim.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto",
+                                            interpolation="nearest")
+        self.ax_sim.set_xlabel("position q")
+        self.ax_sim.set_ylabel("position p")
+        self.ax_sim.set_title("similarity PE$_p$·PE$_q$ / (d/2)", fontsize=10)
+        colorbar = self.fig.colorbar(self.sim_image, ax=self.ax_sim, fraction=0.05, pad=0.02)
+        colorbar.ax.tick_params(labelsize=7)
+        (self.pe_marker,) = self.ax_pe.plot([], [], color="k", lw=1)
+        (self.sim_marker,) = self.ax_sim.plot([], [], color="k", lw=1)
+        (self.row_line,) = self.ax_row.plot([], [], color=CLASS_COLORS[1], lw=1.5)
+        self.row_point = self.ax_row.axvline(0, color=CLASS_COLORS[0], lw=1, ls="--")
+        self.ax_row.axhline(0, color="0.6", lw=0.8)
+        self.ax_row.set_ylim(-1.05, 1.05)
+        self.ax_row.set_xlabel("position q")
+        self.ax_row.set_ylabel("similarity to p")
+        self.ax_row.set_title(" ", fontsize=10)
+        self.fig.tight_layout()
+        self.animate(self.pe_image, self.sim_image, self.pe_marker, self.sim_marker, self.row_line,
+                     self.row_point, self.ax_row.title)
+        self._shape = None
+        self.update()
+
+    def update(self):
+        d_model, max_len = self.d_model.value, self.max_len.value
+        if self.position.max != max_len - 1:
+            with _quietly(self):
+                self.position.max = max_len - 1
+        p = min(self.position.value, max_len - 1)
+        if self._shape != (max_len, d_model):
+            self._shape = (max_len, d_model)
+            self.encoding = sinusoidal_positional_encoding(max_len, d_model)      # (max_len, d)
+            self.similarity = self.encoding @ self.encoding.T / (d_model / 2)     # (max_len, max_len)
+            self.pe_image.set_data(self.encoding)
+            self.pe_image.set_extent((-0.5, d_model - 0.5, max_len - 0.5, -0.5))
+            self.sim_image.set_data(self.similarity)
+            self.sim_image.set_extent((-0.5, max_len - 0.5, max_len - 0.5, -0.5))
+            self.ax_pe.set_xlim(-0.5, d_model - 0.5)
+            for ax in (self.ax_pe, self.ax_sim):
+                ax.set_ylim(max_len - 0.5, -0.5)
+            self.ax_sim.set_xlim(-0.5, max_len - 0.5)
+            self.ax_row.set_xlim(0, max_len - 1)
+            self.invalidate()  # the axes changed: the one full redraw (the sliders that cause it
+            # have continuous_update=False, so it happens on release only)
+        self.pe_marker.set_data([-0.5, d_model - 0.5], [p, p])
+        self.sim_marker.set_data([-0.5, max_len - 0.5], [p, p])
+        self.row_line.set_data(np.arange(max_len), self.similarity[p])
+        self.row_point.set_xdata([p, p])
+        neighbour = self.similarity[p, p + 1] if p + 1 < max_len else self.similarity[p, p - 1]
+        self.ax_row.set_title(f"row p = {p}", fontsize=10)
+        self.status.value = (f"d_model = {d_model}, {max_len} positions. Position {p} vs a neighbour: "
+                             f"{neighbour:.3f}; vs the least similar position: {self.similarity[p].min():.3f}.")

@@ -1,0 +1,140 @@
+"""Widgets of notebook 07, driven headless: set a control, check the figure's state."""
+import numpy as np
+import pytest
+import torch
+
+from nncourse import Linear, Sequential
+from nncourse.attention import scaled_dot_product_attention
+from nncourse.text import CharVocab
+from nncourse.transformer import GPT, GPTConfig, LayerNorm, PositionalEmbedding, TransformerBlock, \
+    sinusoidal_positional_encoding
+from nncourse.widgets.attention import (
+    AttentionExplorer, PositionalEncodingWidget, gpt_attention, sequential_attention, token_label,
+)
+
+DIGITS = 10
+
+
+def _numpy_model():
+    return Sequential(Linear(DIGITS, 8, bias=False, seed=0), PositionalEmbedding(12, 8, seed=1),
+                      TransformerBlock(8, 2, seed=2), TransformerBlock(8, 2, seed=3), LayerNorm(8))
+
+
+def _encode_digits(text):
+    if not text.isdigit():
+        raise ValueError(f"only digits, got {text!r}")
+    return np.eye(DIGITS)[[int(c) for c in text]][None]  # (1, T, 10)
+
+
+@pytest.fixture
+def explorer():
+    return AttentionExplorer(sequential_attention(_numpy_model(), _encode_digits), "31415", causal=False)
+
+
+def test_sequential_attention_returns_each_blocks_weights():
+    model = _numpy_model()
+    tokens, weights = sequential_attention(model, _encode_digits)("2718", False)
+    assert tokens == list("2718") and weights.shape == (2, 2, 4, 4)
+    np.testing.assert_allclose(weights.sum(-1), 1)
+    # layer 0's weights are those of its own attention on its own input
+    x = model[1].forward(model[0].forward(_encode_digits("2718")))
+    block = model[2]
+    qkv = block.norm1.forward(x) @ block.self_attn.params["in_proj_weight"].T + block.self_attn.params["in_proj_bias"]
+    q, k, v = (t.reshape(1, 4, 2, 4).transpose(0, 2, 1, 3) for t in np.split(qkv, 3, axis=-1))
+    np.testing.assert_allclose(weights[0], scaled_dot_product_attention(q, k, v)[1][0], atol=1e-12)
+    _, causal = sequential_attention(model, _encode_digits)("2718", True)
+    assert np.all(np.triu(causal, k=1) == 0)
+
+
+def test_explorer_menus_and_query_change_the_picture(explorer):
+    np.testing.assert_array_equal(explorer.heat.get_array(), explorer.weights[0, 0])
+    png = explorer.to_png()
+    with explorer.hold():
+        explorer.layer.value, explorer.head.value = 1, 1
+    np.testing.assert_array_equal(explorer.heat.get_array(), explorer.weights[1, 1])
+    assert explorer.ax_heat.title.get_text().startswith("layer 1, head 1")
+    box = explorer.thumb_axes[1, 1].get_position()
+    assert explorer.selected.get_x() == pytest.approx(box.x0) and explorer.selected.get_y() == pytest.approx(box.y0)
+    explorer.query.value = 2
+    heights = [max(y for _, y in path.vertices) for path in explorer.bars.get_paths()]
+    np.testing.assert_allclose(heights, explorer.weights[1, 1, 2])
+    assert explorer.row.get_y() == 1.5
+    assert "Query 2 ('4')" in explorer.status.value
+    assert explorer.to_png() != png
+
+
+def test_explorer_causal_box_removes_the_upper_triangle(explorer):
+    assert np.any(np.triu(explorer.weights, k=1) > 0)
+    explorer.causal.value = True
+    assert np.all(np.triu(explorer.weights, k=1) == 0)
+    assert np.all(np.triu(explorer.heat.get_array(), k=1) == 0)
+    assert "(causal)" in explorer.ax_heat.title.get_text()
+    for i in range(2):
+        for h in range(2):
+            np.testing.assert_array_equal(explorer.thumbs[i, h].get_array(), explorer.weights[i, h])
+
+
+def test_explorer_new_text_resizes_and_bad_text_is_reported(explorer):
+    explorer.query.value = 4
+    explorer.text.value = "271"
+    assert explorer.tokens == list("271") and explorer.weights.shape[2:] == (3, 3)
+    assert explorer.query.max == 2 and explorer.query.value == 2
+    assert [t.get_text() for t in explorer.ax_heat.get_xticklabels()] == list("271")
+    assert len(explorer.bars.get_paths()) == 3
+    explorer.text.value = "abc"
+    assert "Cannot read this text" in explorer.status.value and "only digits" in explorer.status.value
+    assert explorer.tokens == list("271")  # the last good picture stays
+    explorer.text.value = "1" * 13  # longer than the model's 12 positions: the model's own error shows
+    assert "longer than max_len=12" in explorer.status.value and explorer.tokens == list("271")
+
+
+def test_explorer_text_is_cut_to_max_tokens():
+    model = _numpy_model()
+    w = AttentionExplorer(sequential_attention(model, _encode_digits), "123456789", max_tokens=6)
+    assert w.tokens == list("123456")
+
+
+def test_explorer_errors():
+    with pytest.raises(TypeError, match="attend must be a function"):
+        AttentionExplorer("not a function", "abc")
+    with pytest.raises(ValueError, match="only digits"):
+        AttentionExplorer(sequential_attention(_numpy_model(), _encode_digits), "abc")
+    with pytest.raises(ValueError, match=r"weights \(layers, heads, T, T\)"):
+        AttentionExplorer(lambda text, causal: (list(text), np.ones((len(text), len(text)))), "abc")
+
+
+def test_gpt_attention_adapter_and_labels():
+    vocab = CharVocab("abc ,$\n")
+    model = GPT(GPTConfig(vocab_size=vocab.size, block_size=16, n_layer=2, n_head=2, n_embd=8, dropout=0.0))
+    attend = gpt_attention(model, vocab)
+    tokens, weights = attend("ab c", True)
+    assert tokens == list("ab c") and weights.shape == (2, 2, 4, 4)
+    expected = model.attention_maps(torch.from_numpy(vocab.encode("ab c"))[None])[:, 0].numpy()
+    np.testing.assert_allclose(weights, expected)
+    w = AttentionExplorer(attend, "a $b\nc", causal=True)
+    assert [t.get_text() for t in w.ax_bar.get_xticklabels()] == ["a", "␣", r"\$", "b", "\\n", "c"]
+    w.causal.value = False
+    assert np.any(np.triu(w.weights, k=1) > 0)
+    assert token_label(" ") == "␣"
+
+
+def test_positional_encoding_widget_follows_the_sliders():
+    w = PositionalEncodingWidget(d_model=16, max_len=30, position=5)
+    np.testing.assert_allclose(w.pe_image.get_array(), sinusoidal_positional_encoding(30, 16))
+    pe = sinusoidal_positional_encoding(30, 16)
+    np.testing.assert_allclose(w.sim_image.get_array(), pe @ pe.T / 8)
+    np.testing.assert_allclose(w.row_line.get_ydata(), (pe @ pe.T / 8)[5])
+    w.position.value = 12
+    np.testing.assert_allclose(w.row_line.get_ydata(), (pe @ pe.T / 8)[12])
+    assert list(w.row_point.get_xdata()) == [12, 12] and "row p = 12" in w.ax_row.title.get_text()
+    with w.hold():
+        w.d_model.value, w.max_len.value = 8, 10
+    assert w.pe_image.get_array().shape == (10, 8) and w.sim_image.get_array().shape == (10, 10)
+    assert w.position.max == 9 and w.position.value == 9
+    assert w.ax_pe.get_xlim() == (-0.5, 7.5)
+    # the similarity depends only on the distance between positions (a Toeplitz matrix)
+    sim = w.sim_image.get_array()
+    for offset in range(-9, 10):
+        diagonal = np.diagonal(sim, offset)
+        np.testing.assert_allclose(diagonal, diagonal[0], atol=1e-12)
+    assert "d_model = 8, 10 positions" in w.status.value
