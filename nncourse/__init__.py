@@ -21,6 +21,8 @@ from .attention import MultiHeadAttention, scaled_dot_product_attention
 from . import cnn  # notebook 05
 from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from . import text  # notebooks 06-07 (nncourse.char_lm imports torch, so it is imported on demand)
+from . import rnn  # notebook 06
+from .rnn import LSTM, RNN
 
 __version__ = "0.1.0"
 
@@ -35,7 +37,7 @@ __all__ = [
     "autograd", "initializers", "Value",
     "attention", "MultiHeadAttention", "scaled_dot_product_attention",
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
-    "text",
+    "text", "rnn", "LSTM", "RNN",
 ]
 
 # notebook 08: ethics and bias

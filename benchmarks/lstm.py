@@ -1,0 +1,87 @@
+"""Forward + backward time of the NumPy LSTM (and RNN) against ``torch.nn.LSTM`` (``torch.nn.RNN``)
+on the CPU: same shapes, same weights, same dtype, same run.
+
+Target (issue 7): the NumPy LSTM within 3x of PyTorch's CPU time for float32 at N=32, T=50,
+D=64, H=128. Run: ``python benchmarks/lstm.py`` (``--repeats 30``, ``--threads 1``).
+Timings are interleaved (NumPy, torch, NumPy, ...) so a busy machine slows both alike. On a
+machine shared with other jobs, multi-threaded BLAS/OpenMP can spin and slow both libraries
+down 10-30x; ``--threads 1`` gives the stable comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from nncourse.rnn import LSTM, RNN
+
+
+def median_seconds(*fns, repeats: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, bucket in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) for bucket in times]
+
+
+def bench(cls, batch, steps, input_size, hidden_size, repeats, dtype=np.float32):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, steps, input_size)).astype(dtype)
+    layer = cls(input_size, hidden_size, seed=0, dtype=dtype)
+    dout = rng.standard_normal((batch, steps, hidden_size)).astype(dtype)
+    module = layer.to_torch()
+    x_t = torch.from_numpy(x).requires_grad_(True)
+    dout_t = torch.from_numpy(dout)
+
+    def numpy_step():
+        layer.forward(x)
+        return layer.backward(dout)
+
+    def torch_step():
+        module.zero_grad(set_to_none=True)
+        x_t.grad = None
+        out, _ = module(x_t)
+        out.backward(dout_t)
+
+    # same numbers first (float32: agreement to ~1e-5), then the clocks
+    dx = numpy_step()
+    torch_step()
+    err = max(float(np.abs(dx - x_t.grad.numpy()).max()),
+              max(float(np.abs(layer.grads[k] - p.grad.numpy()).max()) for k, p in module.named_parameters()))
+    t_numpy, t_torch = median_seconds(numpy_step, torch_step, repeats=repeats)
+    print(f"{cls.__name__:4s} N={batch} T={steps} D={input_size} H={hidden_size} {np.dtype(dtype).name}: "
+          f"NumPy {t_numpy * 1e3:7.2f} ms | torch {t_torch * 1e3:7.2f} ms | ratio {t_numpy / t_torch:4.2f}x "
+          f"| max grad diff {err:.1e}")
+    return t_numpy / t_torch
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both torch and NumPy's BLAS (default: each library's own)")
+    args = parser.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits  # comes with scikit-learn
+
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, numpy {np.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    ratio = bench(LSTM, 32, 50, 64, 128, args.repeats)
+    bench(RNN, 32, 50, 64, 128, args.repeats)
+    bench(LSTM, 32, 200, 64, 128, max(3, args.repeats // 4))
+    print(f"LSTM target (issue 7): within 3x of torch -> {'met' if ratio <= 3 else 'NOT met'} ({ratio:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

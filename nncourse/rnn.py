@@ -1,0 +1,341 @@
+"""Recurrent networks from scratch: the Elman RNN and the LSTM, one step and a whole sequence (notebook 06).
+
+One step first, because that is the idea:
+
+* :func:`rnn_step`: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``
+* :func:`lstm_step`: four gates from the same affine map, in PyTorch's order i, f, g, o::
+
+      i, f, o = sigmoid(.), g = tanh(.)      (input gate, forget gate, output gate, candidate)
+      c_t = f * c_{t-1} + i * g              (the cell state: a sum, not a squashing)
+      h_t = o * tanh(c_t)
+
+  each beside its ``*_backward``, which inverts it one step back in time.
+
+Then the layers :class:`RNN` and :class:`LSTM` run the step over a batch-first sequence
+x (N, T, D) -> hidden states (N, T, H) and backpropagate through time (BPTT). They follow the
+layer protocol of :mod:`nncourse.layers`, with parameters named and laid out like
+``torch.nn.RNN`` / ``torch.nn.LSTM`` (``weight_ih_l0`` (G*H, D), ``weight_hh_l0`` (G*H, H),
+``bias_ih_l0``, ``bias_hh_l0`` (G*H,), G = 1 for the RNN and 4 for the LSTM), so
+``to_torch()`` is a ``batch_first=True`` module with the same weights and outputs.
+
+Speed: the layers do the input projection of all T steps as one matrix product before the
+loop and the weight gradients as one product after it; only ``h_{t-1} W_hh^T`` must wait for
+the previous step. That is the one thing a recurrent network cannot parallelise over time -
+and why transformers (notebook 07) replaced it for long texts.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .layers import Layer, _torch_dtype, load_into_torch
+from .validation import as_array, check_last_dim, check_positive_int
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), written as (1 + tanh(x/2)) / 2: same value, no overflow warning for large |x|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+# --------------------------------------------------------------------------------------------
+# One step
+# --------------------------------------------------------------------------------------------
+
+
+def rnn_step(x_t, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One Elman step. x_t (N, D), h_prev (N, H) -> h (N, H), cache for :func:`rnn_step_backward`.
+
+    Weights as in ``torch.nn.RNN``: weight_ih (H, D), weight_hh (H, H), biases (H,).
+    """
+    h = np.tanh(x_t @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh)
+    cache = {"x": x_t, "h_prev": h_prev, "h": h, "weight_ih": weight_ih, "weight_hh": weight_hh}
+    return h, cache
+
+
+def rnn_step_backward(dh, cache):
+    """Gradients of one Elman step: dh (N, H) -> dx (N, D), dh_prev (N, H), grads (dict).
+
+    ``dz = dh * (1 - h^2)`` is the gradient at the input of the tanh; every other gradient is
+    a matrix product with it. ``dh_prev = dz W_hh``: this product, repeated T times, is what
+    vanishes or explodes.
+    """
+    dz = dh * (1.0 - cache["h"] ** 2)  # (N, H)
+    grads = {"weight_ih_l0": dz.T @ cache["x"], "weight_hh_l0": dz.T @ cache["h_prev"],
+             "bias_ih_l0": dz.sum(axis=0), "bias_hh_l0": dz.sum(axis=0)}
+    return dz @ cache["weight_ih"], dz @ cache["weight_hh"], grads
+
+
+def lstm_step(x_t, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One LSTM step. x_t (N, D), h_prev, c_prev (N, H) -> h, c (N, H), cache.
+
+    Weights as in ``torch.nn.LSTM``: weight_ih (4H, D), weight_hh (4H, H), biases (4H,), the
+    four row blocks being the input gate i, forget gate f, candidate g and output gate o.
+    """
+    H = h_prev.shape[-1]
+    gates = x_t @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh  # (N, 4H)
+    i = sigmoid(gates[:, :H])
+    f = sigmoid(gates[:, H:2 * H])
+    g = np.tanh(gates[:, 2 * H:3 * H])
+    o = sigmoid(gates[:, 3 * H:])
+    c = f * c_prev + i * g
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    cache = {"x": x_t, "h_prev": h_prev, "c_prev": c_prev, "i": i, "f": f, "g": g, "o": o,
+             "tanh_c": tanh_c, "weight_ih": weight_ih, "weight_hh": weight_hh}
+    return h, c, cache
+
+
+def lstm_step_backward(dh, dc, cache):
+    """Gradients of one LSTM step.
+
+    dh (N, H): gradient reaching h_t; dc (N, H): gradient reaching c_t from step t + 1.
+    Returns dx (N, D), dh_prev, dc_prev (N, H), grads (dict). Note ``dc_prev = dc * f``: the
+    cell state passes its gradient back multiplied only by the forget gate - no weight matrix,
+    no squashing derivative - which is why an LSTM can carry a signal over many steps.
+    """
+    i, f, g, o, tanh_c = cache["i"], cache["f"], cache["g"], cache["o"], cache["tanh_c"]
+    dc = dc + dh * o * (1.0 - tanh_c**2)  # c_t reaches the loss directly and through h_t
+    dgates = np.concatenate([
+        dc * g * i * (1.0 - i),                # input gate
+        dc * cache["c_prev"] * f * (1.0 - f),  # forget gate
+        dc * i * (1.0 - g**2),                 # candidate
+        dh * tanh_c * o * (1.0 - o),           # output gate
+    ], axis=1)  # (N, 4H)
+    grads = {"weight_ih_l0": dgates.T @ cache["x"], "weight_hh_l0": dgates.T @ cache["h_prev"],
+             "bias_ih_l0": dgates.sum(axis=0), "bias_hh_l0": dgates.sum(axis=0)}
+    return dgates @ cache["weight_ih"], dgates @ cache["weight_hh"], dc * f, grads
+
+
+# --------------------------------------------------------------------------------------------
+# Whole sequences
+# --------------------------------------------------------------------------------------------
+
+
+class _Recurrent(Layer):
+    """What RNN and LSTM share: parameters, input checks, the torch twin."""
+
+    gate_count = 1
+    torch_class = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, *, seed: int = 0, dtype=np.float64):
+        super().__init__()
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(hidden_size)  # PyTorch's default: every parameter U(-1/sqrt(H), 1/sqrt(H))
+        rows = self.gate_count * hidden_size
+        shapes = {"weight_ih_l0": (rows, input_size), "weight_hh_l0": (rows, hidden_size),
+                  "bias_ih_l0": (rows,), "bias_hh_l0": (rows,)}
+        for name, shape in shapes.items():
+            self.params[name] = rng.uniform(-bound, bound, shape).astype(dtype)
+        self.final_state = None  # set by forward
+
+    def _check_input(self, x):
+        x = as_array(x, "x")
+        if x.ndim != 3:
+            raise ValueError(f"x must be 3-D (batch, time, features) = (N, T, {self.input_size}), "
+                             f"got shape {x.shape}")
+        check_last_dim(x, self.input_size, "x")
+        if x.shape[1] == 0:
+            raise ValueError(f"x must have at least one time step, got shape {x.shape}")
+        return x
+
+    def _check_state(self, value, name, batch, dtype):
+        value = as_array(value, name).astype(dtype, copy=False)
+        if value.shape != (batch, self.hidden_size):
+            raise ValueError(f"{name} must have shape (batch, hidden_size) = ({batch}, {self.hidden_size}), "
+                             f"got {value.shape}")
+        return value
+
+    def _weights(self, dtype):
+        return {k: v.astype(dtype, copy=False) for k, v in self.params.items()}
+
+    def _fill_grads(self, dgates, x, h_prev_all, weights):
+        """The weight gradients of all steps at once: one matrix product each, after the loop."""
+        rows = dgates.shape[-1]
+        dg2 = dgates.reshape(-1, rows)                  # (N*T, G*H)
+        x2 = x.reshape(-1, self.input_size)             # (N*T, D)
+        h2 = h_prev_all.reshape(-1, self.hidden_size)   # (N*T, H)
+        dbias = dg2.sum(axis=0)
+        grads = {"weight_ih_l0": dg2.T @ x2, "weight_hh_l0": dg2.T @ h2, "bias_ih_l0": dbias,
+                 "bias_hh_l0": dbias.copy()}
+        self.grads = {k: g.astype(self.params[k].dtype, copy=False) for k, g in grads.items()}
+        return dgates @ weights["weight_ih_l0"]  # dx (N, T, D)
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        cls = getattr(nn, self.torch_class)
+        module = cls(self.input_size, self.hidden_size, batch_first=True,
+                     dtype=_torch_dtype(self.params["weight_ih_l0"].dtype))
+        return load_into_torch(module, self.params)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+
+
+class RNN(_Recurrent):
+    """Elman RNN with tanh, batch-first, like ``torch.nn.RNN(D, H, batch_first=True)`` (notebook 06).
+
+    forward(x (N, T, D), state=None) -> hidden states (N, T, H); ``state`` is h_0 (N, H)
+    (zeros if None). After forward, ``final_state`` is h_T (N, H).
+    backward(dout (N, T, H), dstate=None) -> dx (N, T, D); ``dstate`` is an extra gradient on
+    h_T (from whatever used the final state). After backward, ``dinitial_state`` is dL/dh_0
+    and ``state_grads["h"]`` (N, T, H) holds dL/dh_t for every t - the signal that reached
+    each step, used to show vanishing gradients.
+    """
+
+    def forward(self, x, state=None):
+        x = self._check_input(x)
+        N, T, _ = x.shape
+        w = self._weights(x.dtype)
+        h = np.zeros((N, self.hidden_size), x.dtype) if state is None else self._check_state(state, "state", N, x.dtype)
+        h0 = h
+        # input projection of every step at once; biases folded in
+        xw = x @ w["weight_ih_l0"].T + (w["bias_ih_l0"] + w["bias_hh_l0"])  # (N, T, H)
+        hs = np.empty((N, T, self.hidden_size), x.dtype)
+        w_hh_t = w["weight_hh_l0"].T
+        for t in range(T):
+            h = np.tanh(xw[:, t] + h @ w_hh_t)
+            hs[:, t] = h
+        self._cache = {"x": x, "h0": h0, "hs": hs}
+        self.final_state = h
+        return hs
+
+    def backward(self, dout, dstate=None):
+        cache = self._saved()
+        x, h0, hs = cache["x"], cache["h0"], cache["hs"]
+        dout = self._check_dout(dout, hs.shape).astype(x.dtype, copy=False)
+        N, T, H = hs.shape
+        w = self._weights(x.dtype)
+        dh_next = np.zeros((N, H), x.dtype) if dstate is None else self._check_state(dstate, "dstate", N, x.dtype)
+        dz_all = np.empty_like(hs)
+        dh_all = np.empty_like(hs)
+        w_hh = w["weight_hh_l0"]
+        for t in reversed(range(T)):
+            dh = dout[:, t] + dh_next       # from the output at t and from step t + 1
+            dh_all[:, t] = dh
+            dz = dh * (1.0 - hs[:, t] ** 2)  # through the tanh
+            dz_all[:, t] = dz
+            dh_next = dz @ w_hh
+        h_prev_all = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
+        self.dinitial_state = dh_next
+        self.state_grads = {"h": dh_all}
+        return self._fill_grads(dz_all, x, h_prev_all, w)
+
+
+class LSTM(_Recurrent):
+    """LSTM, batch-first, like ``torch.nn.LSTM(D, H, batch_first=True)`` (notebook 06).
+
+    forward(x (N, T, D), state=None) -> hidden states (N, T, H); ``state`` is (h_0, c_0), each
+    (N, H) (zeros if None). After forward, ``final_state`` is (h_T, c_T) and ``gate_values``
+    holds the activations of every step - ``"i"``, ``"f"``, ``"g"``, ``"o"``, ``"c"`` each
+    (N, T, H) - for the gate viewer.
+    backward(dout (N, T, H), dstate=None) -> dx (N, T, D); ``dstate`` is an extra gradient
+    (dh_T, dc_T). After backward, ``dinitial_state`` is (dh_0, dc_0) and ``state_grads`` holds
+    ``"h"`` and ``"c"`` (N, T, H): dL/dh_t and dL/dc_t for every t.
+
+    ``forget_bias`` is added to the forget-gate block of ``bias_ih_l0`` after the PyTorch-style
+    initialisation: a positive value starts the network remembering (Gers et al. 2000;
+    Jozefowicz et al. 2015 recommend 1).
+    """
+
+    gate_count = 4
+    torch_class = "LSTM"
+
+    def __init__(self, input_size: int, hidden_size: int, *, seed: int = 0, dtype=np.float64,
+                 forget_bias: float = 0.0):
+        super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
+        H = self.hidden_size
+        self.params["bias_ih_l0"][H:2 * H] += forget_bias
+
+    def forward(self, x, state=None):
+        x = self._check_input(x)
+        N, T, _ = x.shape
+        H = self.hidden_size
+        w = self._weights(x.dtype)
+        if state is None:
+            h = np.zeros((N, H), x.dtype)
+            c = np.zeros((N, H), x.dtype)
+        else:
+            if not (isinstance(state, (tuple, list)) and len(state) == 2):
+                raise TypeError(f"an LSTM's state is a pair (h_0, c_0), got {type(state).__name__}")
+            h = self._check_state(state[0], "state[0] (h_0)", N, x.dtype)
+            c = self._check_state(state[1], "state[1] (c_0)", N, x.dtype)
+        h0, c0 = h, c
+        xw = x @ w["weight_ih_l0"].T + (w["bias_ih_l0"] + w["bias_hh_l0"])  # (N, T, 4H)
+        acts = np.empty((N, T, 4 * H), x.dtype)  # i, f, g, o after their nonlinearities
+        cs = np.empty((N, T, H), x.dtype)
+        tanh_cs = np.empty((N, T, H), x.dtype)
+        hs = np.empty((N, T, H), x.dtype)
+        w_hh_t = w["weight_hh_l0"].T
+        for t in range(T):
+            gates = xw[:, t] + h @ w_hh_t  # (N, 4H)
+            a = acts[:, t]
+            # sigmoid(z) = (1 + tanh(z/2)) / 2: one tanh over all four blocks, then fix up i, f, o
+            gates[:, :2 * H] *= 0.5
+            gates[:, 3 * H:] *= 0.5
+            np.tanh(gates, out=a)
+            a[:, :2 * H] += 1.0
+            a[:, :2 * H] *= 0.5
+            a[:, 3 * H:] += 1.0
+            a[:, 3 * H:] *= 0.5
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            c = f * c + i * g
+            tanh_c = np.tanh(c)
+            h = o * tanh_c
+            cs[:, t], tanh_cs[:, t], hs[:, t] = c, tanh_c, h
+        self._cache = {"x": x, "h0": h0, "c0": c0, "acts": acts, "cs": cs, "tanh_cs": tanh_cs, "hs": hs}
+        self.final_state = (h, c)
+        self.gate_values = {"i": acts[..., :H], "f": acts[..., H:2 * H], "g": acts[..., 2 * H:3 * H],
+                            "o": acts[..., 3 * H:], "c": cs}
+        return hs
+
+    def backward(self, dout, dstate=None):
+        cache = self._saved()
+        x, acts, cs, tanh_cs, hs = cache["x"], cache["acts"], cache["cs"], cache["tanh_cs"], cache["hs"]
+        dout = self._check_dout(dout, hs.shape).astype(x.dtype, copy=False)
+        N, T, H = hs.shape
+        w = self._weights(x.dtype)
+        if dstate is None:
+            dh_next = np.zeros((N, H), x.dtype)
+            dc_next = np.zeros((N, H), x.dtype)
+        else:
+            if not (isinstance(dstate, (tuple, list)) and len(dstate) == 2):
+                raise TypeError(f"an LSTM's dstate is a pair (dh_T, dc_T), got {type(dstate).__name__}")
+            dh_next = self._check_state(dstate[0], "dstate[0] (dh_T)", N, x.dtype)
+            dc_next = self._check_state(dstate[1], "dstate[1] (dc_T)", N, x.dtype)
+        c_prev_all = np.concatenate([cache["c0"][:, None], cs[:, :-1]], axis=1)  # (N, T, H): c_{t-1}
+        # the local derivatives of the four nonlinearities, for all steps at once
+        local = np.empty_like(acts)  # (N, T, 4H)
+        local[..., :2 * H] = acts[..., :2 * H] * (1.0 - acts[..., :2 * H])   # sigmoid' for i, f
+        local[..., 2 * H:3 * H] = 1.0 - acts[..., 2 * H:3 * H] ** 2         # tanh' for g
+        local[..., 3 * H:] = acts[..., 3 * H:] * (1.0 - acts[..., 3 * H:])   # sigmoid' for o
+        dgates_all = np.empty_like(acts)
+        dh_all = np.empty_like(hs)
+        dc_all = np.empty_like(hs)
+        w_hh = w["weight_hh_l0"]
+        for t in reversed(range(T)):
+            a, d = acts[:, t], dgates_all[:, t]
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            tanh_c = tanh_cs[:, t]
+            dh = dout[:, t] + dh_next
+            dc = dc_next + dh * o * (1.0 - tanh_c**2)
+            dh_all[:, t], dc_all[:, t] = dh, dc
+            d[:, :H] = dc * g                    # input gate (times sigmoid' below)
+            d[:, H:2 * H] = dc * c_prev_all[:, t]  # forget gate
+            d[:, 2 * H:3 * H] = dc * i           # candidate
+            d[:, 3 * H:] = dh * tanh_c           # output gate
+            d *= local[:, t]
+            dh_next = d @ w_hh
+            dc_next = dc * f
+        h_prev_all = np.concatenate([cache["h0"][:, None], hs[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
+        self.dinitial_state = (dh_next, dc_next)
+        self.state_grads = {"h": dh_all, "c": dc_all}
+        return self._fill_grads(dgates_all, x, h_prev_all, w)
+
+
+def torch_outputs(module, x):
+    """``torch_call`` for :func:`nncourse.compare_with_torch`: torch's RNN/LSTM return (output, state)."""
+    return module(x)[0]

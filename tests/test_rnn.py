@@ -1,0 +1,217 @@
+"""RNN and LSTM from scratch vs torch.nn.RNN / torch.nn.LSTM (batch_first), BPTT vs finite differences."""
+import numpy as np
+import pytest
+import torch
+
+from nncourse import compare_with_torch, gradcheck
+from nncourse.rnn import LSTM, RNN, lstm_step, lstm_step_backward, rnn_step, rnn_step_backward, sigmoid, torch_outputs
+
+SHAPES = [(1, 1, 1, 1), (3, 5, 4, 6), (2, 41, 3, 5), (4, 12, 7, 2), (2, 60, 2, 8)]  # (N, T, D, H)
+TOL = 1e-10
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_torch_forward_and_backward(cls, shape, seed):
+    N, T, D, H = shape
+    layer = cls(D, H, seed=seed)
+    x = np.random.default_rng(seed + 10).standard_normal((N, T, D))
+    errors = compare_with_torch(layer, x, seed=seed, torch_call=torch_outputs)
+    assert set(errors) == {"out", "x", "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_numeric_gradient_check(cls, seed):
+    layer = cls(3, 4, seed=seed)
+    x = np.random.default_rng(seed).standard_normal((2, 5, 3))
+    errors = gradcheck(layer, x, seed=seed, tol=1e-6)
+    assert max(errors.values()) < 1e-6
+
+
+def _torch_state(state):
+    return tuple(torch.from_numpy(s.copy())[None].requires_grad_(True) for s in state)  # (1, N, H)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lstm_initial_and_final_state_gradients_match_torch(seed):
+    N, T, D, H = 3, 7, 4, 5
+    rng = np.random.default_rng(seed)
+    layer = LSTM(D, H, seed=seed, forget_bias=1.0)
+    x = rng.standard_normal((N, T, D))
+    h0, c0 = rng.standard_normal((2, N, H))
+    R, S, U = rng.standard_normal((N, T, H)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+
+    out = layer.forward(x, state=(h0, c0))
+    dx = layer.backward(R, dstate=(S, U))
+
+    module = layer.to_torch()
+    x_t = torch.from_numpy(x.copy()).requires_grad_(True)
+    h0_t, c0_t = _torch_state((h0, c0))
+    out_t, (hn_t, cn_t) = module(x_t, (h0_t, c0_t))
+    loss = (out_t * torch.from_numpy(R)).sum() + (hn_t[0] * torch.from_numpy(S)).sum() + \
+        (cn_t[0] * torch.from_numpy(U)).sum()
+    loss.backward()
+
+    np.testing.assert_allclose(out, out_t.detach().numpy(), atol=TOL)
+    np.testing.assert_allclose(layer.final_state[0], hn_t[0].detach().numpy(), atol=TOL)
+    np.testing.assert_allclose(layer.final_state[1], cn_t[0].detach().numpy(), atol=TOL)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), atol=TOL)
+    np.testing.assert_allclose(layer.dinitial_state[0], h0_t.grad[0].numpy(), atol=TOL)
+    np.testing.assert_allclose(layer.dinitial_state[1], c0_t.grad[0].numpy(), atol=TOL)
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), atol=TOL, err_msg=name)
+    # dL/dh_t at the last step is what came from the output plus what came from the final state
+    np.testing.assert_allclose(layer.state_grads["h"][:, -1], R[:, -1] + S, atol=TOL)
+
+
+def test_rnn_initial_and_final_state_gradients_match_torch():
+    N, T, D, H = 2, 9, 3, 4
+    rng = np.random.default_rng(5)
+    layer = RNN(D, H, seed=5)
+    x, h0, R, S = (rng.standard_normal(s) for s in [(N, T, D), (N, H), (N, T, H), (N, H)])
+    out = layer.forward(x, state=h0)
+    dx = layer.backward(R, dstate=S)
+
+    module = layer.to_torch()
+    x_t = torch.from_numpy(x.copy()).requires_grad_(True)
+    (h0_t,) = _torch_state((h0,))
+    out_t, hn_t = module(x_t, h0_t)
+    ((out_t * torch.from_numpy(R)).sum() + (hn_t[0] * torch.from_numpy(S)).sum()).backward()
+    np.testing.assert_allclose(out, out_t.detach().numpy(), atol=TOL)
+    np.testing.assert_allclose(layer.final_state, hn_t[0].detach().numpy(), atol=TOL)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), atol=TOL)
+    np.testing.assert_allclose(layer.dinitial_state, h0_t.grad[0].numpy(), atol=TOL)
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), atol=TOL, err_msg=name)
+
+
+def _step_params(layer):
+    return [layer.params[k] for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
+
+
+def test_lstm_steps_in_a_loop_equal_the_layer():
+    """The teaching API (one step, forward and backward) composes into the layer's BPTT."""
+    N, T, D, H = 3, 6, 2, 4
+    rng = np.random.default_rng(0)
+    layer = LSTM(D, H, seed=4)
+    x, h0, c0, R = (rng.standard_normal(s) for s in [(N, T, D), (N, H), (N, H), (N, T, H)])
+    out = layer.forward(x, (h0, c0))
+    dx = layer.backward(R)
+
+    h, c, caches, outs = h0, c0, [], []
+    for t in range(T):
+        h, c, cache = lstm_step(x[:, t], h, c, *_step_params(layer))
+        caches.append(cache)
+        outs.append(h)
+    np.testing.assert_allclose(np.stack(outs, axis=1), out, atol=1e-14)
+    np.testing.assert_allclose(layer.gate_values["i"][:, 0], sigmoid(
+        x[:, 0] @ layer.params["weight_ih_l0"][:H].T + layer.params["bias_ih_l0"][:H]
+        + h0 @ layer.params["weight_hh_l0"][:H].T + layer.params["bias_hh_l0"][:H]), atol=1e-14)
+    dh, dc = np.zeros((N, H)), np.zeros((N, H))
+    grads = {k: 0.0 for k in layer.grads}
+    dxs = [None] * T
+    for t in reversed(range(T)):
+        dxs[t], dh, dc, g = lstm_step_backward(R[:, t] + dh, dc, caches[t])
+        grads = {k: grads[k] + g[k] for k in grads}  # a weight used at every step sums its gradients
+    np.testing.assert_allclose(np.stack(dxs, axis=1), dx, atol=1e-12)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], layer.grads[k], atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(dh, layer.dinitial_state[0], atol=1e-12)
+    np.testing.assert_allclose(dc, layer.dinitial_state[1], atol=1e-12)
+
+
+def test_rnn_steps_in_a_loop_equal_the_layer():
+    N, T, D, H = 2, 5, 3, 4
+    rng = np.random.default_rng(1)
+    layer = RNN(D, H, seed=2)
+    x, R = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, H))
+    out = layer.forward(x)
+    dx = layer.backward(R)
+    h, caches = np.zeros((N, H)), []
+    for t in range(T):
+        h, cache = rnn_step(x[:, t], h, *_step_params(layer))
+        caches.append(cache)
+        np.testing.assert_allclose(h, out[:, t], atol=1e-14)
+    dh, grads = np.zeros((N, H)), {k: 0.0 for k in layer.grads}
+    for t in reversed(range(T)):
+        dx_t, dh, g = rnn_step_backward(R[:, t] + dh, caches[t])
+        np.testing.assert_allclose(dx_t, dx[:, t], atol=1e-12)
+        grads = {k: grads[k] + g[k] for k in grads}
+    for k in grads:
+        np.testing.assert_allclose(grads[k], layer.grads[k], atol=1e-12, err_msg=k)
+
+
+def test_float32_is_kept_and_close_to_float64():
+    layer = LSTM(3, 4, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 30, 3))
+    out64 = layer.forward(x)
+    out32 = layer.forward(x.astype(np.float32))
+    assert out32.dtype == np.float32 and layer.backward(np.ones_like(out32)).dtype == np.float32
+    assert np.abs(out32 - out64).max() < 1e-5
+    assert LSTM(3, 4, dtype=np.float32).params["weight_hh_l0"].dtype == np.float32
+
+
+def test_parameters_are_laid_out_like_torch():
+    lstm, rnn = LSTM(3, 5, seed=0), RNN(3, 5, seed=0)
+    assert {k: v.shape for k, v in lstm.params.items()} == {
+        k: tuple(p.shape) for k, p in torch.nn.LSTM(3, 5, batch_first=True).named_parameters()}
+    assert {k: v.shape for k, v in rnn.params.items()} == {
+        k: tuple(p.shape) for k, p in torch.nn.RNN(3, 5, batch_first=True).named_parameters()}
+    assert lstm.num_parameters() == 4 * (5 * 3 + 5 * 5 + 2 * 5)
+    bound = 1 / np.sqrt(5)
+    assert all(np.abs(p).max() <= bound for p in lstm.params.values())
+    shifted = LSTM(3, 5, seed=0, forget_bias=2.0)
+    diff = shifted.params["bias_ih_l0"] - lstm.params["bias_ih_l0"]
+    np.testing.assert_allclose(diff, np.r_[np.zeros(5), 2 * np.ones(5), np.zeros(10)])
+    assert not np.array_equal(LSTM(3, 5, seed=1).params["weight_hh_l0"], lstm.params["weight_hh_l0"])
+    module = lstm.to_torch()
+    assert module.batch_first and isinstance(module, torch.nn.LSTM)
+
+
+def test_gate_values_are_what_the_cell_used():
+    layer = LSTM(2, 3, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 8, 2))
+    out = layer.forward(x)
+    gv = layer.gate_values
+    assert all(gv[k].shape == (2, 8, 3) for k in "ifgoc")
+    assert all(0 < gv[k].min() and gv[k].max() < 1 for k in "ifo")
+    np.testing.assert_allclose(out, gv["o"] * np.tanh(gv["c"]), atol=1e-15)
+    np.testing.assert_allclose(gv["c"][:, 1], gv["f"][:, 1] * gv["c"][:, 0] + gv["i"][:, 1] * gv["g"][:, 1],
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM])
+def test_errors_name_what_was_expected(cls):
+    layer = cls(3, 4)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.zeros((1, 2, 4)))
+    with pytest.raises(ValueError, match=r"3-D \(batch, time, features\) = \(N, T, 3\)"):
+        layer.forward(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="3 features in its last dimension"):
+        layer.forward(np.zeros((2, 5, 4)))
+    with pytest.raises(ValueError, match="at least one time step"):
+        layer.forward(np.zeros((2, 0, 3)))
+    with pytest.raises(TypeError, match="numbers"):
+        layer.forward(np.array([[["a"] * 3]]))
+    layer.forward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"dout must have the shape of the forward output \(2, 5, 4\)"):
+        layer.backward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match="positive integer"):
+        cls(0, 4)
+
+
+def test_state_errors():
+    lstm, rnn = LSTM(3, 4), RNN(3, 4)
+    x = np.zeros((2, 5, 3))
+    with pytest.raises(ValueError, match=r"state must have shape \(batch, hidden_size\) = \(2, 4\), got \(4,\)"):
+        rnn.forward(x, state=np.zeros(4))
+    with pytest.raises(TypeError, match=r"pair \(h_0, c_0\)"):
+        lstm.forward(x, state=np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"state\[1\] \(c_0\) must have shape .* got \(3, 4\)"):
+        lstm.forward(x, state=(np.zeros((2, 4)), np.zeros((3, 4))))
+    lstm.forward(x)
+    with pytest.raises(TypeError, match=r"pair \(dh_T, dc_T\)"):
+        lstm.backward(np.zeros((2, 5, 4)), dstate=np.zeros((2, 4)))
