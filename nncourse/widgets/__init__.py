@@ -8,3 +8,6 @@ __all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck", "SamplingWidget"
 from .fairness import FairnessDials, ThresholdTuner  # notebook 08
 
 __all__ += ["FairnessDials", "ThresholdTuner"]
+from .attention import AttentionExplorer, PositionalEncodingWidget  # notebook 07
+
+__all__ += ["AttentionExplorer", "PositionalEncodingWidget"]

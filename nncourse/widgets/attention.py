@@ -23,9 +23,8 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
-from ..attention import MultiHeadAttention, causal_mask
+from ..attention import causal_mask
 from ..plotting import CLASS_COLORS
-from ..transformer import TransformerBlock, sinusoidal_positional_encoding
 from .base import FigureWidget
 
 Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
@@ -66,7 +65,8 @@ def gpt_attention(model, vocab, *, device=None) -> Attend:
 
 
 def sequential_attention(model, encode: Callable[[str], np.ndarray]) -> Attend:
-    """``attend`` for a NumPy ``Sequential`` holding TransformerBlock / MultiHeadAttention layers.
+    """``attend`` for a NumPy ``Sequential`` holding TransformerBlock / MultiHeadAttention layers
+    (any layer with an ``attention_weights`` attribute and a ``forward(x, mask=)``).
 
     ``encode(text)`` turns the text into the model's input (1, T, features), raising
     ``ValueError`` for text the model cannot read. ``causal=True`` adds the causal mask to every
@@ -78,7 +78,7 @@ def sequential_attention(model, encode: Callable[[str], np.ndarray]) -> Attend:
         mask = causal_mask(x.shape[1]) if causal else None
         maps = []
         for layer in model:
-            if isinstance(layer, (TransformerBlock, MultiHeadAttention)):
+            if hasattr(layer, "attention_weights"):
                 x = layer.forward(x, mask=mask)
                 maps.append(layer.attention_weights[0])                 # (H, T, T)
             else:
@@ -294,6 +294,9 @@ class PositionalEncodingWidget(FigureWidget):
                 self.position.max = max_len - 1
         p = min(self.position.value, max_len - 1)
         if self._shape != (max_len, d_model):
+            # imported here: nncourse.transformer imports torch, which this widget does not need
+            from ..transformer import sinusoidal_positional_encoding
+
             self._shape = (max_len, d_model)
             self.encoding = sinusoidal_positional_encoding(max_len, d_model)      # (max_len, d)
             self.similarity = self.encoding @ self.encoding.T / (d_model / 2)     # (max_len, max_len)
