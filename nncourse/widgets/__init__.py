@@ -8,6 +8,12 @@ __all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck", "SamplingWidget"
 from .fairness import FairnessDials, ThresholdTuner  # notebook 08
 
 __all__ += ["FairnessDials", "ThresholdTuner"]
+from .playground import Playground  # notebooks 03-04
+
+__all__ += ["Playground"]
 from .attention import AttentionExplorer, PositionalEncodingWidget  # notebook 07
 
 __all__ += ["AttentionExplorer", "PositionalEncodingWidget"]
+from .cnn import KernelExplorer  # notebook 05
+
+__all__ += ["KernelExplorer"]
