@@ -17,3 +17,7 @@ __all__ += ["AttentionExplorer", "PositionalEncodingWidget"]
 from .cnn import KernelExplorer  # notebook 05
 
 __all__ += ["KernelExplorer"]
+from .activations import ActivationExplorer, SignalPropagation  # notebook 02
+from .backprop import BackpropStepper, TrainingReplay  # notebook 03
+
+__all__ += ["ActivationExplorer", "SignalPropagation", "BackpropStepper", "TrainingReplay"]
