@@ -81,3 +81,234 @@ def test_load_points_bad_input(tmp_path):
         data.load_points(np.array([[0, 0, 1], [1, np.nan, 0], [2, 2, 1], [3, 3, 0]]))
     with pytest.raises(FileNotFoundError, match="no such CSV file"):
         data.load_points(tmp_path / "missing.csv")
+
+
+# --- the widget, driven headless --------------------------------------------------------------
+
+import torch  # noqa: E402
+
+from nncourse.layers import ActivationLayer, Linear  # noqa: E402
+from nncourse.regularization import Dropout  # noqa: E402
+from nncourse.widgets import Playground  # noqa: E402
+from nncourse.widgets.playground import FEATURES  # noqa: E402
+
+
+def linears(pg):
+    return [layer for layer in pg.model.layers if isinstance(layer, Linear)]
+
+
+def test_default_playground_learns_the_circle():
+    pg = Playground()
+    assert pg.settings.hidden == [4, 2] and pg.task == "binary" and pg.epoch == 0
+    before = pg.out_image.get_array().copy()
+    assert pg.step(150)
+    assert pg.epoch == 150 and len(pg.train_loss) == 151
+    assert pg.train_loss[-1] < 0.5 * pg.train_loss[0]
+    assert pg.trainer.evaluate(pg.X_test, pg.y_test)["accuracy"] > 0.9
+    assert "epoch 150" in pg.status.value
+    assert not np.array_equal(pg.out_image.get_array(), before)  # the picture follows the training
+    png = pg.to_png()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_changing_the_dataset_control_rebuilds_data_and_network():
+    pg = Playground()
+    pg.step(3)
+    old_points = pg.points_train.copy()
+    pg.dataset_control.value = "xor"
+    assert pg.settings.dataset == "xor" and pg.epoch == 0
+    assert not np.array_equal(pg.points_train, old_points)
+    pg.noise_control.value = 30
+    pg.train_control.value = 80
+    assert len(pg.points_train) == 400 and pg.settings.noise == 30
+    seed = pg.settings.data_seed
+    pg.regenerate_button.click()
+    assert pg.settings.data_seed == seed + 1
+
+
+def test_layer_and_neuron_buttons_and_activations():
+    pg = Playground()
+    pg.add_layer_button.click()
+    assert pg.settings.hidden == [4, 2, 2]
+    assert [layer.out_features for layer in linears(pg)] == [4, 2, 2, 1]
+    assert pg.layer_rows[2].layout.display == "" and pg.layer_rows[3].layout.display == "none"
+    pg.layer_plus[2].click()
+    pg.layer_plus[2].click()
+    pg.layer_minus[0].click()
+    assert pg.settings.hidden == [3, 2, 4]
+    for _ in range(10):
+        pg.layer_plus[0].click()
+    assert pg.settings.hidden[0] == 8                 # at most 8 neurons
+    pg.activation_control.value = "relu"
+    assert pg.settings.activations == ["relu"] * 3
+    pg.layer_activations[1].value = "sigmoid"          # beyond TF Playground: one activation per layer
+    names = [layer.fn.name for layer in pg.model.layers if isinstance(layer, ActivationLayer)]
+    assert names == ["relu", "sigmoid", "relu"]
+    for _ in range(5):
+        pg.add_layer_button.click()
+    assert len(pg.settings.hidden) == 6                # at most 6 hidden layers
+    for _ in range(7):
+        pg.remove_layer_button.click()
+    assert pg.settings.hidden == [] and len(linears(pg)) == 1  # logistic regression on the features
+    assert pg.step(2)
+
+
+def test_features_learning_rate_batch_and_regularization():
+    pg = Playground()
+    pg.feature_controls["x1²"].value = True
+    pg.feature_controls["sin x2"].value = True
+    assert pg.settings.features == ["x1", "x2", "x1²", "sin x2"]
+    assert linears(pg)[0].in_features == 4
+    pg.step(2)
+    pg.lr_control.value = 0.1                          # applied on the fly: training continues
+    pg.batch_control.value = 25
+    assert pg.epoch == 2 and pg.trainer.optimizer.lr == 0.1 and pg.trainer.batch_size == 25
+    for name in list(pg.settings.features):
+        pg.feature_controls[name].value = False
+    assert pg.settings.features == ["sin x2"]          # the last feature cannot be switched off
+    assert pg.feature_controls["sin x2"].value
+    pg.regularization_control.value = "L2"
+    pg.rate_control.value = 0.3
+    assert pg.trainer.l2 == 0.3 and pg.trainer.l1 == 0.0
+    pg.regularization_control.value = "L1"
+    assert pg.trainer.l1 == 0.3 and pg.trainer.l2 == 0.0
+
+
+def test_l2_regularization_shrinks_the_weights():
+    def weight_norm(**settings):
+        pg = Playground(dataset="xor", hidden=[8, 8], **settings)
+        pg.step(40)
+        return sum(float(np.sum(layer.params["weight"] ** 2)) for layer in linears(pg))
+
+    assert weight_norm(regularization="L2", regularization_rate=0.1) < 0.5 * weight_norm()
+
+
+@pytest.mark.parametrize("dataset", ["plane (regression)", "multi-gaussian (regression)"])
+def test_regression_datasets(dataset):
+    pg = Playground(dataset=dataset, hidden=[8, 8], optimizer="adam", learning_rate=0.01)
+    assert pg.task == "regression" and pg.trainer.loss_name == "mse"
+    pg.step(30)
+    assert pg.train_loss[-1] < 0.6 * pg.train_loss[0]
+
+
+def test_multiclass_dataset_uses_softmax_outputs():
+    pg = Playground(dataset="blobs (multi-class)", classes=4, optimizer="adam", learning_rate=0.03)
+    assert pg.task == "multiclass" and linears(pg)[-1].out_features == 4
+    assert pg.trainer.loss_name == "cross_entropy"
+    assert pg.classes_control.layout.display == ""
+    pg.step(20)
+    assert pg.trainer.evaluate(pg.X_test, pg.y_test)["accuracy"] > 0.9
+    pg.classes_control.value = 5
+    assert linears(pg)[-1].out_features == 5 and pg.epoch == 0
+
+
+def test_dropout_and_optimizer_choice():
+    pg = Playground(dropout=0.2, optimizer="momentum")
+    assert sum(isinstance(layer, Dropout) for layer in pg.model.layers) == 2
+    assert pg.trainer.optimizer.momentum == 0.9
+    pg.optimizer_control.value = "adam"
+    assert type(pg.trainer.optimizer).__name__ == "Adam"
+
+
+def test_discretize_toggles_the_output_colours():
+    pg = Playground()
+    pg.step(150)
+    smooth = len(np.unique(pg.out_image.get_array().reshape(-1, 4), axis=0))
+    pg.discretize_control.value = True
+    hard = len(np.unique(pg.out_image.get_array().reshape(-1, 4), axis=0))
+    assert smooth > 20 and hard <= 2
+    pg.test_control.value = True
+    assert pg.test_scatter.get_visible()
+
+
+def test_divergence_stops_play_and_says_why():
+    pg = Playground(dataset="plane (regression)", learning_rate=10.0, activations=["relu", "relu"])
+    pg.play.playing = True
+    assert pg.step(20) is False
+    assert pg.diverged and not pg.play.playing
+    assert "diverged" in pg.status.value and "learning rate 10 is too high" in pg.status.value
+    assert all(np.isfinite(pg.train_loss))             # only finite losses are plotted
+    assert np.isfinite(pg.render().astype(float)).all()
+    assert pg.step() is False and "press Reset" in pg.status.value
+    pg.lr_control.value = 0.01
+    pg.reset_button.click()
+    assert not pg.diverged and pg.settings.init_seed == 1 and pg.step(3)
+
+
+def test_play_ticks_train_one_epoch_each():
+    pg = Playground()
+    pg.play.value = 1
+    pg.play.value = 2
+    assert pg.epoch == 2 and len(pg.frame_seconds) == 2
+    pg.play.value = 0                                  # the stop button rewinds: no training
+    assert pg.epoch == 2
+
+
+def test_config_string_restores_the_exact_state():
+    pg = Playground(dataset="spiral", hidden=[6, 5], activations=["relu", "tanh"], optimizer="adam",
+                    learning_rate=0.01, dropout=0.1, features=["x1", "x2", "sin x1"], noise=10,
+                    regularization="L2", regularization_rate=0.001, data_seed=3)
+    pg.step(7)
+    config = pg.config()
+    assert isinstance(config, str) and config.replace("-", "").replace("_", "").replace("=", "").isalnum()
+    copy = Playground(config=config)
+    assert copy.settings == pg.settings and copy.epoch == 7
+    assert copy.train_loss == pg.train_loss
+    for name, p in pg.model.params.items():
+        np.testing.assert_array_equal(copy.model.params[name], p)
+    pg.step(3)                                          # same moments, same random state: same future
+    copy.step(3)
+    for name, p in pg.model.params.items():
+        np.testing.assert_array_equal(copy.model.params[name], p)
+    fresh = Playground(config=pg.config(weights=False))
+    assert fresh.settings == pg.settings and fresh.epoch == 0
+    other = Playground()
+    other.config_text.value = config
+    other.load_config_button.click()
+    assert other.settings.dataset == "spiral" and other.epoch == 7
+    assert other.dataset_control.value == "spiral" and other.activation_control.value == "tanh"
+    with pytest.raises(ValueError, match="not a Playground config string"):
+        Playground(config="hello")
+
+
+def test_to_torch_export_matches_the_numpy_network():
+    pg = Playground(features=["x1", "x2", "x1²", "x1·x2", "sin x2"], hidden=[5, 3], activations=["relu", "tanh"])
+    pg.step(5)
+    net = pg.to_torch()
+    points = np.random.default_rng(0).uniform(-6, 6, (100, 2))
+    with torch.no_grad():
+        out = net(torch.from_numpy(points)).numpy()
+    np.testing.assert_allclose(out, pg.predict(points), atol=1e-12)
+
+
+def test_own_data_arrays_and_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(100, 200, (120, 2))               # any scale: the Playground rescales it
+    y = np.digitize(X[:, 0], [133, 166]) + 7          # three classes labelled 7, 8, 9
+    pg = Playground(data=(X, y), optimizer="adam")
+    assert pg.settings.dataset == "own data" and pg.task == "multiclass" and pg.n_classes == 3
+    assert np.abs(np.concatenate([pg.points_train, pg.points_test])).max() <= 5 + 1e-9
+    pg.step(30)
+    assert pg.trainer.evaluate(pg.X_train, pg.y_train)["accuracy"] > 0.8
+    copy = Playground(config=pg.config())               # own data travels in the config
+    np.testing.assert_array_equal(copy.points_train, pg.points_train)
+    path = tmp_path / "mine.csv"
+    path.write_text("x1,x2,target\n" + "\n".join(f"{a},{b},{a - b:.3f}" for a, b in X))
+    reg = Playground(data=str(path))
+    assert reg.task == "regression"
+
+
+def test_bad_settings_are_clear():
+    with pytest.raises(TypeError, match="unknown Playground setting"):
+        Playground(layers=3)
+    with pytest.raises(ValueError, match=r"hidden must list up to 6 layer widths from 1 to 8, got \[9\]"):
+        Playground(hidden=[9])
+    with pytest.raises(ValueError, match="learning_rate must be one of"):
+        Playground(learning_rate=0.05)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        Playground(dataset="own data")                 # no own data given
+    with pytest.raises(ValueError, match="features must be a non-empty list"):
+        Playground(features=["x3"])
+    pg = Playground()
+    with pytest.raises(ValueError, match=r"points must have shape \(N, 2\)"):
+        pg.predict(np.zeros((3, 3)))
