@@ -21,3 +21,6 @@ from .activations import ActivationExplorer, SignalPropagation  # notebook 02
 from .backprop import BackpropStepper, TrainingReplay  # notebook 03
 
 __all__ += ["ActivationExplorer", "SignalPropagation", "BackpropStepper", "TrainingReplay"]
+from .optimizers import OptimizerRace  # notebook 04
+
+__all__ += ["OptimizerRace"]

@@ -1,0 +1,185 @@
+"""Optimizer race (notebook 04): up to four optimizers descend the same 2-D loss surface.
+
+Left: the surface as contour lines (log-spaced, so the valley floor shows) and each racer's
+path up to the current step, with a dot where it is now. Right: each racer's loss above the
+minimum, on a log scale, against the step. Play/Pause animates the steps (the browser's timer
+ticks an ``ipywidgets.Play``), Step advances one, Reset goes back to the start.
+
+The paths come from :func:`nncourse.landscapes.descend`, which runs the optimizers of
+:mod:`nncourse.optim` - the same code the tests check against ``torch.optim``. Because a
+path only depends on the settings, all steps are computed when a setting changes (a few
+milliseconds) and playing merely reveals them, so the axes never need rescaling while playing.
+"""
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+
+from .. import landscapes
+from .base import FigureWidget
+
+OPTIMIZER_NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
+# Learning rates that show each optimizer's character on each surface (the widget's presets).
+PRESETS = {
+    "ravine": [("sgd", 0.45), ("momentum", 0.05), ("adam", 0.3), ("rmsprop", 0.1)],
+    "rosenbrock": [("sgd", 0.002), ("momentum", 0.001), ("adam", 0.1), ("rmsprop", 0.01)],
+    "saddle": [("sgd", 0.1), ("momentum", 0.05), ("adam", 0.1), ("rmsprop", 0.05)],
+    "beale": [("sgd", 0.01), ("momentum", 0.002), ("adam", 0.1), ("rmsprop", 0.01)],
+}
+FLOOR = 1e-12  # loss above the minimum is clipped here for the log scale
+
+
+class OptimizerRace(FigureWidget):
+    """Contour plot + paths + loss curves for up to four (optimizer, learning rate) racers."""
+
+    def __init__(self, landscape: str = "ravine", steps: int = 100):
+        super().__init__(figsize=(10.5, 4.3))
+        landscapes.get(landscape)  # a clear error for an unknown name
+        self.landscape_control = widgets.Dropdown(options=list(landscapes.LANDSCAPES), value=landscape,
+                                                  description="surface")
+        self.steps_control = widgets.IntSlider(value=steps, min=10, max=500, step=10, description="steps")
+        self.enabled, self.optimizer_controls, self.lr_controls = [], [], []
+        rows = []
+        for i, (name, lr) in enumerate(PRESETS[landscape]):
+            enabled = widgets.Checkbox(value=True, description="", indent=False, layout=widgets.Layout(width="24px"))
+            optimizer = widgets.Dropdown(options=OPTIMIZER_NAMES, value=name, layout=widgets.Layout(width="110px"))
+            lr_control = widgets.FloatLogSlider(value=lr, base=10, min=-4, max=0.5, step=0.05, description="lr",
+                                                readout_format=".4g", layout=widgets.Layout(width="300px"))
+            swatch = widgets.HTML(f"<span style='color:{COLOURS[i]};font-size:20px'>●</span>")
+            self.enabled.append(enabled)
+            self.optimizer_controls.append(optimizer)
+            self.lr_controls.append(lr_control)
+            rows.append(widgets.HBox([enabled, swatch, optimizer, lr_control]))
+        self.play = widgets.Play(value=0, min=0, max=steps, step=1, interval=60, show_repeat=False)
+        self.step_button = widgets.Button(description="Step", layout=widgets.Layout(width="70px"))
+        self.reset_button = widgets.Button(description="Reset", layout=widgets.Layout(width="70px"))
+        self.controls = widgets.VBox([
+            widgets.HBox([self.landscape_control, self.steps_control]),
+            widgets.HBox([widgets.VBox(rows[:2]), widgets.VBox(rows[2:])]),
+            widgets.HBox([self.play, self.step_button, self.reset_button]),
+            self.status,
+        ])
+
+        self.ax, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+        self.contours = None
+        self.path_lines, self.heads, self.loss_lines = [], [], []
+        for colour in COLOURS:
+            (line,) = self.ax.plot([], [], "-", color=colour, lw=1.6, alpha=0.9)
+            (head,) = self.ax.plot([], [], "o", color=colour, ms=7, mec="k", zorder=5)
+            (loss,) = self.ax_loss.plot([], [], "-", color=colour, lw=1.6)
+            self.path_lines.append(line)
+            self.heads.append(head)
+            self.loss_lines.append(loss)
+        (self.start_marker,) = self.ax.plot([], [], "k^", ms=8, zorder=6)
+        self.minimum_markers = self.ax.scatter([], [], marker="*", s=160, c="gold", edgecolors="k", zorder=6)
+        self.ax.set_xlabel("x")
+        self.ax.set_ylabel("y")
+        self.ax_loss.set_yscale("log")
+        self.ax_loss.set_xlabel("step")
+        self.ax_loss.set_ylabel("loss − minimum")
+        self.animate(*self.path_lines, *self.heads, *self.loss_lines)
+
+        self.observe(self.play)
+        self.landscape_control.observe(self._on_landscape, names="value")
+        self.steps_control.observe(lambda _: self._recompute(), names="value")
+        for control in (*self.enabled, *self.optimizer_controls, *self.lr_controls):
+            control.observe(lambda _: self._recompute(), names="value")
+        self.step_button.on_click(lambda _: self.step())
+        self.reset_button.on_click(lambda _: self.reset())
+        self._draw_landscape()
+        self._compute_paths()
+        self.update()
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def land(self) -> landscapes.Landscape:
+        return landscapes.get(self.landscape_control.value)
+
+    def racers(self) -> list[tuple[int, str, float]]:
+        """(slot, optimizer name, learning rate) of every enabled racer."""
+        return [(i, self.optimizer_controls[i].value, float(self.lr_controls[i].value))
+                for i in range(len(COLOURS)) if self.enabled[i].value]
+
+    def _compute_paths(self):
+        steps = self.steps_control.value
+        self.paths, self.losses = {}, {}
+        for i, name, lr in self.racers():
+            self.paths[i], self.losses[i] = landscapes.descend(self.land, name, lr=lr, steps=steps)
+        excess = [np.clip(v - self.land.min_value, FLOOR, None) for v in self.losses.values()]
+        finite = np.concatenate([e[np.isfinite(e)] for e in excess]) if excess else np.array([1.0])
+        self.ax_loss.set_xlim(0, steps)
+        self.ax_loss.set_ylim(max(finite.min() / 3, FLOOR / 3), finite.max() * 3)
+        for i, line in enumerate(self.loss_lines):
+            name_lr = next(((n, lr) for j, n, lr in self.racers() if j == i), None)
+            line.set_label(f"{name_lr[0]} lr={name_lr[1]:.3g}" if name_lr else "_hidden")
+        handles = [self.loss_lines[i] for i, _, _ in self.racers()]
+        if self.ax_loss.get_legend() is not None:
+            self.ax_loss.get_legend().remove()
+        if handles:
+            self.ax_loss.legend(handles=handles, fontsize=8, loc="upper right")
+        self.play.max = steps
+        self.invalidate()
+
+    def _draw_landscape(self):
+        land = self.land
+        xx, yy, zz = land.grid(200)
+        if self.contours is not None:
+            self.contours.remove()
+        excess = zz - land.min_value
+        levels = np.geomspace(max(excess.min(), 1e-3), excess.max(), 25)
+        self.contours = self.ax.contour(xx, yy, np.maximum(excess, 1e-3), levels=levels, cmap="viridis",
+                                        linewidths=0.8, norm="log")
+        self.ax.set_xlim(land.xlim)
+        self.ax.set_ylim(land.ylim)
+        self.ax.set_title(land.description, fontsize=9)
+        self.start_marker.set_data([land.start[0]], [land.start[1]])
+        self.minimum_markers.set_offsets(np.array(land.minima))
+        self.invalidate()
+
+    def _on_landscape(self, change):
+        with self.hold():  # several controls change: compute and draw once, at the end
+            for i, (name, lr) in enumerate(PRESETS[change["new"]]):
+                self.optimizer_controls[i].value = name
+                self.lr_controls[i].value = lr
+            self._draw_landscape()
+            self.play.value = 0
+            self._compute_paths()
+
+    def _recompute(self):
+        if self._held:
+            return
+        self._compute_paths()
+        self.refresh()
+
+    # --- actions ------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` steps (what the Step button and every Play tick do)."""
+        self.play.value = min(self.play.value + n, self.play.max)
+
+    def reset(self) -> None:
+        self.play.playing = False
+        self.play.value = 0
+        self.refresh()
+
+    # --- drawing ------------------------------------------------------------------------------
+    def update(self):
+        t = self.play.value
+        words = []
+        for i in range(len(COLOURS)):
+            if i not in self.paths:
+                for artist in (self.path_lines[i], self.heads[i], self.loss_lines[i]):
+                    artist.set_data([], [])
+                continue
+            path, losses = self.paths[i][: t + 1], self.losses[i][: t + 1]
+            self.path_lines[i].set_data(path[:, 0], path[:, 1])
+            finite = np.flatnonzero(np.isfinite(path[:, 0]))
+            last = finite[-1]
+            self.heads[i].set_data([path[last, 0]], [path[last, 1]])
+            self.loss_lines[i].set_data(np.arange(len(losses)), np.clip(losses - self.land.min_value, FLOOR, None))
+            name = self.optimizer_controls[i].value
+            if last < t:
+                words.append(f"<span style='color:{COLOURS[i]}'>{name} diverged after step {last}</span>")
+            else:
+                words.append(f"<span style='color:{COLOURS[i]}'>{name}: loss {losses[last]:.3g}</span>")
+        self.status.value = f"step {t}/{self.play.max} · " + " · ".join(words)
