@@ -93,16 +93,20 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal: bool = False, *, sc
     """
     q, k, v = _check_qkv(q, k, v)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    scores = (q @ np.swapaxes(k, -1, -2)) * q.dtype.type(scale)  # (..., T_q, T_k)
+    scores = q @ np.swapaxes(k, -1, -2)                     # (..., T_q, T_k)
+    # In place from here on: a (T_q, T_k) temporary per step would cost more than the arithmetic.
+    scores *= q.dtype.type(scale)
     additive = _additive_mask(mask, causal, scores.shape, q.dtype)
     if additive is not None:
-        scores = scores + additive
+        scores += additive
     # A softmax that survives rows where every key is blocked (all -inf): those get weight 0.
     row_max = np.max(scores, axis=-1, keepdims=True)
-    row_max = np.where(np.isfinite(row_max), row_max, 0)
-    weights = np.exp(scores - row_max)
+    row_max[~np.isfinite(row_max)] = 0
+    scores -= row_max
+    weights = np.exp(scores, out=scores)
     row_sum = np.sum(weights, axis=-1, keepdims=True)
-    weights /= np.where(row_sum > 0, row_sum, 1)
+    row_sum[row_sum == 0] = 1
+    weights /= row_sum
     return weights @ v, weights
 
 
@@ -129,7 +133,10 @@ def scaled_dot_product_attention_backward(dout, q, k, v, weights, *, scale: floa
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     dv = np.swapaxes(weights, -1, -2) @ dout                           # (..., T_k, d_v)
     dweights = dout @ np.swapaxes(v, -1, -2)                           # (..., T_q, T_k)
-    dscores = weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))
+    row = np.einsum("...ij,...ij->...i", dweights, weights)[..., None]  # sum_j dw * w, (..., T_q, 1)
+    dscores = dweights                                                 # reuse the buffer, in place:
+    dscores -= row
+    dscores *= weights
     dscores *= q.dtype.type(scale)
     dq = dscores @ k                                                   # (..., T_q, d)
     dk = np.swapaxes(dscores, -1, -2) @ q                              # (..., T_k, d)
