@@ -268,6 +268,13 @@ class GroupTable:
         """Per metric: the smallest ratio between groups (or of a group to the overall value)."""
         return {m: _ratio(v, self.overall[m], method) for m, v in self.by_group.items()}
 
+    def join(self, other: "GroupTable") -> "GroupTable":
+        """Both tables' metrics side by side (e.g. decisions' rates and scores' calibration errors)."""
+        if list(other.groups) != list(self.groups):
+            raise ValueError(f"tables must have the same groups to be joined, got {self.groups} and {other.groups}")
+        return GroupTable(self.groups, {**self.overall, **other.overall}, {**self.by_group, **other.by_group},
+                          self.sensitive_name)
+
     def __getitem__(self, key):
         """``table["selection_rate"]`` -> {group: value}; ``table[group]`` -> {metric: value}."""
         if key in self.by_group:

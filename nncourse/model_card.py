@@ -39,17 +39,18 @@ class ModelCard:
         rows.append("| **overall** | " + " | ".join(_fmt(self.table.overall[m]) for m in metrics) + " |")
         summary = "\n".join(f"- {name.replace('_', ' ')}: **{value:.3f}**" for name, value in self.fairness_summary.items())
         bullets = lambda items: "\n".join(f"- {item}" for item in items) or "- (none recorded)"  # noqa: E731
-        return "\n".join([
+        blocks = [  # blank lines between blocks, so every Markdown renderer sees lists and tables
             f"# Model card: {self.model_name}",
             "## Model details", self.model_details,
             "## Intended use", self.intended_use,
             "**Out of scope:**", bullets(self.out_of_scope),
-            "## Data", f"**Training:** {self.training_data}", "", f"**Evaluation:** {self.evaluation_data}",
-            f"## Metrics by {self.table.sensitive_name} (evaluation data)", header, rule, *rows, "",
+            "## Data", f"**Training:** {self.training_data}", f"**Evaluation:** {self.evaluation_data}",
+            f"## Metrics by {self.table.sensitive_name} (evaluation data)", "\n".join([header, rule, *rows]),
             "**Fairness summary** (0 = parity):", summary,
             "## Limitations", bullets(self.limitations),
             "## Ethical considerations", bullets(self.ethical_considerations),
-        ])
+        ]
+        return "\n\n".join(blocks) + "\n"
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()

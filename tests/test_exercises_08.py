@@ -11,6 +11,8 @@ def test_dp_by_hand(capsys):
     assert not ex.check_dp_by_hand(0.5)
     assert not ex.check_dp_by_hand("a lot")
     assert "Hint" in capsys.readouterr().out
+    assert not ex.check_dp_by_hand(None)
+    assert "not attempted yet" in capsys.readouterr().out
 
 
 def test_demographic_parity_checker():

@@ -184,6 +184,12 @@ def test_group_table_display():
     assert table["p"] == {"selection_rate": 0.5, "count": 2.0}
     with pytest.raises(KeyError, match="neither a metric"):
         table["nope"]
+    scores = F.by_group({"ece": F.expected_calibration_error}, [1, 0, 1, 1], [0.9, 0.2, 0.4, 0.8],
+                        sensitive_features=["p", "p", "q", "q"])
+    joined = table.join(scores)
+    assert joined.metrics == ["selection_rate", "count", "ece"] and joined["q"]["ece"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="same groups"):
+        table.join(F.by_group(F.count, [1], [1], sensitive_features=["z"]))
 
 
 def test_roc_curve_matches_sklearn():

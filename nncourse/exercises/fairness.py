@@ -20,6 +20,9 @@ def _dp_reference(y_pred, groups):
 def check_dp_by_hand(value) -> bool:
     """The demographic parity difference of ``TABLE_DECISIONS`` by ``TABLE_GROUPS``, computed by hand."""
     want = _dp_reference(TABLE_DECISIONS, TABLE_GROUPS)  # A: 4/6, B: 1/4
+    if value is None:
+        print("… demographic parity by hand: not attempted yet. Replace None with your number.")
+        return False
     try:
         ok = abs(float(value) - want) < 0.01
     except (TypeError, ValueError):
