@@ -6,10 +6,20 @@ import torch.nn.functional as F
 
 from nncourse import Linear, ReLU, Sequential, compare_with_torch, gradcheck
 from nncourse.cnn import (
-    AvgPool2d, Conv2d, Flatten, MaxPool2d, col2im, conv2d_naive, im2col, output_size,
+    AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten, col2im, conv2d_naive, im2col, output_size,
+    saliency_maps, speed_habits, torch_cnn, training_throughput,
 )
 
 TOL = 1e-8
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These models are tiny: one thread is as fast, and far faster on a busy shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 # (N, C_in, H, W, C_out, kernel, stride, padding): odd sizes, stride 2, padding, 1x1 and 5x5,
 # non-square inputs and kernels, several channels.
@@ -254,3 +264,86 @@ def test_output_size_rejects_bad_arguments():
 def test_naive_rejects_mismatched_weight():
     with pytest.raises(ValueError, match=r"3 channel\(s\)"):
         conv2d_naive(np.zeros((1, 2, 5, 5)), np.zeros((4, 3, 3, 3)))
+
+
+def test_unflatten_matches_torch_and_lets_flat_data_in():
+    layer = Unflatten((2, 3, 4))
+    x = _x((5, 24), 0)
+    assert layer.forward(x).shape == (5, 2, 3, 4)
+    assert max(compare_with_torch(layer, x).values()) == 0.0
+    with pytest.raises(ValueError, match=r"2-D \(N, 24\) to become \(N, 2, 3, 4\), got shape \(5, 25\)"):
+        layer.forward(np.zeros((5, 25)))
+
+
+def test_numpy_cnn_learns_the_digits_through_the_flat_training_loop():
+    """Unflatten + the NumPy layers + nncourse.training.train: a real (short) training run."""
+    from nncourse.data import load_digits
+    from nncourse.training import train
+
+    data = load_digits()
+    net = Sequential(Unflatten((1, 8, 8)), Conv2d(1, 8, 3, padding=1, seed=0), ReLU(), MaxPool2d(2),
+                     Flatten(), Linear(8 * 4 * 4, 10, seed=1)).astype(np.float32)
+    history = train(net, (data.X_train[:600], data.y_train[:600]), (data.X_test, data.y_test), epochs=4,
+                    optimizer="adam", lr=0.01, batch_size=32, seed=0)
+    assert history.val_accuracy[-1] > 0.85 and history.train_loss[-1] < history.train_loss[0]
+
+
+# --- the PyTorch side -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (28, 28), (12, 16)])
+def test_torch_cnn_shapes(shape):
+    torch.manual_seed(0)
+    model = torch_cnn(shape, 10, channels=(4, 8), hidden=16).eval()
+    assert model(torch.zeros(3, 1, *shape)).shape == (3, 10)
+
+
+def test_torch_cnn_rejects_sizes_it_cannot_pool_twice():
+    with pytest.raises(ValueError, match=r"divisible by 4.*\(10, 10\)"):
+        torch_cnn((10, 10))
+
+
+def test_saliency_of_a_linear_model_is_its_weight_row():
+    """For logits = W x + b the gradient of score c is W[c] whatever x is: an exact check."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    images = np.random.default_rng(0).standard_normal((4, 1, 4, 4)).astype(np.float32)
+    classes = np.array([0, 2, 1, 2])
+    maps = saliency_maps(model, images, classes)
+    weight = model[1].weight.detach().numpy()
+    np.testing.assert_allclose(maps, np.abs(weight[classes]).reshape(4, 4, 4), rtol=1e-6)
+    predicted = model(torch.from_numpy(images)).argmax(1).numpy()
+    np.testing.assert_allclose(saliency_maps(model, images), np.abs(weight[predicted]).reshape(4, 4, 4), rtol=1e-6)
+    with pytest.raises(ValueError, match="one class per image"):
+        saliency_maps(model, images, [0, 1])
+
+
+def test_saliency_leaves_the_model_mode_alone():
+    model = torch_cnn((8, 8), channels=(2, 4), hidden=8).train()
+    maps = saliency_maps(model, np.random.default_rng(0).random((2, 1, 8, 8)))
+    assert maps.shape == (2, 8, 8) and (maps >= 0).all() and maps.max() > 0 and model.training
+
+
+@pytest.mark.parametrize("habits", [dict(), dict(data_on_device=False), dict(channels_last=True), dict(bf16=True)])
+def test_training_throughput_trains(habits):
+    torch.manual_seed(0)
+    model = torch_cnn((8, 8), channels=(2, 4), hidden=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    X = np.random.default_rng(0).random((40, 1, 8, 8))
+    speed = training_throughput(model, X, np.arange(40) % 10, batch_size=16, device="cpu", **habits)
+    assert speed > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the weights moved
+
+
+def test_speed_habits_table():
+    rows = speed_habits(lambda: torch_cnn((8, 8), channels=(2, 4), hidden=8), np.zeros((32, 1, 8, 8)),
+                        np.zeros(32, dtype=int), batch_size=8, big_batch=16, device="cpu")
+    assert [r["setup"] for r in rows][0].startswith("plain") and len(rows) == 6
+    assert rows[0]["speedup"] == 1.0
+    assert all(r["samples_per_sec"] > 0 and np.isclose(r["speedup"], r["samples_per_sec"] / rows[0]["samples_per_sec"])
+               for r in rows)
+
+
+def test_training_throughput_rejects_flat_data():
+    with pytest.raises(ValueError, match=r"images \(N, C, H, W\)"):
+        training_throughput(torch_cnn((8, 8)), np.zeros((4, 64)), np.zeros(4), device="cpu")
