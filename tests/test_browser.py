@@ -1,0 +1,178 @@
+"""Every notebook, run the way a learner runs it: JupyterLab in headless Chromium, Run -> Run All Cells.
+
+One ``jupyter lab`` server (repository as its root, quick mode, throw-away settings) serves the whole
+module. For each ``notebooks/*.ipynb`` (new notebooks are picked up automatically) the test asserts:
+
+* every code cell ran and no cell shows an error output or traceback;
+* widget views are live (no "Error displaying widget" / "model not found"), and a notebook whose code
+  uses widgets shows at least one;
+* moving the first slider of each widget with the keyboard changes the picture that widget controls
+  (the course's widgets replace a PNG output through ``DisplayHandle.update`` from the widget callback:
+  this proves those updates reach the page) - in place, without adding outputs;
+* the notebook file in the repository is untouched (nothing saved back).
+
+Full-page screenshots go to ``artifacts/screenshots/`` (git-ignored) and a per-notebook summary to
+``artifacts/screenshots/report.md``. Without Chromium or Playwright the tests skip with a loud reason;
+set ``NNCOURSE_REQUIRE_BROWSER=1`` (CI) to make that a failure instead.
+
+The harness itself is tested on a throw-away notebook with a deliberate error, a broken widget view and
+a slider wired to nothing (``test_harness_catches_broken_notebooks``): a checker that cannot fail is no
+checker.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookRun, find_chromium, run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+# A notebook may take ~60 s in quick mode on a 2-core CPU, longer on a loaded machine.
+RUN_TIMEOUT = float(os.environ.get("NNCOURSE_BROWSER_TIMEOUT", "180"))
+VIEWPORT = {"width": 1280, "height": 900}
+
+# Notebook code that puts widgets on the page (the course's widgets, raw ipywidgets, interact).
+USES_WIDGETS = re.compile(r"\bnncourse\.widgets\b|from nncourse import widgets|\bipywidgets\b|\binteract(ive)?\(")
+
+
+def _skip_or_fail(reason: str):
+    """No browser: skip loudly (a warning in the summary), or fail when CI demands the browser tests."""
+    message = f"BROWSER TESTS NOT RUN: {reason}"
+    if os.environ.get("NNCOURSE_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
+        pytest.fail(message + " (NNCOURSE_REQUIRE_BROWSER is set)")
+    warnings.warn(message, UserWarning, stacklevel=2)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        _skip_or_fail(f"Python playwright is not installed ({error}); `pip install -e \".[test]\"`")
+    if find_chromium() is None:
+        _skip_or_fail(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`")
+    with sync_playwright() as playwright:
+        try:
+            instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as error:  # a broken Chromium install: same treatment as a missing one
+            _skip_or_fail(f"Chromium at {CHROMIUM} does not start: {error}")
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def lab(browser):
+    with LabServer(ROOT) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def report():
+    """Collects each notebook's run; written as report.md / report.json next to the screenshots."""
+    runs: list[NotebookRun] = []
+    yield runs
+    if runs:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        lines = ["| notebook | code cells run | errors | widget views | first slider of each widget | screenshot |",
+                 "|---|---|---|---|---|---|"]
+        for run in runs:
+            sliders = "; ".join(f"{s.description} {s.value_before}→{s.value_after}: picture "
+                                f"{'changed' if s.picture_changed else 'UNCHANGED'}" for s in run.sliders) or "no slider"
+            shot = run.screenshot.relative_to(ROOT) if run.screenshot else "-"
+            lines.append(f"| {run.notebook} | {run.executed_cells}/{run.code_cells} ({run.seconds:.0f} s) | "
+                         f"{len(run.errors)} | {run.widget_views} | {sliders} | {shot} |")
+        (SCREENSHOTS / "report.md").write_text("\n".join(lines) + "\n")
+        (SCREENSHOTS / "report.json").write_text(json.dumps([{
+            "notebook": r.notebook, "code_cells": r.code_cells, "executed_cells": r.executed_cells,
+            "seconds": round(r.seconds, 1), "errors": r.errors, "widget_views": r.widget_views,
+            "widget_problems": r.widget_problems,
+            "sliders": [vars(s) for s in r.sliders],
+            "screenshot": str(r.screenshot.relative_to(ROOT)) if r.screenshot else None,
+        } for r in runs], indent=2))
+
+
+def _run(browser, server: LabServer, notebook: str, shot: Path, **kwargs) -> NotebookRun:
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        return run_notebook(page, server, notebook, screenshot=shot, **kwargs)
+    except Exception:
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot.with_name(shot.stem + "-FAILED.png")), full_page=True)
+        raise
+    finally:
+        page.close()
+        server.shutdown_kernels()  # one kernel at a time
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 120)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_in_jupyterlab(path, browser, lab, report):
+    notebook = path.relative_to(ROOT).as_posix()
+    original = path.read_bytes()
+    run = _run(browser, lab, notebook, SCREENSHOTS / f"{path.stem}.png", timeout=RUN_TIMEOUT)
+    report.append(run)
+    print(run.summary())
+
+    assert path.read_bytes() == original, f"{notebook} was modified on disk by the browser run"
+    assert not run.errors, f"{notebook} shows error output:\n" + "\n".join(run.errors)
+    assert run.executed_cells == run.code_cells, (
+        f"{notebook}: only {run.executed_cells} of {run.code_cells} code cells ran")
+    assert not run.widget_problems, f"{notebook}: widget problems:\n" + "\n".join(run.widget_problems)
+
+    source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    if USES_WIDGETS.search(source):
+        assert run.widget_views > 0, f"{notebook} uses widgets but no live widget view appeared"
+    unchanged = [f"{s.description}: {s.detail}" for s in run.sliders if not s.picture_changed]
+    assert not unchanged, f"{notebook}: moving a slider did not change its picture:\n" + "\n".join(unchanged)
+
+
+# --- the harness must be able to fail -------------------------------------------------------------
+SETUP_OK = "import nncourse\nfrom nncourse.widgets import WidgetCheck"
+LIVE_WIDGET = "check = WidgetCheck()\ncheck"
+# A slider with a picture after it that nothing updates: the harness must call this out.
+DEAD_SLIDER = """import ipywidgets, io
+from PIL import Image as PILImage
+from IPython.display import Image, display
+buffer = io.BytesIO(); PILImage.new("RGB", (40, 20), "gray").save(buffer, format="png")
+display(ipywidgets.IntSlider(value=1, min=0, max=10, description="dead"))
+display(Image(data=buffer.getvalue()))"""
+# A widget view whose model does not exist: JupyterLab shows "Error displaying widget: model not found".
+MISSING_MODEL = """from IPython.display import display
+display({"application/vnd.jupyter.widget-view+json": {"model_id": "0" * 32, "version_major": 2, "version_minor": 0},
+         "text/plain": "missing"}, raw=True)"""
+FAILING = "raise ValueError('deliberate failure for the harness self-test')"
+NEVER_RUN = "after_the_error = True"
+
+
+@pytest.mark.timeout(240)
+def test_harness_catches_broken_notebooks(browser, tmp_path):
+    cells = [nbformat.v4.new_markdown_cell("# harness self-test")] + [
+        nbformat.v4.new_code_cell(code) for code in (SETUP_OK, LIVE_WIDGET, DEAD_SLIDER, MISSING_MODEL, FAILING, NEVER_RUN)]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(nb, tmp_path / "selftest.ipynb")
+    with LabServer(tmp_path) as server:
+        start = time.monotonic()
+        run = _run(browser, server, "selftest.ipynb", SCREENSHOTS / "harness-selftest.png",
+                   timeout=RUN_TIMEOUT, slider_timeout=5)
+    print(run.summary(), f"({time.monotonic() - start:.0f} s)")
+
+    assert run.code_cells == 6 and run.executed_cells == 5, "Run All must stop at the failing cell"
+    assert len(run.errors) == 1 and "deliberate failure" in run.errors[0], run.errors
+    assert any("model not found" in p for p in run.widget_problems), run.widget_problems
+    by_name = {s.description: s for s in run.sliders}
+    assert set(by_name) == {"frequency", "dead"}, run.sliders
+    assert by_name["frequency"].picture_changed, by_name["frequency"]  # the real widget works ...
+    assert by_name["frequency"].value_before != by_name["frequency"].value_after
+    assert not by_name["dead"].picture_changed, by_name["dead"]  # ... and the dead one is caught
+    assert by_name["dead"].value_before != by_name["dead"].value_after  # although its slider moved
