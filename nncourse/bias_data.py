@@ -267,7 +267,8 @@ def load_fairness_data(quick: bool, **synthetic_settings) -> FairnessData:
         try:
             return load_adult()
         except DownloadError as err:
-            print(f"Could not get UCI Adult ({str(err).splitlines()[0]}); using the synthetic loans instead.")
+            reason = " ".join(line.strip() for line in str(err).splitlines()[:2])  # what failed, and why
+            print(f"Could not get UCI Adult ({reason}); using the synthetic loans instead.")
     return loan_data(**synthetic_settings)
 
 
