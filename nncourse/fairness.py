@@ -48,7 +48,7 @@ def _as_1d(values, name: str) -> np.ndarray:
         values = values.to_numpy()
     arr = np.asarray(values)
     if arr.ndim == 2 and 1 in arr.shape:
-        arr = arr.reshape(-1)
+        arr = arr.reshape(-1)  # (N, 1) or (1, N) -> (N,)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one value per example), got shape {arr.shape}")
     return arr
@@ -104,12 +104,12 @@ def group_index(sensitive_features, n: int | None = None) -> tuple[list, np.ndar
         raise ValueError("sensitive_features is empty: there are no examples to group")
     if len(columns) == 1:
         names, codes = np.unique(columns[0], return_inverse=True)
-        return names.tolist(), codes.reshape(-1)
+        return names.tolist(), codes.reshape(-1)  # (N,): older NumPy returned (N, 1) here
     uniques, per_column = zip(*(np.unique(c, return_inverse=True) for c in columns))
-    combos, codes = np.unique(np.stack([c.reshape(-1) for c in per_column], axis=1), axis=0,
-                              return_inverse=True)  # (G, K) observed combinations
+    combos, codes = np.unique(np.stack([c.reshape(-1) for c in per_column], axis=1),  # (N, K) codes
+                              axis=0, return_inverse=True)  # combos (G, K): the observed combinations
     names = [tuple(u[i].item() for u, i in zip(uniques, row)) for row in combos]
-    return names, codes.reshape(-1)
+    return names, codes.reshape(-1)  # (N,)
 
 
 # --------------------------------------------------------------------------------------------

@@ -288,7 +288,7 @@ class ThresholdTuner(FigureWidget):
             t, p = self.y_true[mask], y_pred[mask]
             counts = np.array([[np.sum((t == i) & (p == j)) for j in (0, 1)] for i in (0, 1)])  # (true, pred)
             self.cm_images[g].set_data(counts / max(counts.sum(), 1))
-            for text, value in zip(self.cm_texts[g], counts.ravel()):
+            for text, value in zip(self.cm_texts[g], counts.ravel()):  # (2, 2) -> TN, FP, FN, TP
                 text.set_text(f"{value:,}")
         kw = dict(sensitive_features=self.sensitive_features)
         self.metrics = {
