@@ -180,3 +180,25 @@ def test_batchnorm_bad_input():
         BatchNorm1d(0)
     with pytest.raises(ValueError, match="momentum must be in"):
         BatchNorm1d(3, momentum=2)
+
+
+# --- regularized_mlp -----------------------------------------------------------------------------
+
+
+def test_regularized_mlp_structure_and_torch_twin():
+    from nncourse.regularization import regularized_mlp
+
+    plain = regularized_mlp([3, 5, 4, 2], "tanh", seed=2)
+    reference = nncourse.mlp([3, 5, 4, 2], "tanh", seed=2)
+    for name, p in reference.params.items():
+        np.testing.assert_array_equal(plain.params[name], p)
+    model = regularized_mlp([3, 5, 4, 2], dropout=0.2, batch_norm=True, seed=2)
+    kinds = [type(layer).__name__ for layer in model]
+    assert kinds == ["Linear", "BatchNorm1d", "ActivationLayer", "Dropout"] * 2 + ["Linear"]
+    x = np.random.default_rng(0).standard_normal((8, 3))
+    model.forward(x)  # move the running statistics away from their start
+    model.eval()
+    twin = model.to_torch().eval()
+    np.testing.assert_allclose(model.forward(x), twin(torch.from_numpy(x)).detach().numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match="sizes must list at least"):
+        regularized_mlp([3])
