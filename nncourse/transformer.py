@@ -461,7 +461,25 @@ class GPT(nn.Module):
         return torch.stack(maps)
 
 
+def gpt_optimizer(lr: float = 1e-3, *, weight_decay: float = 0.1, betas: tuple[float, float] = (0.9, 0.99)):
+    """An ``optimizer=`` argument for ``nncourse.fit``: AdamW as nanoGPT sets it up.
+
+    Weight decay pulls matrices (embeddings, Linear weights: 2-D and up) towards zero but not
+    biases and LayerNorm gains (1-D), whose size carries no risk of over-fitting. ``betas[1] =
+    0.99`` (instead of 0.999) because with few tokens per step the second moment should adapt
+    faster. Returns ``params -> torch.optim.AdamW``.
+    """
+
+    def make(params):
+        params = list(params)
+        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+    return make
+
+
 __all__ = ["LayerNorm", "sinusoidal_positional_encoding", "SinusoidalPositionalEncoding", "PositionalEmbedding",
            "TransformerBlock", "TorchTransformerBlock", "TorchPositionalEmbedding",
-           "TorchSinusoidalPositionalEncoding", "GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block",
+           "TorchSinusoidalPositionalEncoding", "GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "gpt_optimizer",
            "causal_mask"]

@@ -8,7 +8,7 @@ import torch
 
 from nncourse import Sequential, compare_with_torch, gradcheck
 from nncourse.transformer import (
-    GPT, GPTConfig, LayerNorm, PositionalEmbedding, SinusoidalPositionalEncoding, TorchTransformerBlock,
+    GPT, GPTConfig, LayerNorm, gpt_optimizer, PositionalEmbedding, SinusoidalPositionalEncoding, TorchTransformerBlock,
     TransformerBlock, sinusoidal_positional_encoding,
 )
 
@@ -300,3 +300,14 @@ def test_gpt_errors():
         GPTConfig(vocab_size=10, dropout=1.0)
     with pytest.raises(ValueError, match="block_size must be a positive integer"):
         GPTConfig(vocab_size=10, block_size=0)
+
+
+def test_gpt_optimizer_decays_matrices_only():
+    model = _small_gpt()
+    opt = gpt_optimizer(2e-3, weight_decay=0.05)(model.parameters())
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults["betas"] == (0.9, 0.99)
+    decayed, plain = opt.param_groups
+    assert decayed["weight_decay"] == 0.05 and plain["weight_decay"] == 0.0 and decayed["lr"] == 2e-3
+    assert all(p.dim() >= 2 for p in decayed["params"]) and all(p.dim() == 1 for p in plain["params"])
+    assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
+    assert any(p is model.wte.weight for p in decayed["params"])
