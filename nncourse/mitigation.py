@@ -63,8 +63,9 @@ def train_classifier(X, y, *, sample_weight=None, hidden_size: int = 0, steps: i
     """Fit logistic regression (``hidden_size=0``) or a one-hidden-layer tanh MLP with full-batch Adam.
 
     X: (N, F); y: (N,) in {0, 1}; sample_weight: (N,) non-negative, default all 1. The loss is the
-    weighted mean binary cross-entropy :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` (plus a small
-    L2 penalty), so multiplying every weight by a constant changes nothing.
+    weighted mean binary cross-entropy :math:`\\sum_i w_i \\ell_i / \\sum_i w_i`, so multiplying every
+    weight by a constant changes nothing (``losses`` records it); ``weight_decay`` adds an L2 penalty
+    to the gradient. Returns a :class:`ScoreModel`.
     """
     X = as_array(X, "X", ndim=2).astype(np.float64, copy=False)
     check_finite(X, "X")
