@@ -151,7 +151,9 @@ class SignalStats:
     """What happens to a batch going through ``depth`` layers h_l = f(h_{l-1} W_l^T) and back.
 
     activations: list of ``depth`` arrays (batch, width), h_1 ... h_depth.
-    activation_std: (depth,) standard deviation of each layer's activations.
+    activation_std: (depth,) how much each layer's activations vary from one input to another:
+        the standard deviation over the batch, averaged over the units. When it vanishes, every
+        input gives the same output - the network has forgotten its input.
     saturated: (depth,) fraction of units whose f'(z) is below ``threshold`` in size (they pass
         back less than 1 % of the gradient: saturated sigmoid/tanh, dead ReLU).
     grad_norm: (depth,) Frobenius norm of dL/dW_l, the gradient that trains layer l.
@@ -229,5 +231,6 @@ def signal_propagation(depth: int = 20, width: int = 64, activation="tanh", sche
             dh = dz @ (std * standard[layer])                    # (B, W) gradient for the layer below
             input_grad_std[layer] = dh.std()
             saturated[layer] = np.mean(np.abs(local) < threshold)
-    return SignalStats(act.name, scheme, std, hs, np.array([a.std() for a in hs]), saturated, grad_norm,
+    spread = np.array([a.std(axis=0).mean() for a in hs])  # over the batch, per unit
+    return SignalStats(act.name, scheme, std, hs, spread, saturated, grad_norm,
                        input_grad_std, threshold)

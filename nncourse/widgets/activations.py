@@ -219,7 +219,7 @@ class SignalPropagation(FigureWidget):
         self.ax_hist.set_xlabel("layer")
         self.ax_hist.set_ylabel("activation value")
         self.ax_hist.set_title("activations per layer (histogram, each column scaled to its peak)", fontsize=9)
-        (self.std_line,) = self.ax_log.semilogy([], [], "o-", ms=3, color="#0877bd", label="std of activations")
+        (self.std_line,) = self.ax_log.semilogy([], [], "o-", ms=3, color="#0877bd", label="spread of activations over inputs")
         (self.grad_line,) = self.ax_log.semilogy([], [], "s-", ms=3, color="#d62728", label="‖∂L/∂W‖ of the layer")
         self.ax_log.set_xlabel("layer")
         self.ax_log.set_title(" ", fontsize=9)
@@ -276,6 +276,6 @@ class SignalPropagation(FigureWidget):
         self.ax_log.set_title(f"{s.activation} + {s.scheme} init: activations {v['forward']}, gradients "
                               f"{v['backward']}", fontsize=9, color=color)
         self.status.value = (
-            f"weight std {s.weight_std:.3g}; last layer activations: std {s.activation_std[-1]:.3g}, "
+            f"weight std {s.weight_std:.3g}; last layer: activations vary by {s.activation_std[-1]:.3g} across inputs, "
             f"{s.saturated.mean():.0%} of units saturated/dead on average; gradient norm layer 1 / layer "
             f"{depth} = {s.gradient_ratio():.3g}, smallest {s.grad_norm.min():.3g}.")
