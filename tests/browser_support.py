@@ -275,7 +275,9 @@ _WIDGETS_JS = r"""() => {""" + _WIDGET_VIEWS + r"""
 _TAG_SLIDERS_JS = r"""() => {""" + _WIDGET_VIEWS + r"""
   const tagged = [];
   views.forEach(view => {
-    const slider = view.querySelector('.widget-slider');
+    // The first slider a learner can use: visible (not display:none) and not disabled.
+    const slider = [...view.querySelectorAll('.widget-slider')].find(s =>
+      s.getClientRects().length > 0 && !s.querySelector('[disabled]'));
     if (!slider) return;
     const index = tagged.length;
     // ipywidgets 8: noUiSlider handle; ipywidgets 7: jQuery UI handle.
@@ -323,7 +325,11 @@ def move_sliders(page, timeout: float = 20) -> list[SliderCheck]:
             checks.append(SliderCheck(description, info["readout"], "", False, "no picture after the slider"))
             continue
         handle = page.locator(f'[data-nncourse-slider="{index}"]')
-        handle.scroll_into_view_if_needed()
+        try:
+            handle.scroll_into_view_if_needed(timeout=10_000)
+        except Exception as error:  # reported as a failed check, the other widgets still get theirs
+            checks.append(SliderCheck(description, info["readout"], "", False, f"cannot reach the slider: {error}"))
+            continue
         before_src, before_value = _picture_src(page, index), _readout(page, index)
         # Right arrow moves one step up; at the maximum, left moves it down.
         at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
