@@ -339,3 +339,29 @@ class LSTM(_Recurrent):
 def torch_outputs(module, x):
     """``torch_call`` for :func:`nncourse.compare_with_torch`: torch's RNN/LSTM return (output, state)."""
     return module(x)[0]
+
+
+def gradient_through_time(layer: RNN | LSTM, x) -> dict[str, np.ndarray]:
+    """How strongly the last hidden state h_T depends on each earlier state (notebook 06).
+
+    x: one input sequence (T, D). Returns ``{"h": (T,)}`` for an RNN and ``{"h": (T,),
+    "c": (T,)}`` for an LSTM, the spectral norms ``||dh_T / dh_t||`` and ``||dh_T / dc_t||`` for
+    t = 1..T (the last entry is dh_T/dh_T = I, norm 1): the largest factor by which a small
+    change of the state at step t can still move h_T - the gradient signal that reaches step t.
+    For c_t the derivative is the total one (c_t reaches h_T through c_{t+1} and through
+    h_t = o_t tanh(c_t)).
+
+    Computed exactly with one BPTT: the sequence is copied H times, copy n gets the gradient
+    e_n on h_T, so row n of ``state_grads["h"][:, t]`` is row n of the Jacobian dh_T/dh_t.
+    """
+    x = as_array(x, "x", ndim=2)
+    H = layer.hidden_size
+    batch = np.broadcast_to(x, (H, *x.shape))  # (H, T, D): H identical copies
+    layer.forward(batch)
+    eye = np.eye(H, dtype=layer.final_state[0].dtype if isinstance(layer, LSTM) else layer.final_state.dtype)
+    dout = np.zeros((H, x.shape[0], H), eye.dtype)
+    dstate = (eye, np.zeros_like(eye)) if isinstance(layer, LSTM) else eye
+    layer.backward(dout, dstate=dstate)
+    # state_grads[k] is (H copies, T, H units); per t it is the Jacobian (rows: h_T units)
+    return {k: np.linalg.norm(g.transpose(1, 0, 2), ord=2, axis=(1, 2))  # (T, H, H) -> (T,)
+            for k, g in layer.state_grads.items()}

@@ -215,3 +215,39 @@ def test_state_errors():
     lstm.forward(x)
     with pytest.raises(TypeError, match=r"pair \(dh_T, dc_T\)"):
         lstm.backward(np.zeros((2, 5, 4)), dstate=np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM])
+def test_gradient_through_time_matches_torch_jacobians(cls):
+    from nncourse.rnn import gradient_through_time
+
+    T, D, H = 9, 3, 4
+    layer = cls(D, H, seed=7)
+    x = np.random.default_rng(7).standard_normal((T, D))
+    norms = gradient_through_time(layer, x)
+    assert norms["h"].shape == (T,) and abs(norms["h"][-1] - 1.0) < 1e-12  # dh_T/dh_T = I
+    module = layer.to_torch()
+    x_t = torch.from_numpy(x[None])
+    with torch.no_grad():
+        out, state = module(x_t)
+        states = [module(x_t[:, : k + 1])[1] for k in range(T)]  # the state after step k
+    is_lstm = cls is LSTM
+    for k in range(T - 1):
+        rest = x_t[:, k + 1 :]
+        h_k, c_k = states[k] if is_lstm else (states[k], None)
+
+        def h_T_from_h(h):
+            return module(rest, (h, c_k) if is_lstm else h)[0][0, -1]
+
+        jac = torch.autograd.functional.jacobian(h_T_from_h, h_k)[:, 0, 0]  # (H, H)
+        assert abs(norms["h"][k] - float(torch.linalg.matrix_norm(jac, ord=2))) < 1e-10
+        if is_lstm:
+            # c_k reaches h_T through c_{k+1} and through h_k = o_k tanh(c_k): the total derivative
+            o_k = torch.from_numpy(layer.gate_values["o"][0, k])
+
+            def h_T_from_c(c):
+                return module(rest, (o_k * torch.tanh(c), c))[0][0, -1]
+
+            jac_c = torch.autograd.functional.jacobian(h_T_from_c, c_k)[:, 0, 0]
+            assert abs(norms["c"][k] - float(torch.linalg.matrix_norm(jac_c, ord=2))) < 1e-10
+    assert norms["h"][0] < norms["h"][-2]  # at this default init the signal fades going back

@@ -3,8 +3,9 @@ from .base import FigureWidget
 from .perceptron import PerceptronExplorer
 from .start import WidgetCheck
 from .sampling import SamplingWidget  # notebooks 06-07
+from .rnn import GradientThroughTime, LSTMGateViewer  # notebook 06
 
-__all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck", "SamplingWidget"]
+__all__ = ["FigureWidget", "PerceptronExplorer", "WidgetCheck", "SamplingWidget", "GradientThroughTime", "LSTMGateViewer"]
 from .fairness import FairnessDials, ThresholdTuner  # notebook 08
 
 __all__ += ["FairnessDials", "ThresholdTuner"]

@@ -1,0 +1,201 @@
+"""A memory task with a tunable delay, and the small from-scratch model that learns it (notebook 06).
+
+*Marked recall*: at step 0 the network sees one of ``num_symbols`` symbols (one-hot) together
+with a *marker*; then ``delay`` steps of noise arrive on the same symbol channels; at the last
+step a *recall* cue asks which symbol was marked. The answer depends only on an input
+``delay + 1`` steps back, and everything in between is noise on the very channels that
+carried the symbol, so the network must (1) write the symbol when the marker is on, (2) keep
+it while ignoring the noise, (3) read it out at the cue. An LSTM's input gate can learn
+"write only when marked" - a product of marker and input - which a tanh RNN cannot express,
+and its cell state carries the gradient back over the delay (notebook 06 asserts the result).
+
+The model :class:`SequenceClassifier` is a recurrent layer (``RNN`` or ``LSTM`` from
+:mod:`nncourse.rnn`) whose last hidden state feeds a ``Linear`` head; :func:`train_memory_task`
+trains it with :class:`nncourse.optim.Adam` on fresh batches.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layers import Layer, Linear, load_into_torch
+from .losses import cross_entropy
+from .rnn import LSTM, RNN
+from .validation import check_positive_int
+
+CELLS = {"rnn": RNN, "lstm": LSTM}
+
+
+def marked_recall(n: int, delay: int, *, num_symbols: int = 4, noise: float = 2.0,
+                  seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sequences of the marked-recall task: X (n, delay + 2, num_symbols + 2), y (n,) int64.
+
+    Channels: ``num_symbols`` symbol channels, then the marker, then the recall cue.
+    Step 0: the symbol y as one-hot + marker 1. Steps 1 .. delay: Gaussian noise with standard
+    deviation ``noise`` on the symbol channels. Last step: recall cue 1, nothing else.
+    Chance accuracy is 1 / num_symbols.
+    """
+    n = check_positive_int(n, "n")
+    if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 0:
+        raise ValueError(f"delay must be an integer >= 0, got {delay!r}")
+    num_symbols = check_positive_int(num_symbols, "num_symbols")
+    if num_symbols < 2:
+        raise ValueError(f"num_symbols must be at least 2, got {num_symbols}")
+    if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    steps = delay + 2
+    X = np.zeros((n, steps, num_symbols + 2))
+    y = rng.integers(0, num_symbols, n)
+    X[:, 1:-1, :num_symbols] = noise * rng.standard_normal((n, delay, num_symbols))
+    X[np.arange(n), 0, y] = 1.0
+    X[:, 0, num_symbols] = 1.0       # marker: "remember this one"
+    X[:, -1, num_symbols + 1] = 1.0  # cue: "answer now"
+    return X, y.astype(np.int64)
+
+
+class SequenceClassifier(Layer):
+    """A recurrent layer read out at its last step: x (N, T, D) -> logits (N, num_classes).
+
+    Parameters are the recurrent layer's, prefixed ``rnn.``, and the head's, prefixed
+    ``head.`` - the names ``to_torch()``'s module gives them - and they are the layers' own
+    arrays, so an optimizer updating ``params`` in place trains the layers.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_classes: int, *, seed: int = 0,
+                 forget_bias: float = 0.0, dtype=np.float64):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        self.cell = cell
+        extra = {"forget_bias": forget_bias} if cell == "lstm" else {}
+        if cell == "rnn" and forget_bias:
+            raise ValueError("forget_bias only applies to cell='lstm' (an RNN has no forget gate)")
+        self.rnn = CELLS[cell](input_size, hidden_size, seed=seed, dtype=dtype, **extra)
+        self.head = Linear(hidden_size, num_classes, seed=seed + 1, dtype=dtype)
+
+    @property
+    def params(self):
+        return {**{f"rnn.{k}": v for k, v in self.rnn.params.items()},
+                **{f"head.{k}": v for k, v in self.head.params.items()}}
+
+    @params.setter
+    def params(self, value):  # Layer.__init__ assigns {}; the sublayers own the arrays
+        pass
+
+    @property
+    def grads(self):
+        return {**{f"rnn.{k}": v for k, v in self.rnn.grads.items()},
+                **{f"head.{k}": v for k, v in self.head.grads.items()}}
+
+    @grads.setter
+    def grads(self, value):
+        pass
+
+    def forward(self, x):
+        hs = self.rnn.forward(x)               # (N, T, H)
+        self._cache = {"hs_shape": hs.shape}
+        return self.head.forward(hs[:, -1])    # (N, C)
+
+    def backward(self, dout):
+        shape = self._saved()["hs_shape"]
+        dlast = self.head.backward(dout)        # (N, H)
+        dhs = np.zeros(shape, dlast.dtype)
+        dhs[:, -1] = dlast                     # only the last step was read out
+        return self.rnn.backward(dhs)
+
+    def astype(self, dtype):
+        self.rnn.astype(dtype)
+        self.head.astype(dtype)
+        return self
+
+    def to_torch(self):
+        return load_into_torch(_torch_sequence_classifier(self.rnn.to_torch(), self.head.to_torch()), self.params)
+
+    def __repr__(self) -> str:
+        return f"SequenceClassifier({self.rnn!r} -> {self.head!r})"
+
+
+def _torch_sequence_classifier(rnn, head):
+    """The torch twin: rnn (batch-first RNN/LSTM) -> last step -> head (built here: torch loads on demand)."""
+    import torch.nn as nn
+
+    class TorchSequenceClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.head = rnn, head
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0][:, -1])  # (N, T, H) -> (N, H) -> (N, C)
+
+    return TorchSequenceClassifier()
+
+
+def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale all gradients together so their global L2 norm is at most ``max_norm`` (in place,
+    like ``torch.nn.utils.clip_grad_norm_``); returns the norm before clipping."""
+    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / (norm + 1e-6)
+    return norm
+
+
+@dataclass
+class MemoryResult:
+    """What :func:`train_memory_task` measured."""
+
+    cell: str
+    delay: int
+    accuracy: float                     # on a fresh test set
+    losses: list[float] = field(default_factory=list)  # training loss per step
+    seconds: float = 0.0
+    model: SequenceClassifier | None = None
+
+    def __repr__(self) -> str:
+        return (f"MemoryResult({self.cell.upper()}, delay {self.delay}: test accuracy {self.accuracy:.1%}, "
+                f"final loss {np.mean(self.losses[-20:]):.3f}, {self.seconds:.1f} s)")
+
+
+def train_memory_task(cell: str, delay: int, *, hidden_size: int = 32, steps: int = 500, batch_size: int = 32,
+                      lr: float | None = None, noise: float = 2.0, num_symbols: int = 4,
+                      forget_bias: float | None = None, clip: float = 1.0, seed: int = 0,
+                      test_size: int = 1000) -> MemoryResult:
+    """Train a from-scratch RNN or LSTM classifier on marked recall and measure test accuracy.
+
+    Each step draws a fresh batch (no over-fitting possible), runs forward, cross-entropy and
+    BPTT, clips the global gradient norm at ``clip`` (exploding gradients are the other half of
+    the story) and takes an :class:`nncourse.optim.Adam` step. Defaults per cell, chosen by a
+    sweep over seeds (see notebook 06): lr 1e-2 for the RNN, 3e-3 and forget_bias 3 for the LSTM.
+    """
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    from .optim import Adam
+
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if lr is None:
+        lr = 1e-2 if cell == "rnn" else 3e-3
+    if forget_bias is None:
+        forget_bias = 3.0 if cell == "lstm" else 0.0
+    model = SequenceClassifier(cell, num_symbols + 2, hidden_size, num_symbols, seed=seed, forget_bias=forget_bias)
+    optimizer = Adam(model.params, lr=lr)
+    rng = np.random.default_rng(seed + 1000)
+    losses = []
+    start = time.perf_counter()
+    # small matrices: one BLAS thread is faster than several, and immune to a busy machine
+    with threadpool_limits(1):
+        for _ in range(steps):
+            X, y = marked_recall(batch_size, delay, num_symbols=num_symbols, noise=noise, seed=rng)
+            loss, dlogits = cross_entropy(model.forward(X), y)
+            model.backward(dlogits)
+            grads = model.grads
+            clip_grad_norm(grads, clip)
+            optimizer.step(grads)
+            losses.append(loss)
+        X, y = marked_recall(test_size, delay, num_symbols=num_symbols, noise=noise, seed=seed + 10**6)
+        accuracy = float(np.mean(model.forward(X).argmax(axis=1) == y))
+    return MemoryResult(cell, delay, accuracy, losses, time.perf_counter() - start, model)
+
