@@ -126,7 +126,7 @@ def test_environment_parses_and_is_cpu_only():
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip_options
     assert not {n for n in names if "cuda" in n or n in {"pytorch-gpu", "cudatoolkit"}}
     assert "torchvision" not in names  # does not import beside our torch build
-    # Ranges, never exact pins (Binder should get fixes; python=3.11 picks the interpreter series).
+    # Ranges, never exact pins (Binder should get fixes).
     specs = [d for d in env["dependencies"] if isinstance(d, str)]
     specs += [s for d in env["dependencies"] if isinstance(d, dict) for s in d.get("pip", []) if not s.startswith("-")]
     assert not [s for s in specs if "==" in s], "exact pins in binder/environment.yml"
