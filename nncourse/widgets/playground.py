@@ -586,8 +586,8 @@ class Playground(FigureWidget):
         # output
         self.out_image = self.ax_out.imshow(np.zeros((GRID, GRID, 4), np.uint8), origin="lower",
                                             extent=(-VIEW, VIEW, -VIEW, VIEW), interpolation="bilinear")
-        self.train_scatter = self.ax_out.scatter([], [], s=16, edgecolors="white", linewidths=0.8, zorder=3)
-        self.test_scatter = self.ax_out.scatter([], [], s=16, edgecolors="black", linewidths=0.8, zorder=4)
+        self.train_scatter = self.ax_out.scatter([], [], s=22, edgecolors="white", linewidths=0.6, zorder=3)
+        self.test_scatter = self.ax_out.scatter([], [], s=22, edgecolors="black", linewidths=0.6, zorder=4)
         self.ax_out.set_xlim(-VIEW, VIEW)
         self.ax_out.set_ylim(-VIEW, VIEW)
         self.ax_out.set_xticks([-6, -3, 0, 3, 6])
