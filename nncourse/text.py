@@ -260,6 +260,22 @@ def evaluate_nats_per_char(model, data, *, batch_size: int = 256, device=None) -
     return total / Y.numel()
 
 
+def unigram_nats_per_char(train_ids, val_ids, vocab_size: int) -> float:
+    """The baseline a language model must beat: cross-entropy (nats/char) on ``val_ids`` of the
+    character frequencies counted in ``train_ids`` (add-one smoothed), i.e. a model that knows
+    which characters are common but ignores all context."""
+    vocab_size = check_positive_int(vocab_size, "vocab_size")
+    train_ids, val_ids = np.asarray(train_ids), np.asarray(val_ids)
+    for name, ids in (("train_ids", train_ids), ("val_ids", val_ids)):
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer) or not len(ids):
+            raise ValueError(f"{name} must be a non-empty 1-D array of integer ids, got shape {ids.shape}")
+        if ids.min() < 0 or ids.max() >= vocab_size:
+            raise ValueError(f"{name} must hold ids in [0, {vocab_size - 1}], got values up to {ids.max()}")
+    counts = np.bincount(train_ids, minlength=vocab_size) + 1.0
+    log_probs = np.log(counts / counts.sum())  # (V,)
+    return float(-log_probs[val_ids].mean())
+
+
 # --------------------------------------------------------------------------------------------
 # Sampling
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from nncourse import data, fit
 from nncourse.char_lm import CharLSTM
 from nncourse.text import (
     SHAKESPEARE_SHA256, CharVocab, Corpus, context_limit, evaluate_nats_per_char, generate, lm_loss,
-    load_corpus, make_corpus, next_char_probs, python_docs_text, windows,
+    load_corpus, make_corpus, next_char_probs, python_docs_text, unigram_nats_per_char, windows,
 )
 
 
@@ -284,3 +284,16 @@ def test_char_lstm_learns_a_repeating_text_with_fit():
     assert generate(model, corpus.vocab, "ab", 10, temperature=0) == "abcdabcdabcd"
     with pytest.raises(ValueError, match="int64"):
         model(torch.zeros(2, 3))
+
+
+def test_unigram_baseline():
+    # train: "a" 3 times, "b" once -> add-one: p(a) = 4/7, p(b) = 2/7, p(c) = 1/7
+    nats = unigram_nats_per_char([0, 0, 0, 1], [0, 1, 2], 3)
+    assert abs(nats - -(np.log(4 / 7) + np.log(2 / 7) + np.log(1 / 7)) / 3) < 1e-12
+    corpus = load_corpus(quick=True)
+    baseline = unigram_nats_per_char(corpus.train_ids, corpus.val_ids, corpus.vocab.size)
+    assert 2.5 < baseline < math.log(corpus.vocab.size)  # English letters are far from uniform
+    with pytest.raises(ValueError, match=r"ids in \[0, 2\]"):
+        unigram_nats_per_char([0, 3], [0], 3)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        unigram_nats_per_char([], [0], 3)
