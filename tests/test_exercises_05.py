@@ -33,6 +33,7 @@ def test_sobel_checker(capsys):
         "centre column": ([[-1, 1, 1], [-2, 0, 2], [-1, -1, 1]], "middle column"),
         "wrong shape": ([[-1, 0, 1], [-2, 0, 2]], "must be 3x3"),
         "not numbers": ([["a", 0, 1]] * 3, "could not read"),
+        "untouched": ([[0, 0, 0]] * 3, "not attempted"),
     }
     for name, (kernel, message) in wrong.items():
         assert ex.check_sobel_x(kernel) == False, name
