@@ -116,3 +116,7 @@ def test_bad_arguments():
         KernelExplorer(kernel="blurry")
     with pytest.raises(ValueError, match="image must be one of"):
         KernelExplorer(image="cat")
+    with pytest.raises(ValueError, match=r"stride must be 1..3 and padding 0..3, got stride=5, padding=1"):
+        KernelExplorer(stride=5)
+    with pytest.raises(ValueError, match=r"got stride=1, padding=-1"):
+        KernelExplorer(padding=-1)

@@ -74,10 +74,12 @@ class KernelExplorer(FigureWidget):
         super().__init__(figsize=(10.5, 4.0))
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
-        self.image = widgets.Dropdown(options=IMAGES, value=image if image in IMAGES else None,
-                                      description="image")
-        if self.image.value is None:
+        if image not in IMAGES:
             raise ValueError(f"image must be one of {IMAGES}, got {image!r}")
+        if stride not in range(1, MAX_STRIDE + 1) or padding not in range(0, MAX_PADDING + 1):
+            raise ValueError(f"stride must be 1..{MAX_STRIDE} and padding 0..{MAX_PADDING}, "
+                             f"got stride={stride!r}, padding={padding!r}")
+        self.image = widgets.Dropdown(options=IMAGES, value=image, description="image")
         self.preset = widgets.Dropdown(options=list(KERNELS), value=kernel, description="preset")
         self.weights = [widgets.FloatText(value=float(v), step=0.25, layout=widgets.Layout(width="72px"))
                         for v in KERNELS[kernel].ravel()]
@@ -188,7 +190,8 @@ class KernelExplorer(FigureWidget):
     def feature_map(self) -> np.ndarray:
         """The output map (Ho, Wo): the picture convolved with the kernel (stride, padding)."""
         x = self.picture[None, None]                      # (1, 1, H, W)
-        out, _ = conv2d_forward(x, self.kernel[None, None], None, self.stride.value, self.padding.value)
+        weight = self.kernel[None, None]                  # (out=1, in=1, 3, 3)
+        out, _ = conv2d_forward(x, weight, None, self.stride.value, self.padding.value)
         return out[0, 0]                                  # (Ho, Wo)
 
     def receptive_field(self) -> tuple[slice, slice]:
