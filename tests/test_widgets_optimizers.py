@@ -40,7 +40,7 @@ def test_changing_a_learning_rate_or_optimizer_recomputes_that_path():
     race.optimizer_controls[2].value = "adamw"
     expected, _ = landscapes.descend("rosenbrock", "adamw", lr=0.05, steps=40)
     np.testing.assert_array_equal(race.paths[2], expected)
-    assert "adamw lr=0.05" in [t.get_text() for t in race.ax_loss.get_legend().get_texts()]
+    assert "adamw" in [t.get_text() for t in race.ax_loss.get_legend().get_texts()]
 
 
 def test_changing_the_surface_loads_its_presets_and_view():

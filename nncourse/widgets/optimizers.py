@@ -106,24 +106,26 @@ class OptimizerRace(FigureWidget):
         self.paths, self.losses = {}, {}
         for i, name, lr in self.racers():
             self.paths[i], self.losses[i] = landscapes.descend(self.land, name, lr=lr, steps=steps)
-        excess = [np.clip(v - self.land.min_value, FLOOR, None) for v in self.losses.values()]
-        finite = np.concatenate([e[np.isfinite(e)] for e in excess]) if excess else np.array([1.0])
-        self.ax_loss.set_xlim(0, steps)
-        self.ax_loss.set_ylim(max(finite.min() / 3, FLOOR / 3), finite.max() * 3)
-        for i, line in enumerate(self.loss_lines):
-            name_lr = next(((n, lr) for j, n, lr in self.racers() if j == i), None)
-            line.set_label(f"{name_lr[0]} lr={name_lr[1]:.3g}" if name_lr else "_hidden")
-        handles = [self.loss_lines[i] for i, _, _ in self.racers()]
-        if self.ax_loss.get_legend() is not None:
-            self.ax_loss.get_legend().remove()
-        if handles:
-            self.ax_loss.legend(handles=handles, fontsize=8, loc="upper right")
+        # Only static things that really changed trigger a full redraw (the contours are slow to
+        # draw): a new learning rate just replaces the animated paths.
+        if self.ax_loss.get_xlim() != (0, steps):
+            self.ax_loss.set_xlim(0, steps)
+            self.invalidate()
+        legend = [(i, name) for i, name, _ in self.racers()]
+        if legend != getattr(self, "_legend", None):
+            self._legend = legend
+            if self.ax_loss.get_legend() is not None:
+                self.ax_loss.get_legend().remove()
+            for i, line in enumerate(self.loss_lines):
+                line.set_label(next((name for j, name in legend if j == i), "_hidden"))
+            if legend:
+                self.ax_loss.legend(handles=[self.loss_lines[i] for i, _ in legend], fontsize=8, loc="upper right")
+            self.invalidate()
         self.play.max = steps
-        self.invalidate()
 
     def _draw_landscape(self):
         land = self.land
-        xx, yy, zz = land.grid(200)
+        xx, yy, zz = land.grid(120)
         if self.contours is not None:
             self.contours.remove()
         excess = zz - land.min_value
@@ -133,6 +135,9 @@ class OptimizerRace(FigureWidget):
         self.ax.set_xlim(land.xlim)
         self.ax.set_ylim(land.ylim)
         self.ax.set_title(land.description, fontsize=9)
+        # a fixed loss range per surface, so the axes stay put while learning rates change
+        start_excess = float(land.value(*land.start)) - land.min_value
+        self.ax_loss.set_ylim(1e-10, 10 * max(start_excess, 1.0))
         self.start_marker.set_data([land.start[0]], [land.start[1]])
         self.minimum_markers.set_offsets(np.array(land.minima))
         self.invalidate()

@@ -630,7 +630,10 @@ class Playground(FigureWidget):
             label.set_alpha(1.0 if list(FEATURES)[i] in s.features else 0.35)
         width, height = int(math.ceil(self.net_width)), int(math.ceil(self.net_height))
         self._net_rgba = np.zeros((height, width, 4), np.uint8)
-        self.invalidate()
+        layout = (tuple(columns), tuple(names), tuple(s.features))
+        if layout != getattr(self, "_drawn_layout", None):  # labels moved: redraw the background
+            self._drawn_layout = layout
+            self.invalidate()
 
     def _activations_on_grid(self):
         """Per-layer outputs on the grid in evaluation mode: [features, hidden 1, ..., output]."""
@@ -657,7 +660,7 @@ class Playground(FigureWidget):
         self.test_scatter.set_visible(s.show_test)
         self._draw_losses()
         what = {"binary": "P(blue)", "regression": "prediction", "multiclass": "most likely class"}[self.task]
-        title = f"output: {what}" + (" (discretized)" if s.discretize else "") + ("" if finite else " - diverged")
+        title = f"output: {what}" + ("" if finite else " - diverged")
         if title != self.out_title.get_text():  # static text: redraw the background once
             self.out_title.set_text(title)
             self.invalidate()
