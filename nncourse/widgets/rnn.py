@@ -163,19 +163,17 @@ class LSTMGateViewer(FigureWidget):
             self.fig.colorbar(self.images[key], ax=ax, fraction=0.04, pad=0.01)
             self.axes[key] = ax
         self.ax_unit = self.fig.add_subplot(grid[2, :])
-        self.ax_cell = self.ax_unit.twinx()  # the cell state is unbounded: its own scale on the right
         self.unit_lines = {}
         for key, color in zip("ifo", [CLASS_COLORS[0], CLASS_COLORS[2], CLASS_COLORS[3]]):
             (self.unit_lines[key],) = self.ax_unit.plot([], [], marker=".", color=color, label=f"gate {key}")
-        (self.unit_lines["c"],) = self.ax_cell.plot([], [], marker=".", color="k", lw=2, label="cell c (right axis)")
-        self.ax_unit.set_ylim(-0.05, 1.05)
-        self.ax_unit.set_ylabel("gate")
-        self.ax_cell.set_ylabel("cell state c")
-        self.ax_cell.axhline(0, color="0.7", lw=0.8)
+        # the cell state is unbounded: it is drawn divided by its largest |c| (given in the title)
+        (self.unit_lines["c"],) = self.ax_unit.plot([], [], marker=".", color="k", lw=2, label="c / max|c|")
+        self.ax_unit.set_ylim(-1.05, 1.05)
+        self.ax_unit.axhline(0, color="0.7", lw=0.8)
         handles = [self.unit_lines[k] for k in "ifoc"]
-        self.ax_unit.legend(handles, [h.get_label() for h in handles], loc="lower right", ncol=4, fontsize=8,
+        self.ax_unit.legend(handles, [h.get_label() for h in handles], loc="lower right", ncol=4, fontsize=7.5,
                             bbox_to_anchor=(1.0, 1.0), frameon=False)
-        self.unit_title = self.ax_unit.set_title(" ", fontsize=10, loc="left")
+        self.unit_title = self.ax_unit.set_title(" ", fontsize=9, loc="left")
         self.fig.tight_layout()
         self.animate(*self.markers.values(), *self.unit_lines.values(), self.unit_title)
         self._shown_text = None
@@ -212,7 +210,6 @@ class LSTMGateViewer(FigureWidget):
             # colour and axis range of the cell state: symmetric, from the largest |c| in this text
             c_max = max(float(np.percentile(np.abs(self.values["c"][:, : self.units]), 99)), 1e-3)
             self.images["c"].set_clim(-c_max, c_max)
-            self.ax_cell.set_ylim(-1.05 * c_max, 1.05 * c_max)
             self.ax_unit.set_xlim(-0.5, T - 0.5)
             self.ax_unit.set_xticks(np.arange(T))
             self.ax_unit.set_xticklabels(labels, fontsize=7 if T <= 40 else 5, family="monospace")
@@ -224,8 +221,11 @@ class LSTMGateViewer(FigureWidget):
         for key, *_ in self.PANELS:
             self.markers[key].set_data([-0.5, T - 0.5], [u, u])
         t = np.arange(T)
-        for key, line in self.unit_lines.items():
-            line.set_data(t, self.values[key][:, u])
+        for key in "ifo":
+            self.unit_lines[key].set_data(t, self.values[key][:, u])
+        cell = self.values["c"][:, u]
+        cell_scale = max(float(np.abs(cell).max()), 1e-12)
+        self.unit_lines["c"].set_data(t, cell / cell_scale)
         forget = self.values["f"][:, u]
-        self.unit_title.set_text(f"unit {u}: mean f {forget.mean():.2f}, c from {self.values['c'][:, u].min():.2f} "
-                                 f"to {self.values['c'][:, u].max():.2f}")
+        self.unit_title.set_text(f"unit {u}: mean f {forget.mean():.2f} | c from {cell.min():.2f} to {cell.max():.2f} "
+                                 f"(drawn ÷ {cell_scale:.2f})")
