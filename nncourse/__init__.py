@@ -4,7 +4,7 @@ PyTorch, then at scale.
 The package holds the logic; the notebooks in ``notebooks/`` hold the stories.
 """
 from . import activations, data, losses
-from . import optim  # notebook 04
+from . import landscapes, optim, regularization, training  # notebook 04
 from . import autograd, initializers  # notebooks 02-03
 from .autograd import Value  # notebook 03
 from .regularization import BatchNorm1d, Dropout  # notebook 04
@@ -32,7 +32,7 @@ __all__ = [
     "ELU", "GELU", "ActivationLayer", "Identity", "Layer", "LeakyReLU", "Linear", "ReLU",
     "Sequential", "Sigmoid", "SiLU", "Softplus", "Tanh", "mlp",
     "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
-    "optim",
+    "landscapes", "optim", "regularization", "training",
     "BatchNorm1d", "Dropout",
     "autograd", "initializers", "Value",
     "attention", "MultiHeadAttention", "scaled_dot_product_attention",
