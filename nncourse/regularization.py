@@ -127,11 +127,12 @@ class BatchNorm1d(Layer):
             mean = self.running_mean.astype(x.dtype, copy=False)
             var = self.running_var.astype(x.dtype, copy=False)
         inv_std = 1.0 / np.sqrt(var + self.eps)             # (C,)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)  # (C,) -> (1, C[, 1]) per channel
         out = x_hat
         if self.affine:
             weight = self.params["weight"].astype(x.dtype, copy=False)
-            out = x_hat * weight.reshape(shape) + self.params["bias"].astype(x.dtype, copy=False).reshape(shape)
+            bias = self.params["bias"].astype(x.dtype, copy=False)
+            out = x_hat * weight.reshape(shape) + bias.reshape(shape)  # (1, C[, 1]) each
         self._cache = {"x_hat": x_hat, "inv_std": inv_std, "axes": axes, "shape": shape,
                        "batch_stats": self.training, "out_shape": out.shape}
         return out
@@ -143,7 +144,7 @@ class BatchNorm1d(Layer):
         if self.affine:
             self.grads["weight"] = (dout * x_hat).sum(axis=axes).astype(self.params["weight"].dtype, copy=False)
             self.grads["bias"] = dout.sum(axis=axes).astype(self.params["bias"].dtype, copy=False)
-            dx_hat = dout * self.params["weight"].astype(dout.dtype, copy=False).reshape(shape)
+            dx_hat = dout * self.params["weight"].astype(dout.dtype, copy=False).reshape(shape)  # (1, C[, 1])
         else:
             dx_hat = dout
         if not cache["batch_stats"]:
@@ -152,7 +153,7 @@ class BatchNorm1d(Layer):
         # dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))
         mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
         mean_dx_hat_x_hat = (dx_hat * x_hat).mean(axis=axes, keepdims=True)
-        return inv_std.reshape(shape) * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat)
+        return inv_std.reshape(shape) * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat)  # (1, C[, 1]) * x's shape
 
     def astype(self, dtype):
         super().astype(dtype)

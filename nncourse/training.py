@@ -134,7 +134,7 @@ class Trainer:
         loss, _ = self.loss_fn(out, self._targets(out, y))
         result = {"loss": float(loss)}
         if self.loss_name == "bce":
-            result["accuracy"] = float(np.mean((out.reshape(-1) > 0) == (y.reshape(-1) > 0.5)))
+            result["accuracy"] = float(np.mean((out.reshape(-1) > 0) == (y.reshape(-1) > 0.5)))  # (N, 1) -> (N,)
         elif self.loss_name == "cross_entropy":
             result["accuracy"] = float(np.mean(out.argmax(axis=1) == y))
         return result

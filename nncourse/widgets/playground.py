@@ -712,10 +712,10 @@ class Playground(FigureWidget):
         if self.task == "binary":
             p = 1 / (1 + np.exp(-np.clip(out[:, 0], -50, 50)))
             value = np.sign(p - 0.5) * 0.75 if s.discretize else 2 * p - 1
-            rgba = _colour(value.reshape(GRID, GRID))
+            rgba = _colour(value.reshape(GRID, GRID))                               # (G*G,) -> (G, G, 4)
         elif self.task == "regression":
             value = np.clip(out[:, 0], -1, 1)
-            rgba = _colour((np.sign(value) * 0.75 if s.discretize else value).reshape(GRID, GRID))
+            rgba = _colour((np.sign(value) * 0.75 if s.discretize else value).reshape(GRID, GRID))  # (G, G, 4)
         else:
             z = out - out.max(axis=1, keepdims=True)
             p = np.exp(z)
@@ -726,7 +726,7 @@ class Playground(FigureWidget):
             strength = np.full(len(p), 0.6) if s.discretize else 0.75 * (p.max(axis=1) - chance) / (1 - chance)
             rgb = 1 - strength[:, None] * (1 - base[winner])                       # blend with white
             rgba = np.concatenate([rgb, np.ones((len(p), 1))], axis=1)
-            rgba = (rgba * 255).astype(np.uint8).reshape(GRID, GRID, 4)
+            rgba = (rgba * 255).astype(np.uint8).reshape(GRID, GRID, 4)            # (G*G, 4) -> (G, G, 4)
         self.out_image.set_data(rgba)
 
     def _draw_losses(self):
@@ -854,7 +854,7 @@ def _pack(array: np.ndarray) -> dict:
 
 def _unpack(packed: dict) -> np.ndarray:
     raw = base64.b64decode(packed["b64"])
-    return np.frombuffer(raw, dtype=np.dtype(packed["dtype"])).reshape(packed["shape"]).copy()
+    return np.frombuffer(raw, dtype=np.dtype(packed["dtype"])).reshape(packed["shape"]).copy()  # the saved shape
 
 
 def _decode(config: str) -> dict:
