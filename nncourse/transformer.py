@@ -324,7 +324,9 @@ class GPTConfig:
 
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention: the fused ``F.scaled_dot_product_attention`` for speed,
-    and the explicit mask-and-softmax path when the weights are wanted (the two agree; tested)."""
+    and the explicit mask-and-softmax path when the weights are wanted (the two agree; tested).
+    The explicit path is for looking (``GPT.attention_maps`` runs it in eval mode): it applies no
+    dropout to the attention weights."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()

@@ -311,3 +311,15 @@ def test_gpt_optimizer_decays_matrices_only():
     assert all(p.dim() >= 2 for p in decayed["params"]) and all(p.dim() == 1 for p in plain["params"])
     assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
     assert any(p is model.wte.weight for p in decayed["params"])
+
+
+def test_gpt_dropout_only_in_training():
+    model = _small_gpt(dropout=0.3)
+    idx = torch.randint(0, 13, (2, 8), generator=torch.Generator().manual_seed(2))
+    model.train()
+    assert not torch.allclose(model(idx), model(idx))  # dropout on embeddings, attention and residuals
+    model.eval()
+    torch.testing.assert_close(model(idx), model(idx))
+    model.train()
+    model.attention_maps(idx)  # explicit path in eval mode, then back to training
+    assert model.training
