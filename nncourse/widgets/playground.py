@@ -41,6 +41,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 
 from .. import data
+from ..data import load_points  # (the name ``data`` is also Playground's argument for the learner's points)
 from ..layers import ActivationLayer, Linear, Sequential
 from ..plotting import CLASS_COLORS
 from ..regularization import Dropout
@@ -213,7 +214,7 @@ class Playground(FigureWidget):
         super().__init__(figsize=(11.5, 5.2), dpi=80)
         self._own = None
         if data is not None:
-            self._own = _normalise_own_data(*nncourse_data_load_points(data))
+            self._own = _normalise_own_data(*load_points(data))
             settings.setdefault("dataset", OWN_DATA)
         restored = _decode(config) if config is not None else None
         if restored is not None:
@@ -818,10 +819,6 @@ class Playground(FigureWidget):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def nncourse_data_load_points(source):
-    return data.load_points(source)
 
 
 def _task_of(targets: np.ndarray) -> str:
