@@ -254,6 +254,9 @@ def test_generate_with_state_equals_rereading_the_text():
     model.supports_state = False  # instance attribute: forces the re-read path
     assert generate(model, vocab, "the ", 40, seed=3) == with_state
     assert model.training  # mode restored
+    torch.set_num_threads(2)
+    generate(model, vocab, "the ", 3)
+    assert torch.get_num_threads() == 2  # thread setting restored
 
 
 def test_generate_errors():
