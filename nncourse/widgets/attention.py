@@ -186,7 +186,7 @@ class AttentionExplorer(FigureWidget):
         """Ticks, limits and bar visibility for the current number of tokens (static: redraw all)."""
         length = len(self.tokens)
         labels = [token_label(t) for t in self.tokens]
-        size = 8 if length <= 24 else 6
+        size = 8 if length <= 24 else 6 if length <= 32 else 5
         for ax in (self.ax_heat, self.ax_bar):
             ax.set_xticks(np.arange(length))
             ax.set_xticklabels(labels, fontsize=size, fontfamily="monospace")
