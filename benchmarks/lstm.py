@@ -1,4 +1,4 @@
-"""Forward + backward time of the NumPy LSTM (and RNN) against ``torch.nn.LSTM`` (``torch.nn.RNN``)
+"""Forward + backward time of the NumPy LSTM (and RNN, GRU) against ``torch.nn.LSTM`` (``nn.RNN``, ``nn.GRU``)
 on the CPU: same shapes, same weights, same dtype, same run.
 
 Target (issue 7): the NumPy LSTM within 3x of PyTorch's CPU time for float32 at N=32, T=50,
@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from nncourse.rnn import LSTM, RNN
+from nncourse.rnn import GRU, LSTM, RNN
 
 
 def median_seconds(*fns, repeats: int, warmup: int = 3) -> list[float]:
@@ -79,6 +79,7 @@ def main():
           f"load average {os.getloadavg()[0]:.1f}")
     ratio = bench(LSTM, 32, 50, 64, 128, args.repeats)
     bench(RNN, 32, 50, 64, 128, args.repeats)
+    bench(GRU, 32, 50, 64, 128, args.repeats)
     bench(LSTM, 32, 200, 64, 128, max(3, args.repeats // 4))
     print(f"LSTM target (issue 7): within 3x of torch -> {'met' if ratio <= 3 else 'NOT met'} ({ratio:.2f}x)")
 

@@ -22,7 +22,7 @@ from . import cnn  # notebook 05
 from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from . import text  # notebooks 06-07 (nncourse.char_lm imports torch, so it is imported on demand)
 from . import rnn  # notebook 06
-from .rnn import LSTM, RNN
+from .rnn import GRU, LSTM, RNN
 
 __version__ = "0.1.0"
 
@@ -37,7 +37,7 @@ __all__ = [
     "autograd", "initializers", "Value",
     "attention", "MultiHeadAttention", "scaled_dot_product_attention",
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
-    "text", "rnn", "LSTM", "RNN",
+    "text", "rnn", "GRU", "LSTM", "RNN",
 ]
 
 # notebook 08: ethics and bias

@@ -11,11 +11,11 @@ One step first, because that is the idea:
 
   each beside its ``*_backward``, which inverts it one step back in time.
 
-Then the layers :class:`RNN` and :class:`LSTM` run the step over a batch-first sequence
+Then the layers :class:`RNN`, :class:`LSTM` (and :class:`GRU`) run the step over a batch-first sequence
 x (N, T, D) -> hidden states (N, T, H) and backpropagate through time (BPTT). They follow the
 layer protocol of :mod:`nncourse.layers`, with parameters named and laid out like
 ``torch.nn.RNN`` / ``torch.nn.LSTM`` (``weight_ih_l0`` (G*H, D), ``weight_hh_l0`` (G*H, H),
-``bias_ih_l0``, ``bias_hh_l0`` (G*H,), G = 1 for the RNN and 4 for the LSTM), so
+``bias_ih_l0``, ``bias_hh_l0`` (G*H,), G = 1 for the RNN, 4 for the LSTM, 3 for the GRU), so
 ``to_torch()`` is a ``batch_first=True`` module with the same weights and outputs.
 
 Speed: the layers do the input projection of all T steps as one matrix product before the
@@ -334,6 +334,80 @@ class LSTM(_Recurrent):
         self.dinitial_state = (dh_next, dc_next)
         self.state_grads = {"h": dh_all, "c": dc_all}
         return self._fill_grads(dgates_all, x, h_prev_all, w)
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit (Cho et al. 2014), batch-first, like ``torch.nn.GRU(D, H, batch_first=True)``.
+
+    Gate blocks in PyTorch's order r (reset), z (update), n (candidate)::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
+
+    forward(x (N, T, D), state=None) -> (N, T, H); ``state`` is h_0 (N, H). backward(dout,
+    dstate=None) -> dx, filling ``grads``, ``dinitial_state`` and ``state_grads["h"]``, as
+    :class:`RNN` does. Unlike the LSTM, the reset gate multiplies the *recurrent* product, so the
+    hidden-side gradients differ from the input-side ones and ``b_hn`` cannot be folded into
+    the input projection.
+    """
+
+    gate_count = 3
+    torch_class = "GRU"
+
+    def forward(self, x, state=None):
+        x = self._check_input(x)
+        N, T, _ = x.shape
+        H = self.hidden_size
+        w = self._weights(x.dtype)
+        h = np.zeros((N, H), x.dtype) if state is None else self._check_state(state, "state", N, x.dtype)
+        h0 = h
+        xw = x @ w["weight_ih_l0"].T + w["bias_ih_l0"]  # (N, T, 3H)
+        acts = np.empty((N, T, 3 * H), x.dtype)        # r, z, n after their nonlinearities
+        hw_n = np.empty((N, T, H), x.dtype)            # W_hn h_{t-1} + b_hn: what r multiplies
+        hs = np.empty((N, T, H), x.dtype)
+        w_hh_t, b_hh = w["weight_hh_l0"].T, w["bias_hh_l0"]
+        for t in range(T):
+            hw = h @ w_hh_t + b_hh                     # (N, 3H)
+            r = sigmoid(xw[:, t, :H] + hw[:, :H])
+            z = sigmoid(xw[:, t, H:2 * H] + hw[:, H:2 * H])
+            n = np.tanh(xw[:, t, 2 * H:] + r * hw[:, 2 * H:])
+            h = (1.0 - z) * n + z * h
+            acts[:, t, :H], acts[:, t, H:2 * H], acts[:, t, 2 * H:] = r, z, n
+            hw_n[:, t], hs[:, t] = hw[:, 2 * H:], h
+        self._cache = {"x": x, "h0": h0, "acts": acts, "hw_n": hw_n, "hs": hs}
+        self.final_state = h
+        self.gate_values = {"r": acts[..., :H], "z": acts[..., H:2 * H], "n": acts[..., 2 * H:]}
+        return hs
+
+    def backward(self, dout, dstate=None):
+        cache = self._saved()
+        x, acts, hw_n, hs = cache["x"], cache["acts"], cache["hw_n"], cache["hs"]
+        dout = self._check_dout(dout, hs.shape).astype(x.dtype, copy=False)
+        N, T, H = hs.shape
+        w = self._weights(x.dtype)
+        dh_next = np.zeros((N, H), x.dtype) if dstate is None else self._check_state(dstate, "dstate", N, x.dtype)
+        h_prev_all = np.concatenate([cache["h0"][:, None], hs[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
+        d_in = np.empty_like(acts)   # gradients of the input-side pre-activations (N, T, 3H)
+        d_hid = np.empty_like(acts)  # gradients of the hidden-side products W_hh h + b_hh
+        dh_all = np.empty_like(hs)
+        w_hh = w["weight_hh_l0"]
+        for t in reversed(range(T)):
+            r, z, n = acts[:, t, :H], acts[:, t, H:2 * H], acts[:, t, 2 * H:]
+            dh = dout[:, t] + dh_next
+            dh_all[:, t] = dh
+            dn = dh * (1.0 - z) * (1.0 - n**2)                       # through tanh
+            dz = dh * (h_prev_all[:, t] - n) * z * (1.0 - z)         # through sigmoid
+            dr = dn * hw_n[:, t] * r * (1.0 - r)
+            d_in[:, t, :H], d_in[:, t, H:2 * H], d_in[:, t, 2 * H:] = dr, dz, dn
+            d_hid[:, t, :H], d_hid[:, t, H:2 * H], d_hid[:, t, 2 * H:] = dr, dz, dn * r
+            dh_next = dh * z + d_hid[:, t] @ w_hh
+        self.dinitial_state = dh_next
+        self.state_grads = {"h": dh_all}
+        d_in2, d_hid2 = d_in.reshape(-1, 3 * H), d_hid.reshape(-1, 3 * H)  # (N*T, 3H)
+        grads = {"weight_ih_l0": d_in2.T @ x.reshape(-1, self.input_size), "bias_ih_l0": d_in2.sum(axis=0),
+                 "weight_hh_l0": d_hid2.T @ h_prev_all.reshape(-1, H), "bias_hh_l0": d_hid2.sum(axis=0)}
+        self.grads = {k: g.astype(self.params[k].dtype, copy=False) for k, g in grads.items()}
+        return d_in @ w["weight_ih_l0"]  # dx (N, T, D)
 
 
 def torch_outputs(module, x):

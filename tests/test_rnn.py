@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from nncourse import compare_with_torch, gradcheck
-from nncourse.rnn import LSTM, RNN, lstm_step, lstm_step_backward, rnn_step, rnn_step_backward, sigmoid, torch_outputs
+from nncourse.rnn import GRU, LSTM, RNN, lstm_step, lstm_step_backward, rnn_step, rnn_step_backward, sigmoid, torch_outputs
 
 SHAPES = [(1, 1, 1, 1), (3, 5, 4, 6), (2, 41, 3, 5), (4, 12, 7, 2), (2, 60, 2, 8)]  # (N, T, D, H)
 TOL = 1e-10
 
 
-@pytest.mark.parametrize("cls", [RNN, LSTM])
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_matches_torch_forward_and_backward(cls, shape, seed):
@@ -22,7 +22,7 @@ def test_matches_torch_forward_and_backward(cls, shape, seed):
     assert max(errors.values()) < TOL, errors
 
 
-@pytest.mark.parametrize("cls", [RNN, LSTM])
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 @pytest.mark.parametrize("seed", [0, 3])
 def test_numeric_gradient_check(cls, seed):
     layer = cls(3, 4, seed=seed)
@@ -67,10 +67,11 @@ def test_lstm_initial_and_final_state_gradients_match_torch(seed):
     np.testing.assert_allclose(layer.state_grads["h"][:, -1], R[:, -1] + S, atol=TOL)
 
 
-def test_rnn_initial_and_final_state_gradients_match_torch():
+@pytest.mark.parametrize("cls", [RNN, GRU])
+def test_rnn_and_gru_initial_and_final_state_gradients_match_torch(cls):
     N, T, D, H = 2, 9, 3, 4
     rng = np.random.default_rng(5)
-    layer = RNN(D, H, seed=5)
+    layer = cls(D, H, seed=5)
     x, h0, R, S = (rng.standard_normal(s) for s in [(N, T, D), (N, H), (N, T, H), (N, H)])
     out = layer.forward(x, state=h0)
     dx = layer.backward(R, dstate=S)
@@ -156,6 +157,8 @@ def test_float32_is_kept_and_close_to_float64():
 
 def test_parameters_are_laid_out_like_torch():
     lstm, rnn = LSTM(3, 5, seed=0), RNN(3, 5, seed=0)
+    assert {k: v.shape for k, v in GRU(3, 5).params.items()} == {
+        k: tuple(p.shape) for k, p in torch.nn.GRU(3, 5, batch_first=True).named_parameters()}
     assert {k: v.shape for k, v in lstm.params.items()} == {
         k: tuple(p.shape) for k, p in torch.nn.LSTM(3, 5, batch_first=True).named_parameters()}
     assert {k: v.shape for k, v in rnn.params.items()} == {
@@ -183,7 +186,7 @@ def test_gate_values_are_what_the_cell_used():
                                atol=1e-15)
 
 
-@pytest.mark.parametrize("cls", [RNN, LSTM])
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 def test_errors_name_what_was_expected(cls):
     layer = cls(3, 4)
     with pytest.raises(RuntimeError, match="before forward"):
@@ -217,7 +220,7 @@ def test_state_errors():
         lstm.backward(np.zeros((2, 5, 4)), dstate=np.zeros((2, 4)))
 
 
-@pytest.mark.parametrize("cls", [RNN, LSTM])
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 def test_gradient_through_time_matches_torch_jacobians(cls):
     from nncourse.rnn import gradient_through_time
 
@@ -251,3 +254,13 @@ def test_gradient_through_time_matches_torch_jacobians(cls):
             jac_c = torch.autograd.functional.jacobian(h_T_from_c, c_k)[:, 0, 0]
             assert abs(norms["c"][k] - float(torch.linalg.matrix_norm(jac_c, ord=2))) < 1e-10
     assert norms["h"][0] < norms["h"][-2]  # at this default init the signal fades going back
+
+
+def test_gru_gates_are_what_the_step_used():
+    layer = GRU(2, 3, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 6, 2))
+    out = layer.forward(x)
+    gv = layer.gate_values
+    h_prev = np.concatenate([np.zeros((2, 1, 3)), out[:, :-1]], axis=1)
+    np.testing.assert_allclose(out, (1 - gv["z"]) * gv["n"] + gv["z"] * h_prev, atol=1e-15)
+    assert all(0 < gv[k].min() and gv[k].max() < 1 for k in "rz")
