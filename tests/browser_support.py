@@ -27,7 +27,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium package; NNCOURSE_CHROMIUM points elsewhere (another OS, another build).
+CHROMIUM = os.environ.get("NNCOURSE_CHROMIUM", "/usr/bin/chromium")
 # Headless and quiet: no GPU, no sandbox (CI containers run as root), and none of Chromium's own
 # network calls (component updates, sync, first-run pings, background fetches).
 CHROMIUM_ARGS = [
@@ -37,6 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-dev-shm-usage",  # containers often have a 64 MB /dev/shm: use /tmp instead
     "--disable-default-apps",
     "--disable-extensions",
     "--metrics-recording-only",
@@ -380,7 +382,14 @@ def _wait_for_run(page, timeout: float) -> dict:
             if stable >= 3:  # three polls in a row (~1.5 s): nothing queued behind
                 return state
         page.wait_for_timeout(500)
-    raise TimeoutError(f"notebook still running after {timeout:.0f} s (last state: {state})")
+    prompts = (state or {}).get("prompts", [])
+    running = next((i + 1 for i, p in enumerate(prompts) if "*" in p), None)
+    done = sum(bool(re.search(r"\[\d+\]", p)) for p in prompts)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    raise TimeoutError(
+        f"notebook still running after {timeout:.0f} s: {done} of {len(prompts)} code cells done, "
+        f"code cell {running} running; kernel {(state or {}).get('kernel')}; machine load average {load} "
+        f"(raise NNCOURSE_BROWSER_TIMEOUT on a loaded machine)")
 
 
 def run_notebook(page, server: LabServer, notebook: str, screenshot: Path | None = None,
