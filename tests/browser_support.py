@@ -202,6 +202,7 @@ class NotebookRun:
     screenshot: Path | None = None
     seconds: float = 0.0
     console_errors: list[str] = field(default_factory=list)
+    callback_errors: list[str] = field(default_factory=list)  # tracebacks in JupyterLab's log console
 
     def summary(self) -> str:
         moved = ", ".join(f"{s.description}: {s.value_before}->{s.value_after} "
@@ -438,7 +439,29 @@ def run_notebook(page, server: LabServer, notebook: str, screenshot: Path | None
     result.seconds = time.monotonic() - start
     if screenshot is not None:
         result.screenshot = take_screenshot(page, screenshot)
+    result.callback_errors = [entry for entry in read_log_console(page)
+                              if re.search(r"Traceback|Error|Exception", entry)]
     return result
+
+
+def read_log_console(page) -> list[str]:
+    """Entries of the notebook's log console. Output that belongs to no cell - such as the traceback of
+    an exception raised in a widget callback - goes there, and the status bar only flashes a counter;
+    open the console from that counter, as a learner would, and read it."""
+    item = page.locator(".jp-LogConsoleStatusItem:not(.lm-mod-hidden) [title]")
+    if not item.count():
+        return []
+    match = re.search(r"(\d+) log entr", item.first.get_attribute("title") or "")
+    if not match or int(match.group(1)) == 0:
+        return []
+    item.first.click()
+    entries = page.locator(".jp-LogConsolePanel .jp-OutputArea-output")
+    try:
+        entries.first.wait_for(timeout=10_000)
+    except Exception:
+        return [f"{match.group(1)} log entries, but the log console did not open"]
+    # A traceback ends with the line that matters ("RuntimeError: ..."): keep the end.
+    return [text.strip()[-800:] for text in entries.all_inner_texts()]
 
 
 def take_screenshot(page, path: Path, max_height: int = 30000) -> Path:

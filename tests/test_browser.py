@@ -98,7 +98,8 @@ def report():
         (SCREENSHOTS / "report.json").write_text(json.dumps([{
             "notebook": r.notebook, "code_cells": r.code_cells, "executed_cells": r.executed_cells,
             "seconds": round(r.seconds, 1), "errors": r.errors, "widget_views": r.widget_views,
-            "widget_problems": r.widget_problems,
+            "widget_problems": r.widget_problems, "callback_errors": r.callback_errors,
+            "browser_console_errors": r.console_errors,
             "sliders": [vars(s) for s in r.sliders],
             "screenshot": str(r.screenshot.relative_to(ROOT)) if r.screenshot else None,
         } for r in runs], indent=2))
@@ -134,6 +135,10 @@ def test_notebook_runs_in_jupyterlab(path, browser, lab, report):
     source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
     if USES_WIDGETS.search(source):
         assert run.widget_views > 0, f"{notebook} uses widgets but no live widget view appeared"
+    assert not run.callback_errors, f"{notebook}: errors in widget callbacks (log console):\n" + "\n".join(
+        run.callback_errors)
+    widget_console = [m for m in run.console_errors if re.search(r"widget|model", m, re.I)]
+    assert not widget_console, f"{notebook}: widget errors in the browser console:\n" + "\n".join(widget_console)
     unchanged = [f"{s.description}: {s.detail}" for s in run.sliders if not s.picture_changed]
     assert not unchanged, f"{notebook}: moving a slider did not change its picture:\n" + "\n".join(unchanged)
 
@@ -148,6 +153,13 @@ from IPython.display import Image, display
 buffer = io.BytesIO(); PILImage.new("RGB", (40, 20), "gray").save(buffer, format="png")
 display(ipywidgets.IntSlider(value=1, min=0, max=10, description="dead"))
 display(Image(data=buffer.getvalue()))"""
+# A slider whose callback raises: the traceback goes to JupyterLab's log console, not to the cell.
+CRASHING_CALLBACK = """crash = ipywidgets.IntSlider(value=1, min=0, max=10, description="crash")
+def explode(change):
+    raise RuntimeError("callback exploded for the harness self-test")
+crash.observe(explode, "value")
+display(crash)
+display(Image(data=buffer.getvalue()))"""
 # A widget view whose model does not exist: JupyterLab shows "Error displaying widget: model not found".
 MISSING_MODEL = """from IPython.display import display
 display({"application/vnd.jupyter.widget-view+json": {"model_id": "0" * 32, "version_major": 2, "version_minor": 0},
@@ -159,7 +171,8 @@ NEVER_RUN = "after_the_error = True"
 @pytest.mark.timeout(240)
 def test_harness_catches_broken_notebooks(browser, tmp_path):
     cells = [nbformat.v4.new_markdown_cell("# harness self-test")] + [
-        nbformat.v4.new_code_cell(code) for code in (SETUP_OK, LIVE_WIDGET, DEAD_SLIDER, MISSING_MODEL, FAILING, NEVER_RUN)]
+        nbformat.v4.new_code_cell(code) for code in (SETUP_OK, LIVE_WIDGET, DEAD_SLIDER, CRASHING_CALLBACK, MISSING_MODEL, FAILING,
+                                                    NEVER_RUN)]
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nbformat.write(nb, tmp_path / "selftest.ipynb")
@@ -169,15 +182,17 @@ def test_harness_catches_broken_notebooks(browser, tmp_path):
                    timeout=RUN_TIMEOUT, slider_timeout=5)
     print(run.summary(), f"({time.monotonic() - start:.0f} s)")
 
-    assert run.code_cells == 6 and run.executed_cells == 5, "Run All must stop at the failing cell"
+    assert run.code_cells == 7 and run.executed_cells == 6, "Run All must stop at the failing cell"
     assert len(run.errors) == 1 and "deliberate failure" in run.errors[0], run.errors
     assert any("model not found" in p for p in run.widget_problems), run.widget_problems
     by_name = {s.description: s for s in run.sliders}
-    assert set(by_name) == {"frequency", "dead"}, run.sliders
+    assert set(by_name) == {"frequency", "dead", "crash"}, run.sliders
     assert by_name["frequency"].picture_changed, by_name["frequency"]  # the real widget works ...
     assert by_name["frequency"].value_before != by_name["frequency"].value_after
     assert not by_name["dead"].picture_changed, by_name["dead"]  # ... and the dead one is caught
     assert by_name["dead"].value_before != by_name["dead"].value_after  # although its slider moved
+    assert not by_name["crash"].picture_changed
+    assert len(run.callback_errors) == 1 and "callback exploded" in run.callback_errors[0], run.callback_errors
 
 
 @pytest.mark.timeout(240)
