@@ -9,15 +9,17 @@ module. For each ``notebooks/*.ipynb`` (new notebooks are picked up automaticall
 * moving the first slider of each widget with the keyboard changes the picture that widget controls
   (the course's widgets replace a PNG output through ``DisplayHandle.update`` from the widget callback:
   this proves those updates reach the page) - in place, without adding outputs;
+* no widget callback raised (JupyterLab sends those tracebacks to its log console, not to the cell) and
+  the browser console shows no widget errors;
 * the notebook file in the repository is untouched (nothing saved back).
 
 Full-page screenshots go to ``artifacts/screenshots/`` (git-ignored) and a per-notebook summary to
 ``artifacts/screenshots/report.md``. Without Chromium or Playwright the tests skip with a loud reason;
 set ``NNCOURSE_REQUIRE_BROWSER=1`` (CI) to make that a failure instead.
 
-The harness itself is tested on a throw-away notebook with a deliberate error, a broken widget view and
-a slider wired to nothing (``test_harness_catches_broken_notebooks``): a checker that cannot fail is no
-checker.
+The harness itself is tested on a throw-away notebook with a deliberate error, a broken widget view, a
+slider wired to nothing and a slider whose callback raises (``test_harness_catches_broken_notebooks``):
+a checker that cannot fail is no checker.
 """
 from __future__ import annotations
 
