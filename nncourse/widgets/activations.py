@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import PowerNorm
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
 from .. import activations
 from ..initializers import SCHEMES, signal_propagation
@@ -28,25 +28,31 @@ EXPLORER_ACTIVATIONS = ["step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", 
 _COLORS = dict(zip(EXPLORER_ACTIVATIONS, colormaps["tab10"].colors))
 
 
-def input_statistics(activation, mean: float, spread: float, *, samples: int = 20_000, seed: int = 0,
+def input_statistics(activation, mean: float, spread: float, *, points: int = 4001,
                      threshold: float = SATURATION_THRESHOLD) -> dict[str, float]:
     """For inputs x ~ N(mean, spread^2): the fraction of units with |f'(x)| < threshold
-    (saturated or dead) and the mean gradient E[f'(x)] passed back for an upstream gradient of 1."""
+    (saturated or dead) and the mean gradient E[f'(x)] passed back for an upstream gradient of 1.
+
+    Both are integrals over the normal density, computed on a fine grid over mean +- 8 spread
+    (accurate to about 1e-3, and without sampling noise).
+    """
     if not spread > 0:
         raise ValueError(f"spread must be positive, got {spread!r}")
-    x = mean + spread * _standard_samples(samples, seed)
-    grad = activations.get(activation).grad(x)
-    return {"saturated": float(np.mean(np.abs(grad) < threshold)), "mean_grad": float(np.mean(grad))}
+    z = _standard_grid(points)
+    weights = np.exp(-0.5 * z * z)
+    weights /= weights.sum()
+    grad = activations.get(activation).grad(mean + spread * z)
+    return {"saturated": float(np.sum(weights * (np.abs(grad) < threshold))),
+            "mean_grad": float(np.sum(weights * grad))}
 
 
-_SAMPLE_CACHE: dict[tuple[int, int], np.ndarray] = {}
+_GRID_CACHE: dict[int, np.ndarray] = {}
 
 
-def _standard_samples(samples: int, seed: int) -> np.ndarray:
-    key = (samples, seed)
-    if key not in _SAMPLE_CACHE:  # the same draws for every setting: moving a slider changes only the setting
-        _SAMPLE_CACHE[key] = np.random.default_rng(seed).standard_normal(samples)
-    return _SAMPLE_CACHE[key]
+def _standard_grid(points: int) -> np.ndarray:
+    if points not in _GRID_CACHE:
+        _GRID_CACHE[points] = np.linspace(-8.0, 8.0, points)
+    return _GRID_CACHE[points]
 
 
 class ActivationExplorer(FigureWidget):
@@ -55,14 +61,12 @@ class ActivationExplorer(FigureWidget):
 
     X_RANGE = (-6.0, 6.0)
 
-    def __init__(self, selected=("sigmoid", "tanh", "relu", "gelu"), mean: float = 0.0, spread: float = 1.0,
-                 *, seed: int = 0):
+    def __init__(self, selected=("sigmoid", "tanh", "relu", "gelu"), mean: float = 0.0, spread: float = 1.0):
         super().__init__(figsize=(11.5, 3.8))
         selected = [activations.get(name).name for name in selected]
         unknown = [n for n in selected if n not in EXPLORER_ACTIVATIONS]
         if unknown:
             raise ValueError(f"activations must be among {EXPLORER_ACTIVATIONS}, got {unknown}")
-        self.seed = seed
         self.choice = widgets.SelectMultiple(options=EXPLORER_ACTIVATIONS, value=tuple(selected), rows=5,
                                              description="activations")
         self.mean = widgets.FloatSlider(value=mean, min=-5, max=5, step=0.1, description="input mean",
@@ -104,6 +108,7 @@ class ActivationExplorer(FigureWidget):
         self.ax_bar.title.set_fontsize(9)
         self.ax_bar.axvline(0, color="0.5", lw=0.8)
         self.ax_bar.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=7.5, frameon=False, ncol=1)
+        self.ax_bar.set_yticks([0], ["leaky_relu"])  # the longest name: one layout fits every selection
         self._rows_drawn = None
         self.fig.tight_layout()
         self.animate(*self.densities, *self.f_lines.values(), *self.df_lines.values(), *self.sat_bars,
@@ -122,7 +127,7 @@ class ActivationExplorer(FigureWidget):
             verts = np.concatenate([np.column_stack([self.x, top * pdf]),
                                     np.column_stack([self.x[::-1], np.zeros_like(self.x)])])
             poly.set_verts([verts])
-        self.stats = {name: input_statistics(name, mean, spread, seed=self.seed) for name in chosen}
+        self.stats = {name: input_statistics(name, mean, spread) for name in chosen}
         for slot in range(len(EXPLORER_ACTIVATIONS)):
             bars, texts = (self.sat_bars[slot], self.grad_bars[slot]), (self.sat_texts[slot], self.grad_texts[slot])
             if slot >= len(chosen):
@@ -144,7 +149,6 @@ class ActivationExplorer(FigureWidget):
             for tick, name in zip(self.ax_bar.get_yticklabels(), chosen):
                 tick.set_color(_COLORS[name])
             self.ax_bar.set_ylim(max(len(chosen), 1) - 0.5, -0.5)  # first selected on top
-            self.fig.tight_layout()  # room for the longest name
             self.invalidate()
         if not chosen:
             self.status.value = "Select one or more activations (Ctrl/Cmd-click for several)."
@@ -156,20 +160,9 @@ class ActivationExplorer(FigureWidget):
             "of the gradient they receive.")
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 3, 5 x 10^k that is >= value (so the histogram range changes rarely)."""
-    if not (value > 0 and math.isfinite(value)):
-        return 1.0
-    exponent = math.floor(math.log10(value))
-    for m in (1, 2, 3, 5, 10):
-        if m * 10.0**exponent >= value:
-            return m * 10.0**exponent
-    return 10.0 ** (exponent + 1)  # pragma: no cover
-
-
 SIGNAL_ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "linear"]
 WIDTHS = [16, 32, 64, 128]
-_BOUNDED_RANGE = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+VALUE_RANGE = (-1.0, 3.0)  # sigmoid, tanh, ELU, GELU, SiLU never go below -1; ReLUs rarely above 3
 
 
 def verdict(stats) -> dict[str, str]:
@@ -218,7 +211,8 @@ class SignalPropagation(FigureWidget):
                                          interpolation="nearest")
         self.ax_hist.set_xlabel("layer")
         self.ax_hist.set_ylabel("activation value")
-        self.ax_hist.set_title("activations per layer (histogram, each column scaled to its peak)", fontsize=9)
+        self.ax_hist.set_title("activations per layer (histogram, each column scaled to its peak;\n"
+                               "values off the scale are counted in the edge bins)", fontsize=9)
         (self.std_line,) = self.ax_log.semilogy([], [], "o-", ms=3, color="#0877bd", label="spread of activations over inputs")
         (self.grad_line,) = self.ax_log.semilogy([], [], "s-", ms=3, color="#d62728", label="‖∂L/∂W‖ of the layer")
         self.ax_log.set_xlabel("layer")
@@ -227,6 +221,10 @@ class SignalPropagation(FigureWidget):
         for ax in (self.ax_hist, self.ax_log):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.ax_log.grid(True, which="major", alpha=0.3)
+        self.ax_hist.set_ylim(*VALUE_RANGE)
+        self.ax_log.set_ylim(1e-40, 1e40)
+        self.ax_log.yaxis.set_major_locator(LogLocator(base=10, numticks=9))
+        self.ax_log.yaxis.set_minor_locator(NullLocator())
         self.fig.tight_layout()
         self.animate(self.image, self.std_line, self.grad_line, self.ax_log.title)
         self._static = None  # (depth, value range, log limits) drawn in the cached background
@@ -238,17 +236,15 @@ class SignalPropagation(FigureWidget):
                                             self.init.value, scale=self.scale.value, seed=self.seed)
         depth = s.depth
         values = np.stack(s.activations)  # (L, B, W)
-        if s.activation in _BOUNDED_RANGE:
-            lo, hi = _BOUNDED_RANGE[s.activation]
-        else:
-            finite = np.abs(values[np.isfinite(values)])
-            top = _nice_ceiling(float(np.quantile(finite, 0.99)) if finite.size else 1.0)
-            lo, hi = (0.0 if values.min() >= 0 else -top), top
-        edges = np.linspace(lo, hi, self.BINS + 1)
-        image = np.zeros((self.BINS, depth))
-        for layer in range(depth):
-            counts, _ = np.histogram(np.clip(values[layer], lo, hi), bins=edges)
-            image[:, layer] = counts / max(counts.max(), 1)
+        # One fixed value range for every setting (values beyond are counted in the edge bins), so no
+        # control moves the axes: exploding layers pile up at the edges, vanishing ones at one value.
+        lo, hi = VALUE_RANGE
+        # All layers' histograms in one bincount: bin index + BINS * layer index.
+        flat = np.nan_to_num(values.reshape(depth, -1), nan=lo, posinf=hi, neginf=lo)  # (L, B*W)
+        bins = np.clip((flat - lo) / (hi - lo) * self.BINS, 0, self.BINS - 1).astype(np.int64)
+        counts = np.bincount((bins + self.BINS * np.arange(depth)[:, None]).ravel(),
+                             minlength=depth * self.BINS).reshape(depth, self.BINS)  # (L, BINS)
+        image = (counts / np.maximum(counts.max(axis=1, keepdims=True), 1)).T   # (BINS, L)
         self.image.set_data(image)
         self.image.set_extent((0.5, depth + 0.5, lo, hi))
         layers = np.arange(1, depth + 1)
@@ -256,20 +252,19 @@ class SignalPropagation(FigureWidget):
         self.grad_line.set_data(layers, s.grad_norm)
         positive = np.concatenate([s.activation_std, s.grad_norm])
         positive = positive[np.isfinite(positive) & (positive > 0)]
-        if positive.size:
-            log_lo = math.floor(math.log10(positive.min()) - 0.2)  # a margin so markers are not cut
-            log_hi = math.ceil(math.log10(positive.max()) + 0.2)
-        else:
-            log_lo, log_hi = -1, 1
-        log_hi = max(log_hi, log_lo + 1)
-        static = (depth, lo, hi, log_lo, log_hi)
+        # 1e-40 ... 1e40 unless the curves leave it (then in steps of 20 decades): a fixed scale
+        # compares settings at a glance and keeps the cached background valid.
+        low = math.log10(positive.min()) - 0.5 if positive.size else 0.0
+        high = math.log10(positive.max()) + 0.5 if positive.size else 0.0
+        log_lo, log_hi = min(-40, 20 * math.floor(low / 20)), max(40, 20 * math.ceil(high / 20))
+        right = 10 * math.ceil(depth / 10) + 0.5  # whole tens of layers: dragging depth rarely moves the axes
+        static = (right, lo, hi, log_lo, log_hi)
         if static != self._static:  # limits live in the cached background: redraw it only when they move
             self._static = static
-            self.ax_hist.set_xlim(0.5, depth + 0.5)
+            self.ax_hist.set_xlim(0.5, right)
             self.ax_hist.set_ylim(lo, hi)
-            self.ax_log.set_xlim(0.5, depth + 0.5)
+            self.ax_log.set_xlim(0.5, right)
             self.ax_log.set_ylim(10.0**log_lo, 10.0**log_hi)
-            self.fig.tight_layout()  # tick labels may have grown
             self.invalidate()
         self.verdict = v = verdict(s)
         color = "#2ca02c" if v["forward"] == v["backward"] == "healthy" else "#d62728"

@@ -38,6 +38,7 @@ _EDGES = [("x1", "z1", "w11"), ("x2", "z1", "w12"), ("x1", "z2", "w21"), ("x2", 
           ("z1", "h1", None), ("z2", "h2", None), ("h1", "z3", "v1"), ("h2", "z3", "v2"),
           ("z3", "yhat", None), ("yhat", "L", None), ("y", "L", None)]
 _NODE_NAMES = {"yhat": "ŷ"}
+_NODE_AREA = 900  # scatter marker size of a node, points^2
 _STEP_EDGES = {  # edges lit during each step: forward uses the edges into the node, backward the edges out
     ("forward", "z1"): [("x1", "z1"), ("x2", "z1")], ("forward", "z2"): [("x1", "z2"), ("x2", "z2")],
     ("forward", "h1"): [("z1", "h1")], ("forward", "h2"): [("z2", "h2")],
@@ -125,15 +126,15 @@ class BackpropStepper(FigureWidget):
         self.n_backward = 0  # how many backward steps are revealed
 
         self.ax = self.fig.add_axes((0.01, 0.1, 0.98, 0.86))
-        self.ax.set_xlim(-0.6, 7.6)
-        self.ax.set_ylim(-2.1, 2.5)
+        self.ax.set_xlim(-1.3, 7.6)
+        self.ax.set_ylim(-2.45, 2.5)
         self.ax.set_axis_off()
         segments = [(_POS[a], _POS[b]) for a, b, _ in _EDGES]
         self.ax.add_collection(LineCollection(segments, colors="0.6", lw=1.3, zorder=1))
         self.highlight = LineCollection([], colors="#ff7f0e", lw=4, zorder=2)
         self.ax.add_collection(self.highlight)
         xy = np.array([_POS[k] for k in _POS])
-        self.circles = self.ax.scatter(xy[:, 0], xy[:, 1], s=900, c=["#fdf1e2" if k in ("x1", "x2", "y") else "#eef4fb" for k in _POS],
+        self.circles = self.ax.scatter(xy[:, 0], xy[:, 1], s=_NODE_AREA, c=["#fdf1e2" if k in ("x1", "x2", "y") else "#eef4fb" for k in _POS],
                         edgecolors="0.3", zorder=3)
         self.current = self.ax.scatter([], [], s=1100, facecolors="none", edgecolors="#ff7f0e", linewidths=3,
                                        zorder=4)
@@ -141,24 +142,26 @@ class BackpropStepper(FigureWidget):
                       for name, (x, y) in _POS.items()]
         self.value_texts = {name: self.ax.text(x, y + 0.33, "", ha="center", va="bottom", fontsize=9, zorder=5)
                             for name, (x, y) in _POS.items()}
-        self.grad_texts = {name: self.ax.text(x, y - 0.33, "", ha="center", va="top", fontsize=9,
-                                              color="#d62728", zorder=5) for name, (x, y) in _POS.items()}
+        self.grad_texts = {  # inputs: to the left, where the crossing edges leave no room below
+            name: self.ax.text(x - 0.3, y, "", ha="right", va="center", fontsize=9, color="#d62728", zorder=5)
+            if name in ("x1", "x2") else
+            self.ax.text(x, y - 0.33, "", ha="center", va="top", fontsize=9, color="#d62728", zorder=5)
+            for name, (x, y) in _POS.items()}
         self.param_texts = {}
         for a, b, pname in _EDGES:  # weights sit at 40 % of their edge, biases under their node
             if pname:
                 (xa, ya), (xb, yb) = _POS[a], _POS[b]
-                t = 0.3 if pname in ("w12", "w21") else 0.55
+                t = 0.3 if pname in ("w12", "w21") else 0.55  # the crossing edges: away from the crossing
                 self.param_texts[pname] = self.ax.text(xa + t * (xb - xa), ya + t * (yb - ya) + 0.08, "",
                                                        ha="center", va="bottom", fontsize=8,
                                                        bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5), zorder=6)
         for pname, node, dy in (("b1", "z1", 0.8), ("b2", "z2", -0.85), ("c", "z3", -0.85)):
             x, y = _POS[node]
             self.param_texts[pname] = self.ax.text(x, y + dy, "", ha="center", va="center", fontsize=8, zorder=6)
-        self.ax.text(-0.55, -2.05, "black: values (forward)   red: ∂L/∂(node) (backward)   "
+        self.ax.text(-1.25, -2.4, "black: values (forward)   red: ∂L/∂(node) (backward)   "
                      "L = (ŷ − y)²,  ŷ = σ(z3),  h = f(z)", fontsize=8, color="0.35")
-        self.formula = self.ax.text(-0.55, 2.45, "", fontsize=9.5, va="top")
-        # The highlight changes every step and must sit under the nodes, so the nodes are animated too.
-        self.animate(self.highlight, self.circles, self.current, *self.names, *self.value_texts.values(), *self.grad_texts.values(),
+        self.formula = self.ax.text(-1.25, 2.45, "", fontsize=9.5, va="top")
+        self.animate(self.highlight, self.current, *self.value_texts.values(), *self.grad_texts.values(),
                      *self.param_texts.values(), self.formula)
         self.nodes: dict[str, Value] = {}
         self.update()
@@ -242,11 +245,21 @@ class BackpropStepper(FigureWidget):
             self.current.set_offsets(np.empty((0, 2)))
             text = "Press Forward ▶ to compute the first node."
         else:
-            self.highlight.set_segments([(_POS[a], _POS[b]) for a, b in _STEP_EDGES[step]])
+            self.highlight.set_segments([self._between_nodes(a, b) for a, b in _STEP_EDGES[step]])
             self.current.set_offsets([_POS[step[1]]])
             text = self.explain(*step)
         self.formula.set_text(text)
         self.status.value = text.replace("\n", "<br>")
+
+    def _between_nodes(self, a: str, b: str) -> np.ndarray:
+        """The edge a -> b cut back to the rims of the two circles: the highlight is drawn over the
+        cached background, so it must not cover the nodes and their names."""
+        to_pixels = self.ax.transData
+        start, end = to_pixels.transform(_POS[a]), to_pixels.transform(_POS[b])
+        direction = (end - start) / np.linalg.norm(end - start)
+        radius = 0.5 * np.sqrt(_NODE_AREA) * self.fig.dpi / 72 + 2  # marker size is in points^2
+        ends = np.array([start + radius * direction, end - radius * direction])
+        return to_pixels.inverted().transform(ends)
 
     def explain(self, direction: str, node: str) -> str:
         """The formula of one step with the numbers filled in."""
@@ -349,8 +362,7 @@ class TrainingReplay(FigureWidget):
             self._held += 1  # changing the options fires the slider: no nested refresh
             try:
                 self.epoch.options = self.epochs
-                if self.epoch.value not in self.epochs:
-                    self.epoch.value = self.epochs[0]
+                self.epoch.value = self.epochs[-1]  # open on the latest network; drag back to replay
             finally:
                 self._held -= 1
             self.loss_line.set_data(self.epochs, self.losses)
@@ -364,3 +376,35 @@ class TrainingReplay(FigureWidget):
         self.ax.set_title(f"epoch {self.epochs[i]}: loss {self.losses[i]:.3g}, accuracy {self.accuracies[i]:.0%}")
         self.status.value = (f"Colour: the network's probability of class 1 (blue) against class 0 (orange); "
                              f"{len(self.epochs)} snapshots recorded.")
+
+    def plot_snapshots(self, epochs=None, *, columns: int = 5):
+        """Small multiples of the decision regions at a few recorded epochs (a static picture of the
+        replay); returns the pyplot figure."""
+        import matplotlib.pyplot as plt
+
+        if not self.epochs:
+            raise ValueError("nothing recorded yet: call record(epoch, predict, loss) while training")
+        if epochs is None:  # evenly spaced through the recording, first and last included
+            picks = np.unique(np.linspace(0, len(self.epochs) - 1, columns).round().astype(int))
+            epochs = [self.epochs[i] for i in picks]
+        missing = [e for e in epochs if e not in self.epochs]
+        if missing:
+            raise ValueError(f"epochs {missing} were not recorded; recorded: {self.epochs}")
+        fig, axes = plt.subplots(1, len(epochs), figsize=(2.4 * len(epochs), 2.6), squeeze=False)
+        for ax, epoch in zip(axes[0], epochs):
+            i = self.epochs.index(epoch)
+            ax.imshow(self.probabilities[i], origin="lower", extent=(*self.xlim, *self.ylim), cmap=PROBABILITY_CMAP,
+                      vmin=0, vmax=1, aspect="auto")
+            ax.contour(self.xx, _grid_y(self), self.probabilities[i], levels=[0.5], colors="k", linewidths=1)
+            ax.scatter(self.X[:, 0], self.X[:, 1], c=[CLASS_COLORS[int(c)] for c in self.y], s=40, edgecolors="k")
+            ax.set_title(f"epoch {epoch}\nloss {self.losses[i]:.3f}, acc. {self.accuracies[i]:.0%}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.tight_layout()
+        return fig
+
+
+def _grid_y(replay):
+    """The y coordinates of the replay's grid (the grid is square: resolution x resolution)."""
+    return replay.grid_points[:, 1].reshape(replay.xx.shape)
+
