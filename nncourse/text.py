@@ -156,9 +156,9 @@ def python_docs_text() -> tuple[str, str]:
         import textwrap
 
         modules = [collections, json, pathlib, textwrap, math]
-        docs = [m.__doc__ or "" for m in modules]
-        docs += [obj.__doc__ or "" for m in modules for obj in vars(m).values() if callable(obj)]
-        return f"Python {version} standard-library docstrings", "\n\n".join(d.strip() for d in docs if d)
+        objects = modules + [obj for m in modules for obj in vars(m).values() if callable(obj)]
+        docs = [obj.__doc__.strip() for obj in objects if isinstance(getattr(obj, "__doc__", None), str)]
+        return f"Python {version} standard-library docstrings", "\n\n".join(d for d in docs if d)
     return f"Python {version} documentation topics (pydoc_data)", "\n\n".join(topics[k].strip() for k in sorted(topics))
 
 
@@ -184,7 +184,8 @@ def load_corpus(quick: bool, *, urls: str | list[str] = SHAKESPEARE_URL, sha256:
             return make_corpus("Tiny Shakespeare (char-rnn)", text, val_fraction=val_fraction,
                                source=urls if isinstance(urls, str) else urls[0])
     name, text = python_docs_text()
-    return make_corpus(name, text, val_fraction=val_fraction, source="pydoc_data.topics")
+    source = "pydoc_data.topics" if "pydoc_data" in name else "standard-library docstrings"
+    return make_corpus(name, text, val_fraction=val_fraction, source=source)
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,6 +68,16 @@ def test_python_docs_text_is_deterministic():
     assert python_docs_text() == python_docs_text()
 
 
+def test_python_without_pydoc_data_falls_back_to_docstrings(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pydoc_data.topics", None)  # importing it now raises ImportError
+    name, text = python_docs_text()
+    assert "docstrings" in name and len(text) > 10_000
+    corpus = load_corpus(quick=True)
+    assert corpus.source == "standard-library docstrings" and corpus.text == text
+
+
 def test_make_corpus_checks_its_input():
     with pytest.raises(ValueError, match="val_fraction"):
         make_corpus("x", "a" * 100, val_fraction=1.5)
