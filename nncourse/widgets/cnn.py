@@ -124,7 +124,11 @@ class KernelExplorer(FigureWidget):
         self.ax_out.add_patch(self.pixel)
         for ax in (self.ax_in, self.ax_k, self.ax_out):
             ax.set_title(" ", fontsize=10)
-        self.fig.subplots_adjust(left=0.04, right=0.99, bottom=0.08, top=0.84, wspace=0.18)
+        # Fixed explanations stay in the cached background; the short titles are redrawn each time.
+        self.ax_in.set_xlabel("red: receptive field · dashed: the image,\nzero padding outside it", fontsize=9)
+        self.ax_k.set_xlabel("cross-correlation: no flip", fontsize=9)
+        self.ax_out.set_xlabel("on the input's grid; size per axis\n⌊(n + 2·padding − 3)/stride⌋ + 1", fontsize=9)
+        self.fig.subplots_adjust(left=0.04, right=0.99, bottom=0.16, top=0.9, wspace=0.18)
         texts = [t for row in self.kernel_text for t in row]
         # Everything that changes with the kernel, stride, padding or selected pixel is drawn over
         # a cached background; the axis limits only change with the image (a full redraw).
@@ -209,6 +213,10 @@ class KernelExplorer(FigureWidget):
         return padded[rows.start + p : rows.stop + p, cols.start + p : cols.stop + p]
 
     # --- drawing ---------------------------------------------------------------------------
+    @staticmethod
+    def _set_title(ax, text: str) -> None:
+        ax.set_title(text, fontsize=10)
+
     def update(self):
         h, w = self.picture.shape
         s, p = self.stride.value, self.padding.value
@@ -222,8 +230,7 @@ class KernelExplorer(FigureWidget):
         self.frame.set_visible(p > 0)
         rows, cols = self.receptive_field()
         self.field.set_xy((cols.start - 0.5, rows.start - 0.5))
-        self.ax_in.set_title(f"input {h}x{w}, padding {p}" + ("\n(zeros outside the dashed frame)" if p else "\n") +
-                           "; red: receptive field", fontsize=10)
+        self._set_title(self.ax_in, f"input {h}x{w}, padding {p}")
 
         kernel = self.kernel
         scale = max(1e-9, float(np.abs(kernel).max()))
@@ -235,7 +242,7 @@ class KernelExplorer(FigureWidget):
                 text = self.kernel_text[i][j]
                 text.set_text(f"{value:.2f}".rstrip("0").rstrip(".") if value != 0 else "0")
                 text.set_color("white" if abs(value) > 0.6 * scale else "black")
-        self.ax_k.set_title(f"kernel: {self.kernel_name}", fontsize=10)
+        self._set_title(self.ax_k, f"kernel: {self.kernel_name}")
 
         # Output pixel (i, j) is drawn s input pixels wide, centred on its window's centre
         # (s*i - p + 1, s*j - p + 1) on the input's grid.
@@ -245,13 +252,14 @@ class KernelExplorer(FigureWidget):
         low, high = float(out.min()), float(out.max())
         self.output_image.set_clim(low, high if high > low else low + 1e-9)
         self.pixel.set_bounds(left + s * self.col.value, top + s * self.row.value, s, s)
-        self.ax_out.set_title(f"output {out_h}x{out_w}: ⌊(n + 2p − k)/s⌋ + 1\n"
-                              f"⌊({h}+2·{p}−3)/{s}⌋+1 = {out_h},  ⌊({w}+2·{p}−3)/{s}⌋+1 = {out_w}", fontsize=10)
+        self._set_title(self.ax_out, f"output {out_h}x{out_w}")
 
         value = out[self.row.value, self.col.value]
         r, c = np.arange(rows.start, rows.stop)[:, None], np.arange(cols.start, cols.stop)[None, :]
         in_padding = int(np.sum((r < 0) | (r >= h) | (c < 0) | (c >= w)))
         self.status.value = (
+            f"Output shape: ⌊({h} + 2·{p} − 3)/{s}⌋ + 1 = <b>{out_h}</b> rows, "
+            f"⌊({w} + 2·{p} − 3)/{s}⌋ + 1 = <b>{out_w}</b> columns.<br>"
             f"out[{self.row.value}, {self.col.value}] = Σ window ⊙ kernel = <b>{value:.3f}</b> - the window "
             f"covers input rows {rows.start}…{rows.stop - 1} and columns {cols.start}…{cols.stop - 1}"
             + (f"; {in_padding} of its 9 pixels are padding zeros" if in_padding else "") + ".")
