@@ -104,15 +104,16 @@ class ActivationExplorer(FigureWidget):
         text = dict(va="center", fontsize=7.5)
         self.sat_texts = [self.ax_bar.text(0, r - 0.19, "", **text) for r in rows]  # y axis inverted: on top
         self.grad_texts = [self.ax_bar.text(0, r + 0.19, "", **text) for r in rows]
-        self.ax_bar.set(xlim=(-0.25, 1.35), title=f"units with |f'(x)| < {SATURATION_THRESHOLD:g} (dark), mean f' (light)")
+        # Names as animated text left of the bars (not tick labels, which live in the cached background).
+        self.name_texts = [self.ax_bar.text(-0.05, r, "", ha="right", va="center", fontsize=10) for r in rows]
+        self.ax_bar.set(xlim=(-0.7, 1.35), yticks=[], xticks=[0, 0.5, 1], title=f"units with |f'(x)| < {SATURATION_THRESHOLD:g} (dark), mean f' (light)")
         self.ax_bar.title.set_fontsize(9)
         self.ax_bar.axvline(0, color="0.5", lw=0.8)
         self.ax_bar.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=7.5, frameon=False, ncol=1)
-        self.ax_bar.set_yticks([0], ["leaky_relu"])  # the longest name: one layout fits every selection
-        self._rows_drawn = None
+        self._rows_shown = None
         self.fig.tight_layout()
         self.animate(*self.densities, *self.f_lines.values(), *self.df_lines.values(), *self.sat_bars,
-                     *self.grad_bars, *self.sat_texts, *self.grad_texts)
+                     *self.grad_bars, *self.sat_texts, *self.grad_texts, *self.name_texts)
         self.stats: dict[str, dict[str, float]] = {}
         self.update()
 
@@ -131,10 +132,13 @@ class ActivationExplorer(FigureWidget):
         for slot in range(len(EXPLORER_ACTIVATIONS)):
             bars, texts = (self.sat_bars[slot], self.grad_bars[slot]), (self.sat_texts[slot], self.grad_texts[slot])
             if slot >= len(chosen):
-                for artist in (*bars, *texts):
+                for artist in (*bars, *texts, self.name_texts[slot]):
                     artist.set_visible(False)
                 continue
             name = chosen[slot]
+            self.name_texts[slot].set_text(name)
+            self.name_texts[slot].set_color(_COLORS[name])
+            self.name_texts[slot].set_visible(True)
             values = (self.stats[name]["saturated"], self.stats[name]["mean_grad"])
             for bar, txt, value, label in zip(bars, texts, values, (f"{values[0]:.0%}", f"{values[1]:.2f}")):
                 bar.set_width(value)
@@ -143,12 +147,10 @@ class ActivationExplorer(FigureWidget):
                 txt.set_x(max(value, 0.0) + 0.02)
                 for artist in (bar, txt):
                     artist.set_visible(True)
-        if chosen != self._rows_drawn:  # tick labels are static: redraw the background only when they change
-            self._rows_drawn = chosen
-            self.ax_bar.set_yticks(np.arange(len(chosen)), chosen)
-            for tick, name in zip(self.ax_bar.get_yticklabels(), chosen):
-                tick.set_color(_COLORS[name])
-            self.ax_bar.set_ylim(max(len(chosen), 1) - 0.5, -0.5)  # first selected on top
+        rows = 4 if len(chosen) <= 4 else len(EXPLORER_ACTIVATIONS)  # two layouts: few or many rows
+        if rows != self._rows_shown:  # limits are static: redraw the background only when they change
+            self._rows_shown = rows
+            self.ax_bar.set_ylim(rows - 0.5, -0.5)  # first selected on top
             self.invalidate()
         if not chosen:
             self.status.value = "Select one or more activations (Ctrl/Cmd-click for several)."
