@@ -55,9 +55,6 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
 def find_chromium() -> str | None:
     """The Chromium binary the tests use, or None when it is not installed."""
     return CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
@@ -339,29 +336,34 @@ def move_sliders(page, timeout: float = 20) -> list[SliderCheck]:
         key = "ArrowLeft" if at_max else "ArrowRight"
         handle.focus()
         changed, detail = False, ""
-        deadline = time.monotonic() + timeout
-        for attempt in range(3):  # a step may round to the same picture: try a couple more
+        for attempt in range(3):  # one step may round to the same picture: press again, up to 3 times
             handle.press(key)
-            while time.monotonic() < deadline:
-                if _picture_src(page, index) != before_src:
-                    changed = True
-                    break
-                page.wait_for_timeout(100)
-            if changed or time.monotonic() >= deadline:
+            deadline = time.monotonic() + timeout / 3
+            while not changed and time.monotonic() < deadline:
+                changed = _picture_src(page, index) != before_src
+                if not changed:
+                    page.wait_for_timeout(100)
+            if changed:
                 break
         after_value = _readout(page, index)
         if not changed:
-            detail = (f"picture unchanged {timeout:.0f} s after pressing {key} "
+            detail = (f"picture unchanged {timeout:.0f} s after pressing {key} 3 times "
                       f"(slider value {before_value!r} -> {after_value!r})")
         checks.append(SliderCheck(description, before_value, after_value, changed, detail))
     return checks
 
 
-def _answer_kernel_dialog(page, state) -> None:
+class RunNotStarted(RuntimeError):
+    """JupyterLab asked which kernel to use instead of running (the session was not ready yet)."""
+
+
+def _answer_kernel_dialog(page, state) -> bool:
     """A "Select Kernel" dialog (JupyterLab asks when a run starts before the session settled):
-    accept the notebook's own kernel, as a learner would."""
+    accept the notebook's own kernel, as a learner would. True if there was one."""
     if state and state.get("dialog") and "Select Kernel" in state["dialog"]:
         page.locator(".jp-Dialog .jp-mod-accept").click()
+        return True
+    return False
 
 
 def _wait_for_run(page, timeout: float) -> dict:
@@ -372,7 +374,8 @@ def _wait_for_run(page, timeout: float) -> dict:
     state = None
     while time.monotonic() < deadline:
         state = page.evaluate(_STATE_JS)
-        _answer_kernel_dialog(page, state)
+        if _answer_kernel_dialog(page, state) and not started:
+            raise RunNotStarted  # the dialog swallowed Run All: the caller runs it again
         if state:
             prompts = state["prompts"]
             busy = any("*" in p for p in prompts)
@@ -393,6 +396,14 @@ def _wait_for_run(page, timeout: float) -> dict:
         f"(raise NNCOURSE_BROWSER_TIMEOUT on a loaded machine)")
 
 
+def _run_all(page, timeout: float) -> dict:
+    """Run -> Run All Cells, through the menu bar like a learner, and wait for the end."""
+    page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel",
+                 has_text=re.compile(r"^Run All Cells$")).click()
+    return _wait_for_run(page, timeout)
+
+
 def run_notebook(page, server: LabServer, notebook: str, screenshot: Path | None = None,
                  timeout: float = 150, slider_timeout: float = 20) -> NotebookRun:
     """Open ``notebook`` (path relative to the server root), Run All Cells from the menu, inspect it."""
@@ -411,11 +422,11 @@ def run_notebook(page, server: LabServer, notebook: str, screenshot: Path | None
     if current_tab.count():
         current_tab.first.click()
 
-    # Run -> Run All Cells, through the menu bar like a learner.
-    page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel",
-                 has_text=re.compile(r"^Run All Cells$")).click()
-    state = _wait_for_run(page, timeout)
+    try:
+        state = _run_all(page, timeout)
+    except RunNotStarted:
+        page.wait_for_function(_KERNEL_READY_JS, timeout=90_000)
+        state = _run_all(page, timeout)
     result.executed_cells = sum(bool(re.search(r"\[\d+\]", p)) for p in state["prompts"])
     result.errors = page.evaluate(_ERRORS_JS)
 
