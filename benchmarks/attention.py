@@ -11,8 +11,6 @@ of attention with the sequence length. Run: ``python benchmarks/attention.py`` (
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -20,21 +18,9 @@ import torch.nn.functional as F
 
 from nncourse.attention import MultiHeadAttention, scaled_dot_product_attention, scaled_dot_product_attention_backward
 from nncourse.transformer import TransformerBlock
+from timing import median_seconds
 
 
-def median_seconds(*fns, repeats: int, warmup: int = 3) -> list[float]:
-    """Median wall time of each function, called in turn (interleaved) so that a busy machine
-    slows all of them alike and the ratio stays meaningful."""
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, bucket in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(bucket) for bucket in times]
 
 
 def bench_sdpa(batch, heads, length, head_size, causal, repeats):

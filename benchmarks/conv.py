@@ -8,7 +8,6 @@ The naive loop is timed once, on a much smaller input, to show the gap it teache
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
@@ -16,21 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from nncourse.cnn import Conv2d, conv2d_naive
+from timing import median_seconds
 
 
-def median_seconds(*fns, repeats: int, warmup: int = 3) -> list[float]:
-    """Median wall time of each function, calling them in turn (interleaved), so a busy machine
-    slows all of them alike and the ratio stays meaningful."""
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, bucket in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(bucket) for bucket in times]
 
 
 def bench(batch, channels_in, channels_out, size, kernel, stride, padding, repeats, dtype=np.float32):

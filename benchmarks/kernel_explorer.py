@@ -6,32 +6,26 @@ choice only redraws the animated artists over a cached background (the axis limi
 per image).
 Run: python benchmarks/kernel_explorer.py
 """
-import statistics
 
 import numpy as np
 
 from nncourse.widgets.cnn import IMAGES, KERNELS, KernelExplorer
+from timing import measure_widget
 
 
-def measure(widget, control, values):
-    widget.update_seconds.clear()
-    for value in values:
-        control.value = value
-    ms = [1e3 * s for s in widget.update_seconds]
-    return statistics.median(ms), max(ms), len(ms)
 
 
 def main():
     w = KernelExplorer()
     rows = [
-        ("centre weight (photo)", *measure(w, w.weights[4], np.tile(np.linspace(-2, 2, 20).round(2), 3))),
-        ("preset (photo)", *measure(w, w.preset, list(KERNELS) * 4)),
-        ("selected output column (photo)", *measure(w, w.col, list(range(0, 60)))),
-        ("stride (photo)", *measure(w, w.stride, [1, 2, 3] * 10)),
-        ("padding (photo)", *measure(w, w.padding, [0, 1, 2, 3] * 8)),
+        ("centre weight (photo)", *measure_widget(w, w.weights[4], np.tile(np.linspace(-2, 2, 20).round(2), 3))),
+        ("preset (photo)", *measure_widget(w, w.preset, list(KERNELS) * 4)),
+        ("selected output column (photo)", *measure_widget(w, w.col, list(range(0, 60)))),
+        ("stride (photo)", *measure_widget(w, w.stride, [1, 2, 3] * 10)),
+        ("padding (photo)", *measure_widget(w, w.padding, [0, 1, 2, 3] * 8)),
     ]
     w.image.value = IMAGES[1]
-    rows.append(("centre weight (digit)", *measure(w, w.weights[4], np.tile(np.linspace(-2, 2, 20).round(2), 3))))
+    rows.append(("centre weight (digit)", *measure_widget(w, w.weights[4], np.tile(np.linspace(-2, 2, 20).round(2), 3))))
     print(f"{'KernelExplorer control':36s} {'median ms':>10s} {'max ms':>8s} {'n':>4s}")
     for name, median, worst, n in rows:
         flag = "" if median <= 50 else "  (over the 50 ms target)"

@@ -11,26 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 import torch
 
 from nncourse.rnn import GRU, LSTM, RNN
+from timing import median_seconds
 
 
-def median_seconds(*fns, repeats: int, warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, bucket in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(bucket) for bucket in times]
 
 
 def bench(cls, batch, steps, input_size, hidden_size, repeats, dtype=np.float32):

@@ -7,7 +7,6 @@ characters with a small char LSTM (untrained: the speed does not depend on the w
 Run: python benchmarks/widgets_06.py
 """
 import os
-import statistics
 
 import numpy as np
 import torch
@@ -15,38 +14,33 @@ import torch
 from nncourse.char_lm import CharLSTM
 from nncourse.text import CharVocab, load_corpus
 from nncourse.widgets import GradientThroughTime, LSTMGateViewer, SamplingWidget
+from timing import measure_widget
 
 
-def measure(widget, control, values):
-    widget.update_seconds.clear()
-    for value in values:
-        control.value = value
-    ms = [1e3 * s for s in widget.update_seconds]
-    return statistics.median(ms), max(ms), len(ms)
 
 
 def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
     rows = []
     gtt = GradientThroughTime(length=60)
-    rows.append(("GradientThroughTime: scale (T=60)", *measure(gtt, gtt.scale, np.tile([0.8, 1.0, 1.2], 10))))
+    rows.append(("GradientThroughTime: scale (T=60)", *measure_widget(gtt, gtt.scale, np.tile([0.8, 1.0, 1.2], 10))))
     gtt.length.value = 200
     rows.append(("GradientThroughTime: forget bias (T=200)",
-                 *measure(gtt, gtt.forget_bias, np.tile([0.0, 1.0, 2.0], 5))))
-    rows.append(("GradientThroughTime: length", *measure(gtt, gtt.length, np.tile([20, 60, 100], 5))))
+                 *measure_widget(gtt, gtt.forget_bias, np.tile([0.0, 1.0, 2.0], 5))))
+    rows.append(("GradientThroughTime: length", *measure_widget(gtt, gtt.length, np.tile([20, 60, 100], 5))))
 
     vocab: CharVocab = load_corpus(quick=True).vocab
     torch.manual_seed(0)
     model = CharLSTM(vocab.size, embedding_dim=64, hidden_size=128, num_layers=1)
     viewer = LSTMGateViewer(model, vocab, text="The default value of a parameter is evaluated once.")
-    rows.append(("LSTMGateViewer: unit slider", *measure(viewer, viewer.unit, np.tile([1, 2, 3], 10))))
-    rows.append(("LSTMGateViewer: new text", *measure(viewer, viewer.text, ["for x in range(3):", "if a:", "else"] * 3)))
+    rows.append(("LSTMGateViewer: unit slider", *measure_widget(viewer, viewer.unit, np.tile([1, 2, 3], 10))))
+    rows.append(("LSTMGateViewer: new text", *measure_widget(viewer, viewer.text, ["for x in range(3):", "if a:", "else"] * 3)))
 
     sampler = SamplingWidget(model, vocab, prompt="The ", length=100)
     rows.append(("SamplingWidget: temperature (100 chars)",
-                 *measure(sampler, sampler.temperature, np.tile([0.5, 1.0, 1.5], 4))))
+                 *measure_widget(sampler, sampler.temperature, np.tile([0.5, 1.0, 1.5], 4))))
     sampler.length.value = 300
-    rows.append(("SamplingWidget: top-k (300 chars)", *measure(sampler, sampler.top_k, np.tile([5, 10, 0], 3))))
+    rows.append(("SamplingWidget: top-k (300 chars)", *measure_widget(sampler, sampler.top_k, np.tile([5, 10, 0], 3))))
 
     print(f"{'widget / control':44s} {'median ms':>10s} {'max ms':>8s} {'n':>4s}")
     for name, median, worst, n in rows:

@@ -6,21 +6,15 @@ does not depend on the weights). Controls that change the text, the mask or the 
 rerun the model or resize the axes and redraw the whole figure; they update on release
 (``continuous_update=False``), so they are reported separately. Run: python benchmarks/widgets_07.py
 """
-import statistics
 
 import numpy as np
 
 from nncourse.text import CharVocab
 from nncourse.transformer import GPT, GPTConfig
 from nncourse.widgets.attention import AttentionExplorer, PositionalEncodingWidget, gpt_attention
+from timing import measure_widget
 
 
-def measure(widget, control, values):
-    widget.update_seconds.clear()
-    for value in values:
-        control.value = value
-    ms = [1e3 * s for s in widget.update_seconds]
-    return statistics.median(ms), max(ms), len(ms)
 
 
 def main():
@@ -30,13 +24,13 @@ def main():
     explorer = AttentionExplorer(gpt_attention(model, vocab), text)
     pe = PositionalEncodingWidget()
     rows = [
-        ("AttentionExplorer: query slider", *measure(explorer, explorer.query, np.tile(np.arange(0, 40, 2), 3))),
-        ("AttentionExplorer: head menu", *measure(explorer, explorer.head, np.tile([0, 1, 2, 3], 8))),
-        ("AttentionExplorer: layer menu", *measure(explorer, explorer.layer, np.tile([0, 1, 2, 3], 8))),
-        ("PositionalEncoding: position slider", *measure(pe, pe.position, np.tile(np.arange(0, 100, 5), 3))),
-        ("on release: explorer causal box", *measure(explorer, explorer.causal, [False, True] * 5)),
-        ("on release: explorer new text", *measure(explorer, explorer.text, ["to be or not", text] * 5)),
-        ("on release: PE d_model slider", *measure(pe, pe.d_model, [32, 64, 128, 256] * 3)),
+        ("AttentionExplorer: query slider", *measure_widget(explorer, explorer.query, np.tile(np.arange(0, 40, 2), 3))),
+        ("AttentionExplorer: head menu", *measure_widget(explorer, explorer.head, np.tile([0, 1, 2, 3], 8))),
+        ("AttentionExplorer: layer menu", *measure_widget(explorer, explorer.layer, np.tile([0, 1, 2, 3], 8))),
+        ("PositionalEncoding: position slider", *measure_widget(pe, pe.position, np.tile(np.arange(0, 100, 5), 3))),
+        ("on release: explorer causal box", *measure_widget(explorer, explorer.causal, [False, True] * 5)),
+        ("on release: explorer new text", *measure_widget(explorer, explorer.text, ["to be or not", text] * 5)),
+        ("on release: PE d_model slider", *measure_widget(pe, pe.d_model, [32, 64, 128, 256] * 3)),
     ]
     print(f"{'widget / control':40s} {'median ms':>10s} {'max ms':>8s} {'n':>4s}")
     for name, median, worst, n in rows:

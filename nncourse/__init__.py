@@ -1,13 +1,12 @@
 """nncourse: an interactive course on neural networks - from scratch in NumPy, checked against
 PyTorch, then at scale.
 
-The package holds the logic; the notebooks in ``notebooks/`` hold the stories.
+The package holds the logic; the notebooks in ``notebooks/`` hold the stories. ``import nncourse``
+does not import torch: the modules that need it at import time (``nncourse.char_lm``,
+``nncourse.transformer``) are imported on demand, and the rest import it inside functions.
 """
+# Foundation (notebooks 00-01): the layer protocol, checks against PyTorch, data, the fit loop.
 from . import activations, data, losses
-from . import landscapes, optim, regularization, training  # notebook 04
-from . import autograd, initializers  # notebooks 02-03
-from .autograd import Value  # notebook 03
-from .regularization import BatchNorm1d, Dropout  # notebook 04
 from .config import REPO_URL, quick_mode
 from .gradcheck import compare_with_torch, gradcheck, numeric_gradient
 from .layers import (
@@ -16,13 +15,26 @@ from .layers import (
 )
 from .perceptron import Perceptron
 from .trainer import History, evaluate, fit, get_device, seed_everything
-from . import attention  # notebook 07 (nncourse.transformer imports torch, so it is imported on demand)
-from .attention import MultiHeadAttention, scaled_dot_product_attention
-from . import cnn  # notebook 05
+
+# Notebooks 02-03: initialisation, scalar autograd.
+from . import autograd, initializers
+from .autograd import Value
+
+# Notebook 04: optimizers, regularization, the NumPy training loop, loss landscapes.
+from . import landscapes, optim, regularization, training
+from .regularization import BatchNorm1d, Dropout
+
+# Notebook 05: convolutional networks.
+from . import cnn
 from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
-from . import text  # notebooks 06-07 (nncourse.char_lm imports torch, so it is imported on demand)
-from . import rnn  # notebook 06
+
+# Notebooks 06-07: character corpus, recurrent networks, attention.
+from . import attention, rnn, text
+from .attention import MultiHeadAttention, scaled_dot_product_attention
 from .rnn import GRU, LSTM, RNN
+
+# Notebook 08: fairness metrics, biased data, mitigation, model cards.
+from . import bias_data, fairness, mitigation, model_card
 
 __version__ = "0.1.0"
 
@@ -32,15 +44,9 @@ __all__ = [
     "ELU", "GELU", "ActivationLayer", "Identity", "Layer", "LeakyReLU", "Linear", "ReLU",
     "Sequential", "Sigmoid", "SiLU", "Softplus", "Tanh", "mlp",
     "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
-    "landscapes", "optim", "regularization", "training",
-    "BatchNorm1d", "Dropout",
     "autograd", "initializers", "Value",
-    "attention", "MultiHeadAttention", "scaled_dot_product_attention",
+    "landscapes", "optim", "regularization", "training", "BatchNorm1d", "Dropout",
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
-    "text", "rnn", "GRU", "LSTM", "RNN",
+    "attention", "rnn", "text", "MultiHeadAttention", "scaled_dot_product_attention", "GRU", "LSTM", "RNN",
+    "bias_data", "fairness", "mitigation", "model_card",
 ]
-
-# notebook 08: ethics and bias
-from . import bias_data, fairness, mitigation, model_card  # noqa: E402
-
-__all__ += ["bias_data", "fairness", "mitigation", "model_card"]

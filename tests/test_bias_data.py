@@ -1,10 +1,9 @@
 """The synthetic loan generator's knobs, and UCI Adult parsed from local files / a loopback server."""
 import hashlib
-import http.server
-import threading
 
 import numpy as np
 import pytest
+from loopback import Server, closed_port_url
 
 from nncourse import bias_data, data
 
@@ -112,35 +111,6 @@ def test_read_adult_skips_header_blank_and_missing_rows(tmp_path):
         bias_data.read_adult(tmp_path / "bad")
 
 
-class Server:
-    """A loopback HTTP server serving ``files`` (name -> bytes)."""
-
-    def __init__(self, files):
-        outer = self
-        self.files, self.requests = files, []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append(self.path)
-                body = outer.files.get(self.path.lstrip("/"))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -185,13 +155,6 @@ def test_adult_checksums_are_pinned_sha256():
         bias_data.load_adult(sensitive="age")
 
 
-def closed_port_url():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
 
 
 def test_quick_mode_is_synthetic_and_full_mode_falls_back_offline(monkeypatch, tmp_path, capsys):

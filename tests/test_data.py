@@ -2,12 +2,11 @@
 the internet."""
 import gzip
 import hashlib
-import http.server
 import struct
-import threading
 
 import numpy as np
 import pytest
+from loopback import Server, closed_port_url
 
 from nncourse import data
 
@@ -106,36 +105,6 @@ def test_read_idx_rejects_garbage(tmp_path):
 
 # --- downloads against a loopback server -------------------------------------------------------
 
-class Server:
-    """A loopback HTTP server serving ``files`` (name -> bytes) and counting requests."""
-
-    def __init__(self, files):
-        self.files, self.requests = files, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append(self.path)
-                body = outer.files.get(self.path.lstrip("/"))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -147,13 +116,6 @@ def server():
     srv.close()
 
 
-def closed_port_url():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"  # nothing listens here once the socket is closed
 
 
 def test_download_verifies_caches_and_reuses(server, tmp_path):
