@@ -25,7 +25,6 @@ reductions.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from . import activations as _activations
-from .validation import as_array, check_last_dim, check_positive_int, check_same_shape
+from .validation import as_array, check_last_dim, check_positive_int
 
 
 class Layer:
@@ -314,17 +314,26 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)"
 
 
-def mlp(sizes: list[int], activation="relu", *, seed: int = 0, dtype=np.float64) -> Sequential:
+def mlp(sizes: list[int], activation="relu", *, seed: int = 0, dtype=np.float64,
+        batch_norm: bool = False, dropout: float = 0.0) -> Sequential:
     """A multilayer perceptron ``Linear -> act -> ... -> Linear`` (no activation after the last).
 
     ``sizes`` lists the widths, input first: ``mlp([2, 8, 8, 1], "tanh")``. Layer ``i`` is
-    seeded with ``seed + i`` so the whole network is reproducible from one seed.
+    seeded with ``seed + i`` so the whole network is reproducible from one seed. Notebook 04's
+    regularizers slot into every hidden layer: ``batch_norm=True`` puts a ``BatchNorm1d`` before
+    the activation and ``dropout=p`` a ``Dropout(p)`` after it.
     """
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least an input and an output width, got {sizes}")
+    if batch_norm or dropout:
+        from .regularization import BatchNorm1d, Dropout  # regularization builds on this module
     layers: list[Layer] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(Linear(n_in, n_out, seed=seed + i, dtype=dtype))
         if i < len(sizes) - 2:
+            if batch_norm:
+                layers.append(BatchNorm1d(n_out, dtype=dtype))
             layers.append(ActivationLayer(activation))
+            if dropout:
+                layers.append(Dropout(dropout, seed=seed + 1000 + i))
     return Sequential(*layers)

@@ -18,3 +18,19 @@ def grid(xlim: tuple[float, float], ylim: tuple[float, float], resolution: int =
     ys = np.linspace(*ylim, resolution)
     xx, yy = np.meshgrid(xs, ys)  # (res, res) each, rows = y
     return xx, yy, np.stack([xx.ravel(), yy.ravel()], axis=1)  # (res*res, 2)
+
+
+def plot_loss_curves(train_loss, val_loss=(), ax=None, label: str = ""):
+    """Training (solid) and validation (dashed, same colour) loss per epoch on ``ax``; returns the axes.
+    Used by both training histories (``nncourse.fit``'s and the NumPy loop's)."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    epochs = np.arange(1, len(train_loss) + 1)
+    (line,) = ax.plot(epochs, train_loss, label=f"{label} train".strip())
+    if len(val_loss):
+        ax.plot(epochs, val_loss, "--", color=line.get_color(), label=f"{label} validation".strip())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    return ax

@@ -179,27 +179,3 @@ class BatchNorm1d(Layer):
     def __repr__(self) -> str:
         return (f"BatchNorm1d({self.num_features}, eps={self.eps:g}, momentum={self.momentum}, "
                 f"affine={self.affine})")
-
-
-def regularized_mlp(sizes: list[int], activation="relu", *, dropout: float = 0.0, batch_norm: bool = False,
-                    seed: int = 0, dtype=np.float64):
-    """``nncourse.mlp`` with optional BatchNorm1d before and Dropout after every hidden activation:
-    ``Linear -> [BatchNorm1d] -> act -> [Dropout] -> ... -> Linear`` (notebook 04's experiments).
-
-    Layer ``i`` is seeded ``seed + i`` (as in ``mlp``), so with no dropout and no batch norm the
-    weights equal ``mlp(sizes, activation, seed=seed)``'s.
-    """
-    from .layers import ActivationLayer, Linear, Sequential
-
-    if len(sizes) < 2:
-        raise ValueError(f"sizes must list at least an input and an output width, got {sizes}")
-    layers: list[Layer] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Linear(n_in, n_out, seed=seed + i, dtype=dtype))
-        if i < len(sizes) - 2:
-            if batch_norm:
-                layers.append(BatchNorm1d(n_out, dtype=dtype))
-            layers.append(ActivationLayer(activation))
-            if dropout:
-                layers.append(Dropout(dropout, seed=seed + 1000 + i))
-    return Sequential(*layers)

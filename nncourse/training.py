@@ -174,17 +174,9 @@ class TrainHistory:
 
     def plot(self, ax=None, label: str = ""):
         """Training (solid) and validation (dashed) loss per epoch on ``ax``; returns the axes."""
-        import matplotlib.pyplot as plt
+        from .plotting import plot_loss_curves
 
-        ax = ax or plt.gca()
-        epochs = np.arange(1, self.epochs + 1)
-        (line,) = ax.plot(epochs, self.train_loss, label=f"{label} train".strip())
-        if self.val_loss:
-            ax.plot(epochs, self.val_loss, "--", color=line.get_color(), label=f"{label} validation".strip())
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.legend()
-        return ax
+        return plot_loss_curves(self.train_loss, self.val_loss, ax, label)
 
 
 def train(model, train_data, val_data=None, *, epochs: int = 50, patience: int | None = None,

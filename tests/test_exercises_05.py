@@ -1,6 +1,5 @@
 """The notebook-05 self-checks accept a correct answer, reject wrong ones, and never raise."""
 import numpy as np
-import pytest
 
 from nncourse.cnn import MaxPool2d, output_size
 from nncourse.exercises import cnn as ex

@@ -90,7 +90,6 @@ import torch  # noqa: E402
 from nncourse.layers import ActivationLayer, Linear  # noqa: E402
 from nncourse.regularization import Dropout  # noqa: E402
 from nncourse.widgets import Playground  # noqa: E402
-from nncourse.widgets.playground import FEATURES  # noqa: E402
 
 
 def linears(pg):

@@ -182,17 +182,15 @@ def test_batchnorm_bad_input():
         BatchNorm1d(3, momentum=2)
 
 
-# --- regularized_mlp -----------------------------------------------------------------------------
+# --- mlp with regularizers ------------------------------------------------------------------------
 
 
-def test_regularized_mlp_structure_and_torch_twin():
-    from nncourse.regularization import regularized_mlp
-
-    plain = regularized_mlp([3, 5, 4, 2], "tanh", seed=2)
+def test_mlp_with_batch_norm_and_dropout_structure_and_torch_twin():
+    plain = nncourse.mlp([3, 5, 4, 2], "tanh", seed=2, dropout=0.0, batch_norm=False)
     reference = nncourse.mlp([3, 5, 4, 2], "tanh", seed=2)
     for name, p in reference.params.items():
         np.testing.assert_array_equal(plain.params[name], p)
-    model = regularized_mlp([3, 5, 4, 2], dropout=0.2, batch_norm=True, seed=2)
+    model = nncourse.mlp([3, 5, 4, 2], dropout=0.2, batch_norm=True, seed=2)
     kinds = [type(layer).__name__ for layer in model]
     assert kinds == ["Linear", "BatchNorm1d", "ActivationLayer", "Dropout"] * 2 + ["Linear"]
     x = np.random.default_rng(0).standard_normal((8, 3))
@@ -201,4 +199,4 @@ def test_regularized_mlp_structure_and_torch_twin():
     twin = model.to_torch().eval()
     np.testing.assert_allclose(model.forward(x), twin(torch.from_numpy(x)).detach().numpy(), atol=1e-12)
     with pytest.raises(ValueError, match="sizes must list at least"):
-        regularized_mlp([3])
+        nncourse.mlp([3], dropout=0.5)

@@ -8,7 +8,7 @@ import torch
 
 from nncourse import Sequential, compare_with_torch, gradcheck
 from nncourse.transformer import (
-    GPT, GPTConfig, LayerNorm, gpt_optimizer, PositionalEmbedding, SinusoidalPositionalEncoding, TorchTransformerBlock,
+    GPT, GPTConfig, LayerNorm, gpt_optimizer, PositionalEmbedding, SinusoidalPositionalEncoding,
     TransformerBlock, sinusoidal_positional_encoding,
 )
 
