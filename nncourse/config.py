@@ -15,6 +15,10 @@ QUICK_ENV = "NNCOURSE_QUICK"
 REPO_URL = "https://github.com/nncourse/nncourse"
 REPO_BRANCH = "main"
 
+# The notebooks, in order. The names are fixed so links and badges stay stable.
+NOTEBOOKS = ["00_start_here", "01_perceptron", "02_activations", "03_backpropagation", "04_training",
+             "05_cnn", "06_rnn_lstm", "07_attention", "08_ethics_bias"]
+
 
 def quick_mode() -> bool:
     """True when ``NNCOURSE_QUICK`` is set to 1/true/yes/on."""
@@ -41,6 +45,12 @@ def colab_url(notebook: str) -> str:
 
 
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def binder_url(notebook: str = "00_start_here.ipynb") -> str:
+    """The Binder address that builds the repository and opens JupyterLab at ``notebooks/<notebook>``."""
+    path = REPO_URL.removeprefix("https://github.com/")
+    return f"https://mybinder.org/v2/gh/{path}/{REPO_BRANCH}?urlpath=lab/tree/notebooks/{notebook}"
 
 
 def colab_badge(notebook: str) -> str:

@@ -18,13 +18,10 @@ from nncourse import config
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-# The fixed notebook names (issue #2): the README map lists all of them, written or not yet.
-COURSE = ["00_start_here", "01_perceptron", "02_activations", "03_backpropagation", "04_training",
-          "05_cnn", "06_rnn_lstm", "07_attention", "08_ethics_bias"]
+COURSE = config.NOTEBOOKS  # the fixed names: the README map lists all of them
 
 REPO_PATH = config.REPO_URL.removeprefix("https://github.com/")  # owner/name
-BINDER_URL = (f"https://mybinder.org/v2/gh/{REPO_PATH}/{config.REPO_BRANCH}"
-              "?urlpath=lab/tree/notebooks/00_start_here.ipynb")
+BINDER_URL = config.binder_url("00_start_here.ipynb")
 BINDER_BADGE = f"[![Binder](https://mybinder.org/badge_logo.svg)]({BINDER_URL})"
 # Every link to the course's home on Colab, Binder or GitHub (to check they all name REPO_URL).
 COURSE_LINK = re.compile(r"colab\.research\.google\.com/github/[^)\s\"']+|mybinder\.org/v2/gh/[^)\s\"']+"

@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+from nncourse import config
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -9,8 +11,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-NOTEBOOKS = ["00_start_here", "01_perceptron", "02_activations", "03_backpropagation", "04_training",
-             "05_cnn", "06_rnn_lstm", "07_attention", "08_ethics_bias"]
+NOTEBOOKS = config.NOTEBOOKS
 
 
 def readme_commands():
