@@ -311,3 +311,15 @@ def test_bad_settings_are_clear():
     pg = Playground()
     with pytest.raises(ValueError, match=r"points must have shape \(N, 2\)"):
         pg.predict(np.zeros((3, 3)))
+
+
+def test_every_control_has_its_own_layout():
+    # Hiding the 'classes' slider for a two-class dataset sets its layout.display; a Layout shared
+    # with other controls would hide them too (it did: the data and training columns vanished).
+    pg = Playground()
+    layouts = [c.layout for c in (pg.dataset_control, pg.noise_control, pg.train_control, pg.batch_control,
+                                  pg.classes_control, pg.lr_control, pg.optimizer_control,
+                                  pg.activation_control, pg.regularization_control, pg.rate_control,
+                                  pg.dropout_control)]
+    assert len({id(layout) for layout in layouts}) == len(layouts)
+    assert pg.classes_control.layout.display == "none" and pg.noise_control.layout.display != "none"

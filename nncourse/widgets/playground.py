@@ -210,6 +210,8 @@ class Playground(FigureWidget):
     Keyword arguments are fields of :class:`Settings`; ``step(n)`` trains n epochs headless.
     """
 
+    image_format = "jpeg"  # ~10 frames/s of smooth heatmaps: JPEG is 2x smaller and 10x faster to encode
+
     def __init__(self, config: str | None = None, *, data=None, **settings):
         super().__init__(figsize=(11.5, 5.2), dpi=80)
         self._own = None
@@ -246,36 +248,38 @@ class Playground(FigureWidget):
     # ----------------------------------------------------------------------------------------
     def _build_controls(self):
         s = self.settings
-        layout = widgets.Layout(width="250px")
+        def wide():  # a Layout per control: hiding one (layout.display) must not hide the others
+            return widgets.Layout(width="250px")
+
         datasets = list(DATASETS) + ([OWN_DATA] if self._own is not None else [])
         self.dataset_control = widgets.Dropdown(options=datasets, value=s.dataset, description="data",
-                                                layout=layout)
+                                                layout=wide())
         self.noise_control = widgets.IntSlider(value=s.noise, min=0, max=50, step=5, description="noise %",
-                                               layout=layout)
+                                               layout=wide())
         self.train_control = widgets.IntSlider(value=s.train_percent, min=10, max=90, step=10,
-                                               description="train %", layout=layout)
+                                               description="train %", layout=wide())
         self.batch_control = widgets.IntSlider(value=s.batch_size, min=1, max=30, description="batch",
-                                               layout=layout)
+                                               layout=wide())
         self.classes_control = widgets.IntSlider(value=s.classes, min=2, max=6, description="classes",
-                                                 layout=layout)
+                                                 layout=wide())
         self.regenerate_button = widgets.Button(description="New data", tooltip="draw a new sample (new data seed)",
                                                 layout=widgets.Layout(width="100px"))
         self.feature_controls = {name: widgets.ToggleButton(value=name in s.features, description=name,
                                                             layout=widgets.Layout(width="64px"))
                                  for name in FEATURES}
         self.lr_control = widgets.Dropdown(options=LEARNING_RATES, value=s.learning_rate,
-                                           description="learning rate", layout=layout,
+                                           description="learning rate", layout=wide(),
                                            style={"description_width": "initial"})
         self.optimizer_control = widgets.Dropdown(options=OPTIMIZERS, value=s.optimizer, description="optimizer",
-                                                  layout=layout)
+                                                  layout=wide())
         self.activation_control = widgets.Dropdown(options=ACTIVATIONS, value=s.activations[0] if s.activations
-                                                   else "tanh", description="activation", layout=layout)
+                                                   else "tanh", description="activation", layout=wide())
         self.regularization_control = widgets.Dropdown(options=REGULARIZATIONS, value=s.regularization,
-                                                       description="regularize", layout=layout)
+                                                       description="regularize", layout=wide())
         self.rate_control = widgets.Dropdown(options=REGULARIZATION_RATES, value=s.regularization_rate,
-                                             description="reg. rate", layout=layout)
+                                             description="reg. rate", layout=wide())
         self.dropout_control = widgets.FloatSlider(value=s.dropout, min=0, max=0.5, step=0.05,
-                                                   description="dropout", layout=layout)
+                                                   description="dropout", layout=wide())
         self.discretize_control = widgets.Checkbox(value=s.discretize, description="discretize output")
         self.test_control = widgets.Checkbox(value=s.show_test, description="show test data")
         self.play = widgets.Play(value=0, min=0, max=10**9, step=1, interval=80, show_repeat=False,
