@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from nncourse import fairness, mitigation
+from nncourse.exercises import CheckResult
 from nncourse.exercises import fairness as ex
 
 
@@ -11,8 +12,11 @@ def test_dp_by_hand(capsys):
     assert not ex.check_dp_by_hand(0.5)
     assert not ex.check_dp_by_hand("a lot")
     assert "Hint" in capsys.readouterr().out
-    assert not ex.check_dp_by_hand(None)
+    untried = ex.check_dp_by_hand(None)
+    assert not untried
     assert "not attempted yet" in capsys.readouterr().out
+    # a CheckResult, not a bool: as a cell's last value it displays nothing (a bare False would print)
+    assert isinstance(untried, CheckResult) and isinstance(ex.check_dp_by_hand(5 / 12), CheckResult)
 
 
 def test_demographic_parity_checker():

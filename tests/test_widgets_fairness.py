@@ -58,8 +58,20 @@ def test_checkbox_and_judge_switch_what_is_shown(dials):
     blind = dials.results["blind"]
     assert blind["accuracy"] == pytest.approx(np.mean(blind["y_pred"] == d.qualified_test))
     assert "true qualification" in dials.status.value
+    # the picture says which model and which labels it shows
+    assert dials.ax_rates.get_title() == "decisions of the blind model"
+    assert dials.ax_calib.get_ylabel() == "fraction truly qualified"
     with dials.hold():
         dials.sees_group.value, dials.judge.value = True, "recorded"
+    assert "sees the group" in dials.ax_rates.get_title()
+    assert dials.ax_calib.get_ylabel() == "fraction approved in the records"
+
+
+def test_dials_controls_do_not_share_a_layout(dials):
+    # a Layout shared by several controls hides or resizes all of them when one changes
+    controls = [dials.minority_fraction, dials.base_rate_gap, dials.label_bias, dials.proxy_strength,
+                dials.noise_b, dials.sees_group, dials.judge]
+    assert len({id(c.layout) for c in controls}) == len(controls)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import check
+from . import CheckResult, check
 
 _RNG = np.random.default_rng(2016)
 
@@ -17,24 +17,24 @@ def _dp_reference(y_pred, groups):
     return float(max(rates) - min(rates))
 
 
-def check_dp_by_hand(value) -> bool:
+def check_dp_by_hand(value) -> CheckResult:
     """The demographic parity difference of ``TABLE_DECISIONS`` by ``TABLE_GROUPS``, computed by hand."""
     want = _dp_reference(TABLE_DECISIONS, TABLE_GROUPS)  # A: 4/6, B: 1/4
     if value is None:
         print("… demographic parity by hand: not attempted yet. Replace None with your number.")
-        return False
+        return CheckResult(False)
     try:
         ok = abs(float(value) - want) < 0.01
     except (TypeError, ValueError):
         print(f"✗ demographic parity by hand: expected a number, got {value!r}.")
-        return False
+        return CheckResult(False)
     if ok:
         print(f"✓ demographic parity by hand: {float(value):.3f} - group A is approved 4/6 of the time, "
               "group B 1/4.")
-        return True
+        return CheckResult(True)
     print(f"✗ demographic parity by hand: {value!r} is not it.\n  Hint: count the approvals in each group and "
           "divide by the group's size; the difference is the larger rate minus the smaller.")
-    return False
+    return CheckResult(False)
 
 
 def _cases_dp():
@@ -45,7 +45,7 @@ def _cases_dp():
     return cases
 
 
-def check_demographic_parity(fn) -> bool:
+def check_demographic_parity(fn) -> CheckResult:
     """fn(y_pred, groups) -> float: the largest gap in selection rate between any two groups."""
     return check(fn, _dp_reference, _cases_dp(), name="demographic parity difference",
                  hint="for each group g in np.unique(groups), the selection rate is y_pred[groups == g].mean(); "
@@ -57,7 +57,7 @@ def _tpr_reference(y_true, y_pred):
     return float(y_pred[positives].mean()) if positives.any() else 0.0
 
 
-def check_true_positive_rate(fn) -> bool:
+def check_true_positive_rate(fn) -> CheckResult:
     """fn(y_true, y_pred) -> float: TP / (TP + FN), and 0.0 when there is no positive example."""
     cases = [(np.array([1, 1, 0, 1]), np.array([1, 0, 0, 1])),
              (np.array([0, 0, 0]), np.array([1, 0, 1]))]  # no positives: 0 by convention (as fairlearn)
@@ -77,7 +77,7 @@ def _reweighing_reference(y, groups):
     return w
 
 
-def check_reweighing(fn) -> bool:
+def check_reweighing(fn) -> CheckResult:
     """fn(y, groups) -> weights (N,): P(A=a) P(Y=y) / P(A=a, Y=y) for each example's (group, label)."""
     cases = [(np.array([1, 0, 0, 0]), np.array(["a", "a", "b", "b"]))]
     cases += [(_RNG.integers(0, 2, 50), _RNG.choice(["a", "b", "c"], 50)) for _ in range(3)]

@@ -56,22 +56,23 @@ class FairnessDials(FigureWidget):
     def __init__(self, *, n: int = 2000, seed: int = 0, steps: int = 100):
         super().__init__(figsize=(11, 3.8))
         self.n, self.seed, self.steps = n, seed, steps
-        slider = dict(continuous_update=False, style={"description_width": "120px"},
-                      layout=widgets.Layout(width="330px"))
-        self.minority_fraction = widgets.FloatSlider(value=0.3, min=0.05, max=0.5, step=0.05,
-                                                     description="size of group B", **slider)
-        self.base_rate_gap = widgets.FloatSlider(value=0.0, min=0.0, max=0.4, step=0.05,
-                                                 description="base-rate gap", **slider)
-        self.label_bias = widgets.FloatSlider(value=0.3, min=0.0, max=0.8, step=0.05,
-                                              description="label bias", **slider)
-        self.proxy_strength = widgets.FloatSlider(value=0.8, min=0.0, max=0.95, step=0.05,
-                                                  description="proxy strength", **slider)
-        self.noise_b = widgets.FloatSlider(value=0.3, min=0.0, max=2.0, step=0.1,
-                                           description="noise in group B", **slider)
-        self.sees_group = widgets.Checkbox(value=True, description="model sees the group column")
+        def slider(description, **kwargs):
+            # a Layout of its own per control: a Layout shared by several widgets hides or resizes
+            # all of them when one changes
+            return widgets.FloatSlider(description=description, continuous_update=False,
+                                       style={"description_width": "120px"},
+                                       layout=widgets.Layout(width="330px"), **kwargs)
+
+        self.minority_fraction = slider("size of group B", value=0.3, min=0.05, max=0.5, step=0.05)
+        self.base_rate_gap = slider("base-rate gap", value=0.0, min=0.0, max=0.4, step=0.05)
+        self.label_bias = slider("label bias", value=0.3, min=0.0, max=0.8, step=0.05)
+        self.proxy_strength = slider("proxy strength", value=0.8, min=0.0, max=0.95, step=0.05)
+        self.noise_b = slider("noise in group B", value=0.3, min=0.0, max=2.0, step=0.1)
+        self.sees_group = widgets.Checkbox(value=True, description="model sees the group column", indent=False,
+                                           layout=widgets.Layout(width="260px", margin="0 0 0 20px"))
         self.judge = widgets.ToggleButtons(options=[("recorded labels", "recorded"), ("true qualification", "true")],
                                            value="recorded", description="judge against",
-                                           style={"button_width": "130px"})
+                                           style={"button_width": "150px", "description_width": "120px"})
         self.controls = widgets.VBox([
             widgets.HBox([self.minority_fraction, self.base_rate_gap, self.label_bias]),
             widgets.HBox([self.proxy_strength, self.noise_b, self.sees_group]),
@@ -84,24 +85,27 @@ class FairnessDials(FigureWidget):
             1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1]})
         self.rate_bars = _grouped_bars(self.ax_rates, 3, 2, RATE_NAMES, ["group A", "group B"])
         self.ax_rates.set_ylim(0, 1)
-        self.ax_rates.set_title("model decisions per group")
+        self.ax_rates.set_ylabel("rate")
+        self.ax_rates.set_title(" ", fontsize=10)  # which model: set in update()
         self.ax_rates.legend(loc="upper right", fontsize=8)
         self.ax_calib.plot([0, 1], [0, 1], ":", color="gray", lw=1)
         self.calib_lines = [self.ax_calib.plot([], [], "o-", ms=3, color=GROUP_COLORS[g],
                                                label=f"group {name}")[0] for g, name in enumerate("AB")]
-        self.ax_calib.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability", ylabel="fraction positive",
-                          title="calibration per group")
+        # the y label names the labels judged against ("... truly qualified" in update())
+        self.ax_calib.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability",
+                          ylabel="fraction approved in the records")
+        self.ax_calib.set_title("calibration per group", fontsize=10)
         self.ax_calib.legend(loc="upper left", fontsize=8)
         self.gap_bars = [self.ax_gaps.bar(np.arange(2) + (k - 0.5) * 0.38, np.zeros(2), 0.38, color=color,
                                           label=label)
                          for k, (color, label) in enumerate([("#555555", "sees group"), ("#bbbbbb", "blind")])]
         self.ax_gaps.set_xticks(np.arange(2), ["demographic\nparity diff.", "equalized\nodds diff."])
         self.ax_gaps.set_ylim(0, 0.6)
-        self.ax_gaps.set_title("fairness gaps (0 = parity)")
+        self.ax_gaps.set_title("fairness gaps of both models (0 = parity)", fontsize=10)
         self.ax_gaps.legend(loc="upper right", fontsize=8)
         self.fig.tight_layout()
         bars = [b for c in self.rate_bars + self.gap_bars for b in c]
-        self.animate(*bars, *self.calib_lines)
+        self.animate(*bars, *self.calib_lines, self.ax_rates.title)
         self.results: dict = {}
         self._trained_key, self._trained_value = None, None
         self.update()
@@ -146,6 +150,12 @@ class FairnessDials(FigureWidget):
     def update(self):
         self.results = result = self.retrain()
         shown = result["sees_group" if self.sees_group.value else "blind"]
+        self.ax_rates.set_title("decisions of the model that sees the group" if self.sees_group.value
+                                else "decisions of the blind model", fontsize=10)
+        ylabel = "fraction approved in the records" if self.judge.value == "recorded" else "fraction truly qualified"
+        if self.ax_calib.get_ylabel() != ylabel:
+            self.ax_calib.set_ylabel(ylabel)
+            self.invalidate()  # an axis label is part of the cached background
         for g, container in enumerate(self.rate_bars):
             for bar, height in zip(container, shown["rates"][:, g]):
                 bar.set_height(height)
@@ -226,6 +236,7 @@ class ThresholdTuner(FigureWidget):
         self.ax_roc.legend(loc="lower right", fontsize=8)
         self.rate_bars = _grouped_bars(self.ax_rates, 3, G, RATE_NAMES, self.groups)
         self.ax_rates.set_ylim(0, 1)
+        self.ax_rates.set_ylabel("rate")
         self.ax_rates.legend(loc="upper right", fontsize=8)
         self.ax_rates.set_title(" ")
         self.cm_images, self.cm_texts = [], []
@@ -236,7 +247,7 @@ class ThresholdTuner(FigureWidget):
             ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=7)
             ax.set_yticks([0, 1], ["true 0", "true 1"], fontsize=7)
             ax.tick_params(length=0)
-            ax.set_title(str(self.groups[g]), fontsize=8, color=GROUP_COLORS[g % len(GROUP_COLORS)], pad=2)
+            ax.set_title(f"group {self.groups[g]}", fontsize=9, color=GROUP_COLORS[g % len(GROUP_COLORS)], pad=2)
         if title:
             self.fig.suptitle(title, fontsize=10)
         self.fig.tight_layout()
