@@ -138,3 +138,16 @@ def test_positional_encoding_widget_follows_the_sliders():
         diagonal = np.diagonal(sim, offset)
         np.testing.assert_allclose(diagonal, diagonal[0], atol=1e-12)
     assert "d_model = 8, 10 positions" in w.status.value
+
+
+def test_explorer_labels_stay_inside_the_figure():
+    # with one head the thumbnail is wide; a row label placed at a fraction of its width fell off the left edge
+    one_head = Sequential(Linear(DIGITS, 8, bias=False, seed=0), TransformerBlock(8, 1, seed=2))
+    explorer = AttentionExplorer(sequential_attention(one_head, _encode_digits), "31415926", causal=False)
+    explorer.to_png()
+    renderer = explorer.fig.canvas.get_renderer()
+    labels = [t for ax in explorer.thumb_axes.ravel() for t in ax.texts]
+    assert [t.get_text() for t in labels] == ["L0"]
+    for text in labels + [ax.title for ax in explorer.thumb_axes.ravel()]:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.y1 <= explorer.fig.bbox.y1, text.get_text()

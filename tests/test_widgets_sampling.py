@@ -123,3 +123,10 @@ def test_fixed_block_size_model_and_lstm():
     widget = SamplingWidget(lstm, VOCAB, prompt="ab", length=20, temperature=0.7)
     assert widget.sample == generate(lstm, VOCAB, "ab", 20, temperature=0.7, seed=0)
     assert math.isclose(widget.probs.sum(), 1.0, rel_tol=1e-5)
+
+
+def test_slider_labels_are_wide_enough_and_not_shared(widget):
+    sliders = [widget.temperature, widget.top_k, widget.length]
+    # "temperature" was cut to "temperat..." at the default 80px label width in JupyterLab
+    assert all(s.style.description_width == "95px" for s in sliders)
+    assert len({id(s.layout) for s in sliders}) == len({id(s.style) for s in sliders}) == 3

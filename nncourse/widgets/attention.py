@@ -125,7 +125,7 @@ class AttentionExplorer(FigureWidget):
         self.observe(self.text, self.causal, self.layer, self.head, self.query)
 
         grid = self.fig.add_gridspec(1, 3, width_ratios=[0.75, 1.25, 1.35], wspace=0.3,
-                                     left=0.02, right=0.98, bottom=0.2, top=0.88)
+                                     left=0.04, right=0.98, bottom=0.16, top=0.88)
         thumbs = grid[0].subgridspec(n_layers, n_heads, wspace=0.08, hspace=0.08)
         self.thumb_axes = np.empty((n_layers, n_heads), dtype=object)
         self.thumbs = np.empty((n_layers, n_heads), dtype=object)
@@ -134,9 +134,11 @@ class AttentionExplorer(FigureWidget):
                 ax = self.fig.add_subplot(thumbs[i, h])
                 ax.set_axis_off()  # no axis machinery to draw: the thumbnails redraw much faster
                 if h == 0:
-                    ax.text(-0.08, 0.5, f"L{i}", fontsize=7, ha="right", va="center", transform=ax.transAxes)
+                    # a fixed offset in points: a fraction of a wide one-head thumbnail fell off the figure
+                    ax.annotate(f"L{i}", xy=(0, 0.5), xycoords="axes fraction", xytext=(-3, 0),
+                                textcoords="offset points", fontsize=8, ha="right", va="center")
                 if i == 0:
-                    ax.set_title(f"h{h}", fontsize=7, pad=2)
+                    ax.set_title(f"h{h}", fontsize=8, pad=2)
                 self.thumb_axes[i, h] = ax
                 self.thumbs[i, h] = ax.imshow(self.weights[i, h], vmin=0, vmax=1, cmap="viridis",
                                               interpolation="nearest", aspect="auto")
@@ -185,7 +187,7 @@ class AttentionExplorer(FigureWidget):
         """Ticks, limits and bar visibility for the current number of tokens (static: redraw all)."""
         length = len(self.tokens)
         labels = [token_label(t) for t in self.tokens]
-        size = 8 if length <= 24 else 6 if length <= 32 else 5
+        size = 8 if length <= 24 else 7 if length <= 32 else 6
         for ax in (self.ax_heat, self.ax_bar):
             ax.set_xticks(np.arange(length))
             ax.set_xticklabels(labels, fontsize=size, fontfamily="monospace")

@@ -51,12 +51,13 @@ class SamplingWidget(FigureWidget):
         self.prompt = widgets.Text(value=prompt, description="prompt", continuous_update=False,
                                    layout=widgets.Layout(width="420px"))
         # continuous_update=False: sampling takes a fraction of a second, so resample on release
+        label = {"description_width": "95px"}  # wide enough for "temperature" (the default 80px cut it short)
         self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
-                                               description="temperature", continuous_update=False)
+                                               description="temperature", continuous_update=False, style=label)
         self.top_k = widgets.IntSlider(value=top_k, min=0, max=vocab.size, description="top-k",
-                                       continuous_update=False)
+                                       continuous_update=False, style=label)
         self.length = widgets.IntSlider(value=length, min=10, max=600, step=10, description="length",
-                                        continuous_update=False)
+                                        continuous_update=False, style=label)
         self.seed = widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed",
                                            layout=widgets.Layout(width="160px"))
         self.new_button = widgets.Button(description="New sample", tooltip="next seed")
