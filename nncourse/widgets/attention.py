@@ -102,7 +102,7 @@ class AttentionExplorer(FigureWidget):
 
     def __init__(self, attend: Attend, text: str, *, causal: bool = True, max_tokens: int = 40,
                  title: str = "attention"):
-        super().__init__(figsize=(11, 4.3))
+        super().__init__(figsize=(11, 4.8))  # tall enough for a readable label on each of 32 rows
         if not callable(attend):
             raise TypeError(f"attend must be a function attend(text, causal) -> (tokens, weights), "
                             f"got {type(attend).__name__}")
@@ -125,7 +125,7 @@ class AttentionExplorer(FigureWidget):
         self.observe(self.text, self.causal, self.layer, self.head, self.query)
 
         grid = self.fig.add_gridspec(1, 3, width_ratios=[0.75, 1.25, 1.35], wspace=0.3,
-                                     left=0.04, right=0.98, bottom=0.16, top=0.88)
+                                     left=0.04, right=0.98, bottom=0.14, top=0.89)
         thumbs = grid[0].subgridspec(n_layers, n_heads, wspace=0.08, hspace=0.08)
         self.thumb_axes = np.empty((n_layers, n_heads), dtype=object)
         self.thumbs = np.empty((n_layers, n_heads), dtype=object)
