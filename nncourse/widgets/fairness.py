@@ -71,12 +71,14 @@ class FairnessDials(FigureWidget):
         self.sees_group = widgets.Checkbox(value=True, description="model sees the group column", indent=False,
                                            layout=widgets.Layout(width="260px", margin="0 0 0 20px"))
         self.judge = widgets.ToggleButtons(options=[("recorded labels", "recorded"), ("true qualification", "true")],
-                                           value="recorded", description="judge against",
-                                           style={"button_width": "150px", "description_width": "120px"})
+                                           value="recorded", style={"button_width": "150px"})
+        # a label of our own: JupyterLab put the ToggleButtons' own description on a line above the buttons
+        judge_label = widgets.HTML("<div style='text-align: right; padding-right: 8px'>judge against</div>",
+                                   layout=widgets.Layout(width="128px"))
         self.controls = widgets.VBox([
             widgets.HBox([self.minority_fraction, self.base_rate_gap, self.label_bias]),
             widgets.HBox([self.proxy_strength, self.noise_b, self.sees_group]),
-            self.judge, self.status,
+            widgets.HBox([judge_label, self.judge]), self.status,
         ])
         self.observe(self.minority_fraction, self.base_rate_gap, self.label_bias, self.proxy_strength,
                      self.noise_b, self.sees_group, self.judge)
