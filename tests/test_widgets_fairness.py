@@ -60,11 +60,11 @@ def test_checkbox_and_judge_switch_what_is_shown(dials):
     assert "true qualification" in dials.status.value
     # the picture says which model and which labels it shows
     assert dials.ax_rates.get_title() == "decisions of the blind model"
-    assert dials.ax_calib.get_ylabel() == "fraction truly qualified"
+    assert dials.calib_ylabel.get_text() == "fraction truly qualified"
     with dials.hold():
         dials.sees_group.value, dials.judge.value = True, "recorded"
     assert "sees the group" in dials.ax_rates.get_title()
-    assert dials.ax_calib.get_ylabel() == "fraction approved in the records"
+    assert dials.calib_ylabel.get_text() == "fraction approved in the records"
 
 
 def test_dials_controls_do_not_share_a_layout(dials):

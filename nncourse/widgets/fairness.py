@@ -93,9 +93,12 @@ class FairnessDials(FigureWidget):
         self.ax_calib.plot([0, 1], [0, 1], ":", color="gray", lw=1)
         self.calib_lines = [self.ax_calib.plot([], [], "o-", ms=3, color=GROUP_COLORS[g],
                                                label=f"group {name}")[0] for g, name in enumerate("AB")]
-        # the y label names the labels judged against ("... truly qualified" in update())
-        self.ax_calib.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability",
-                          ylabel="fraction approved in the records")
+        self.ax_calib.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability")
+        # The y label names the labels judged against and changes with them. An axis label is always
+        # drawn into the cached background, so this is a text of the axes, animated, where the label goes.
+        self.calib_ylabel = self.ax_calib.annotate(
+            "fraction approved in the records", xy=(0, 0.5), xycoords="axes fraction", xytext=(-30, 0),
+            textcoords="offset points", rotation=90, ha="center", va="center", fontsize=10)
         self.ax_calib.set_title("calibration per group", fontsize=10)
         self.ax_calib.legend(loc="upper left", fontsize=8)
         self.gap_bars = [self.ax_gaps.bar(np.arange(2) + (k - 0.5) * 0.38, np.zeros(2), 0.38, color=color,
@@ -107,7 +110,7 @@ class FairnessDials(FigureWidget):
         self.ax_gaps.legend(loc="upper right", fontsize=8)
         self.fig.tight_layout()
         bars = [b for c in self.rate_bars + self.gap_bars for b in c]
-        self.animate(*bars, *self.calib_lines, self.ax_rates.title)
+        self.animate(*bars, *self.calib_lines, self.ax_rates.title, self.calib_ylabel)
         self.results: dict = {}
         self._trained_key, self._trained_value = None, None
         self.update()
@@ -154,10 +157,8 @@ class FairnessDials(FigureWidget):
         shown = result["sees_group" if self.sees_group.value else "blind"]
         self.ax_rates.set_title("decisions of the model that sees the group" if self.sees_group.value
                                 else "decisions of the blind model", fontsize=10)
-        ylabel = "fraction approved in the records" if self.judge.value == "recorded" else "fraction truly qualified"
-        if self.ax_calib.get_ylabel() != ylabel:
-            self.ax_calib.set_ylabel(ylabel)
-            self.invalidate()  # an axis label is part of the cached background
+        self.calib_ylabel.set_text("fraction approved in the records" if self.judge.value == "recorded"
+                                   else "fraction truly qualified")
         for g, container in enumerate(self.rate_bars):
             for bar, height in zip(container, shown["rates"][:, g]):
                 bar.set_height(height)
