@@ -38,7 +38,7 @@ def timed(widget, actions):
 
 def main(repeats: int) -> None:
     start = time.perf_counter()
-    dials = FairnessDials()
+    dials = FairnessDials(n=4000)  # as notebook 08 builds it
     print(f"FairnessDials built in {1000 * (time.perf_counter() - start):.0f} ms")
     values = [0.0, 0.3, 0.6]
     summarize("FairnessDials: move a data dial", *timed(
