@@ -69,10 +69,11 @@ class ActivationExplorer(FigureWidget):
             raise ValueError(f"activations must be among {EXPLORER_ACTIVATIONS}, got {unknown}")
         self.choice = widgets.SelectMultiple(options=EXPLORER_ACTIVATIONS, value=tuple(selected), rows=5,
                                              description="activations")
+        label = {"description_width": "95px"}  # the default 80px cut "input spread" short
         self.mean = widgets.FloatSlider(value=mean, min=-5, max=5, step=0.1, description="input mean",
-                                        readout_format=".1f")
+                                        readout_format=".1f", style=label)
         self.spread = widgets.FloatSlider(value=spread, min=0.1, max=5, step=0.1, description="input spread",
-                                          readout_format=".1f")
+                                          readout_format=".1f", style=label)
         self.controls = widgets.VBox([widgets.HBox([self.choice, widgets.VBox([self.mean, self.spread])]),
                                       self.status])
         self.observe(self.choice, self.mean, self.spread)
