@@ -261,35 +261,6 @@ def reweighing_tradeoff(X_train, y_train, A_train, X_test, y_test, A_test, *, st
                                   "equal_opportunity_difference")))
 
 
-# --------------------------------------------------------------------------------------------
-# The same weights with PyTorch's fit loop
-# --------------------------------------------------------------------------------------------
-
-
-def with_weights(y, sample_weight) -> np.ndarray:
-    """Pack labels and weights into one (N, 2) float32 target, so ``nncourse.fit`` (which shuffles
-    X and y together) keeps each weight with its example; use with :func:`weighted_cross_entropy`."""
-    y = fairness._as_1d(y, "y")
-    w = fairness._weights(sample_weight, len(y))
-    return np.stack([y.astype(np.float32), w.astype(np.float32)], axis=1)  # (N, 2): label, weight
-
-
-def weighted_cross_entropy(logits, target):
-    """Weighted mean cross-entropy for a (N, 2) ``target`` of (label, weight) rows:
-    :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` - the loss :func:`train_classifier` minimises."""
-    import torch.nn.functional as F
-
-    labels, weights = target[:, 0].long(), target[:, 1]
-    losses = F.cross_entropy(logits, labels, reduction="none")  # (N,)
-    return (losses * weights).sum() / weights.sum()
-
-
-def weighted_accuracy(logits, target) -> float:
-    """Accuracy for the packed (label, weight) target (the weights are ignored)."""
-    return float((logits.argmax(dim=-1) == target[:, 0].long()).float().mean())
-
-
 __all__ = ["ScoreModel", "train_classifier", "reweighing", "apply_thresholds", "threshold_for_rate",
            "equal_selection_thresholds", "equal_tpr_thresholds", "Tradeoff", "evaluate_decisions",
-           "threshold_tradeoff", "reweighing_tradeoff", "with_weights", "weighted_cross_entropy",
-           "weighted_accuracy"]
+           "threshold_tradeoff", "reweighing_tradeoff"]

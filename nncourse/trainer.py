@@ -97,6 +97,22 @@ def _check_pair(data, name, device):
     return X, y
 
 
+def _check_weights(sample_weight, n, device):
+    """Training weights as a float32 tensor on ``device``: shape (n,), finite, >= 0, not all zero."""
+    import torch
+
+    w = sample_weight.detach().cpu().numpy() if isinstance(sample_weight, torch.Tensor) else np.asarray(sample_weight)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), one weight per training example, got {w.shape}")
+    if not np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.complexfloating):
+        raise TypeError(f"sample_weight must be real numbers, got dtype {w.dtype}")
+    check_finite(w.astype(np.float64), "sample_weight")
+    if (w < 0).any() or not (w > 0).any():
+        raise ValueError(f"sample_weight must be >= 0 with at least one positive weight, got min {w.min()}, "
+                         f"max {w.max()}")
+    return torch.from_numpy(w.astype(np.float32)).to(device)
+
+
 def accuracy(logits, y) -> float:
     """Fraction of rows whose arg-max matches the integer label (or, for one output, logit > 0)."""
     if logits.ndim == 1 or logits.shape[-1] == 1:
@@ -131,8 +147,8 @@ def evaluate(model, data, loss_fn=None, *, batch_size: int = 1024, device=None,
 def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer: str | Callable = "adam",
         loss_fn: Callable | None = None, batch_size: int = 128, weight_decay: float = 0.0,
         metrics: dict[str, Callable] | None = None, device=None, seed: int = 0,
-        amp: str | None = None, scheduler: Callable | None = None, progress: bool = True,
-        verbose: bool = True) -> History:
+        amp: str | None = None, scheduler: Callable | None = None, sample_weight=None,
+        progress: bool = True, verbose: bool = True) -> History:
     """Train ``model`` with mini-batches and return its :class:`History`.
 
     train, val: pairs ``(X, y)`` of arrays or tensors. They are moved to the device once and
@@ -143,6 +159,9 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
     metrics: name -> ``fn(outputs, y) -> float`` computed on ``val`` (default: accuracy).
     amp: ``"bf16"`` trains under ``torch.autocast`` in bfloat16 (on CUDA, or the CPU).
     scheduler: optional ``optimizer -> torch.optim.lr_scheduler`` stepped once per epoch.
+    sample_weight: optional non-negative weights, shape (N,), one per training example; each batch
+        then minimises the weighted mean ``sum(w_i * loss_i) / sum(w_i)``, so ``loss_fn`` must accept
+        ``reduction="none"`` (every ``torch.nn.functional`` loss does). Validation stays unweighted.
     """
     import torch
     import torch.nn.functional as F
@@ -160,6 +179,7 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
     loss_fn = loss_fn or F.cross_entropy
     X, y = _check_pair(train, "train", device)
     val_data = _check_pair(val, "val", device) if val is not None else None
+    weights = _check_weights(sample_weight, len(X), device) if sample_weight is not None else None
 
     params = [p for p in model.parameters() if p.requires_grad]
     if callable(optimizer):
@@ -189,13 +209,17 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
             idx = order[i : i + batch_size]
             xb, yb = X[idx], y[idx]
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
-                loss = loss_fn(model(xb), yb)
+                if weights is None:
+                    loss = loss_fn(model(xb), yb)
+                else:
+                    wb = weights[idx]
+                    loss = (loss_fn(model(xb), yb, reduction="none").float() * wb).sum() / wb.sum().clamp_min(1e-12)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.detach().float() * len(idx)
+            total += loss.detach().float() * (len(idx) if weights is None else wb.sum())
             bar.update(1)
-        epoch_loss = float(total) / len(X)  # waits for the device
+        epoch_loss = float(total) / (len(X) if weights is None else float(weights.sum()))  # waits for the device
         history.seconds += time.perf_counter() - start
         if not math.isfinite(epoch_loss):
             bar.close()

@@ -101,19 +101,6 @@ def test_tradeoff_sweeps(biased):
     assert rw.demographic_parity_difference[1] < rw.demographic_parity_difference[0] - 0.05
 
 
-def test_weighted_cross_entropy_for_fit_matches_the_numpy_loss():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(20, 2))
-    y, w = rng.integers(0, 2, 20), rng.uniform(0.5, 2, 20)
-    target = torch.tensor(mitigation.with_weights(y, w))
-    loss = mitigation.weighted_cross_entropy(torch.tensor(logits), target)
-    log_p = logits - np.logaddexp(logits[:, :1], logits[:, 1:])
-    expected = -np.sum(w * log_p[np.arange(20), y]) / w.sum()
-    assert float(loss) == pytest.approx(expected, rel=1e-6)
-    assert mitigation.weighted_accuracy(torch.tensor(logits), target) == pytest.approx(np.mean(logits.argmax(1) == y))
-
-
 def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="missing"):
         mitigation.apply_thresholds([0.1, 0.9], sensitive_features=["a", "b"], thresholds={"a": 0.5})

@@ -75,6 +75,51 @@ def test_divergence_stops_with_advice(digits):
                      progress=False, verbose=False)
 
 
+def _trained_weight(X, y, sample_weight=None, epochs=5):
+    """Full-batch SGD from the same start, so the result does not depend on the shuffle."""
+    torch.manual_seed(0)
+    model = linear_model().double()
+    nncourse.fit(model, (torch.from_numpy(X), torch.from_numpy(y)), epochs=epochs, lr=0.5, optimizer="sgd",
+                 batch_size=len(X), device="cpu", sample_weight=sample_weight, progress=False, verbose=False)
+    return model.weight.detach().numpy()
+
+
+def test_integer_sample_weights_equal_repeating_the_examples(digits):
+    X, y = digits.X_train[:200].astype(np.float64), digits.y_train[:200]
+    w = np.random.default_rng(0).integers(0, 4, len(y))  # 0 drops an example, 3 counts it three times
+    weighted = _trained_weight(X, y, sample_weight=w)
+    repeated = _trained_weight(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(weighted, repeated, rtol=0, atol=1e-6)
+    assert np.abs(weighted - _trained_weight(X, y)).max() > 1e-3  # the weights did change the result
+
+
+def test_weighted_train_loss_is_the_weighted_mean(digits):
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    w = np.random.default_rng(1).uniform(0.1, 3.0, len(y))
+    torch.manual_seed(0)
+    model = linear_model()
+    expected = torch.nn.functional.cross_entropy(model(torch.from_numpy(X).float()), torch.from_numpy(y),
+                                                 reduction="none").detach().numpy()
+    history = nncourse.fit(model, (X, y), epochs=1, lr=1e-12, optimizer="sgd", batch_size=64, device="cpu",
+                           sample_weight=w, progress=False, verbose=False)
+    assert history.train_loss[0] == pytest.approx(np.sum(w * expected) / w.sum(), rel=1e-5)
+
+
+def test_bad_sample_weight_is_a_clear_error(digits):
+    pair = (digits.X_train, digits.y_train)
+    n = len(digits.y_train)
+    with pytest.raises(ValueError, match=rf"sample_weight must have shape \({n},\).*got \(10,\)"):
+        nncourse.fit(linear_model(), pair, sample_weight=np.ones(10), device="cpu", progress=False)
+    with pytest.raises(ValueError, match=">= 0 with at least one positive weight"):
+        nncourse.fit(linear_model(), pair, sample_weight=-np.ones(n), device="cpu", progress=False)
+    with pytest.raises(ValueError, match=">= 0 with at least one positive weight"):
+        nncourse.fit(linear_model(), pair, sample_weight=np.zeros(n), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="sample_weight must be finite"):
+        nncourse.fit(linear_model(), pair, sample_weight=np.full(n, np.nan), device="cpu", progress=False)
+    with pytest.raises(TypeError, match="sample_weight must be real numbers"):
+        nncourse.fit(linear_model(), pair, sample_weight=np.array(["a"] * n), device="cpu", progress=False)
+
+
 def test_bad_input_is_a_clear_error(digits):
     X = digits.X_train.copy()
     X[3, 5] = np.nan
