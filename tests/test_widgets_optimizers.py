@@ -83,3 +83,17 @@ def test_the_race_shows_the_claims_of_the_notebook():
 def test_unknown_surface():
     with pytest.raises(ValueError, match="unknown landscape 'moon'"):
         OptimizerRace("moon")
+
+
+def test_learning_rate_sliders_show_the_presets_exactly():
+    # A log slider snapped 0.3 to 0.3162 in the browser and sent it back; the selection slider's
+    # readout and value are the preset itself on every surface.
+    race = OptimizerRace()
+    for surface, presets in PRESETS.items():
+        race.landscape_control.value = surface
+        assert [(c.label, c.value) for c in race.lr_controls] == [(f"{lr:g}", lr) for _, lr in presets]
+    race.landscape_control.value = "ravine"
+    race.lr_controls[0].value = 0.51                # "raise SGD above 0.5" is one notch away
+    expected, losses = landscapes.descend("ravine", "sgd", lr=0.51, steps=100)
+    np.testing.assert_array_equal(race.paths[0], expected)
+    assert losses[-1] > losses[0]                   # past 2 / lambda_max: it grows

@@ -28,6 +28,11 @@ PRESETS = {
     "beale": [("sgd", 0.01), ("momentum", 0.002), ("adam", 0.1), ("rmsprop", 0.01)],
 }
 FLOOR = 1e-12  # loss above the minimum is clipped here for the log scale
+# The learning-rate sliders step through these values. A FloatLogSlider would snap a preset such
+# as 0.3 to its own grid (10**-0.5 = 0.3162) as soon as the browser draws it, and send that value
+# back, so the race would silently run at other rates than the notebook's text states.
+LEARNING_RATES = [1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3,
+                  0.4, 0.45, 0.49, 0.51, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0]
 
 
 class OptimizerRace(FigureWidget):
@@ -44,8 +49,8 @@ class OptimizerRace(FigureWidget):
         for i, (name, lr) in enumerate(PRESETS[landscape]):
             enabled = widgets.Checkbox(value=True, description="", indent=False, layout=widgets.Layout(width="24px"))
             optimizer = widgets.Dropdown(options=OPTIMIZER_NAMES, value=name, layout=widgets.Layout(width="110px"))
-            lr_control = widgets.FloatLogSlider(value=lr, base=10, min=-4, max=0.5, step=0.05, description="lr",
-                                                readout_format=".4g", layout=widgets.Layout(width="300px"))
+            lr_control = widgets.SelectionSlider(options=[(f"{v:g}", v) for v in LEARNING_RATES], value=lr,
+                                                 description="lr", layout=widgets.Layout(width="300px"))
             swatch = widgets.HTML(f"<span style='color:{COLOURS[i]};font-size:20px'>●</span>")
             self.enabled.append(enabled)
             self.optimizer_controls.append(optimizer)
