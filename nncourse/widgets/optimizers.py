@@ -67,6 +67,8 @@ class OptimizerRace(FigureWidget):
         ])
 
         self.ax, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+        # room for the loss axis label between the panels, and less empty margin on the right
+        self.fig.subplots_adjust(left=0.07, right=0.97, wspace=0.3)
         self.contours = None
         self.path_lines, self.heads, self.loss_lines = [], [], []
         for colour in COLOURS:

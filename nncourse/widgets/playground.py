@@ -89,6 +89,7 @@ CONFIG_VERSION = 1
 NEGATIVE, POSITIVE = CLASS_COLORS[0], CLASS_COLORS[1]   # orange, blue (as in TensorFlow Playground)
 _CMAP = LinearSegmentedColormap.from_list("playground", [NEGATIVE, "#f7f7f7", POSITIVE])
 _LUT = (_CMAP(np.linspace(0, 1, 256)) * 255).astype(np.uint8)  # value in [-1, 1] -> RGBA, by lookup
+OUTPUT_STRENGTH = 0.6  # the output background's strongest colour: 60% of the way from white
 
 
 def _sin(x):
@@ -714,13 +715,15 @@ class Playground(FigureWidget):
 
     def _draw_output(self, out):
         s = self.settings
+        # The background stops at OUTPUT_STRENGTH of the class colour, so the points (full colour,
+        # white rims) stay visible where the network is sure of them.
         if self.task == "binary":
             p = 1 / (1 + np.exp(-np.clip(out[:, 0], -50, 50)))
-            value = np.sign(p - 0.5) * 0.75 if s.discretize else 2 * p - 1
-            rgba = _colour(value.reshape(GRID, GRID))                               # (G*G,) -> (G, G, 4)
+            value = np.sign(p - 0.5) if s.discretize else 2 * p - 1
+            rgba = _colour(OUTPUT_STRENGTH * value.reshape(GRID, GRID))             # (G*G,) -> (G, G, 4)
         elif self.task == "regression":
             value = np.clip(out[:, 0], -1, 1)
-            rgba = _colour((np.sign(value) * 0.75 if s.discretize else value).reshape(GRID, GRID))  # (G, G, 4)
+            rgba = _colour(OUTPUT_STRENGTH * (np.sign(value) if s.discretize else value).reshape(GRID, GRID))  # (G, G, 4)
         else:
             z = out - out.max(axis=1, keepdims=True)
             p = np.exp(z)
