@@ -337,7 +337,7 @@ class TrainingReplay(FigureWidget):
         self.ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log")
         self.ax_loss.set_title(" ")
         self.ax.set_title(" ")
-        self.fig.tight_layout()
+        self.fig.tight_layout(rect=(0, 0, 0.98, 1))  # room for the last epoch's tick label (e.g. "1000")
         self.animate(self.region, self.data_points, self.marker, self.ax.title)  # points above the animated regions
         self._drawn_epochs = 0
 
@@ -366,7 +366,9 @@ class TrainingReplay(FigureWidget):
             finally:
                 self._held -= 1
             self.loss_line.set_data(self.epochs, self.losses)
-            self.ax_loss.set_xlim(self.epochs[0], max(self.epochs[-1], self.epochs[0] + 1))
+            last = max(self.epochs[-1], self.epochs[0] + 1)
+            margin = 0.03 * (last - self.epochs[0])  # the marker on the last epoch is drawn whole
+            self.ax_loss.set_xlim(self.epochs[0] - margin, last + margin)
             positive = [v for v in self.losses if v > 0] or [1.0]
             self.ax_loss.set_ylim(min(positive) / 2, max(positive) * 2)
             self.invalidate()
