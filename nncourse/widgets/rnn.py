@@ -141,6 +141,7 @@ class LSTMGateViewer(FigureWidget):
             self.layers.append(numpy_layer)
         self.layer_index = layer
         self.units = min(model.lstm.hidden_size, max_units)
+        self.hidden_size = model.lstm.hidden_size
 
         self.text = widgets.Text(value=text, description="text", continuous_update=False,
                                  layout=widgets.Layout(width="520px"))
@@ -216,7 +217,8 @@ class LSTMGateViewer(FigureWidget):
             self.invalidate()
             self.status.value = (f"Layer {self.layer_index}, {T} characters"
                                  + (f" (first {self.max_length} shown)" if len(self.text.value) > T else "")
-                                 + f"; showing {self.units} units.")
+                                 + (f"; showing units 0-{self.units - 1} of {self.hidden_size}." if self.units < self.hidden_size
+                                    else f"; showing all {self.units} units."))
         u = self.unit.value
         for key, *_ in self.PANELS:
             self.markers[key].set_data([-0.5, T - 0.5], [u, u])
