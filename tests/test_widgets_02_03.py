@@ -110,6 +110,16 @@ def test_signal_widget_depth_and_width_reshape_the_picture():
     assert np.all(image[w.BINS // 2 + 1:] == 0)
 
 
+def test_signal_widget_title_names_saturation_the_spread_verdict_misses():
+    w = SignalPropagation(depth=20, width=64, activation="tanh", init="naive", scale=1.0)
+    assert w.verdict["forward"] == "healthy"  # the outputs still vary between inputs ...
+    assert w.stats.saturated.mean() > 0.6     # ... but most units sit on the flat part of tanh
+    assert "saturated" in w.ax_log.get_title() and "healthy" not in w.ax_log.get_title()
+    with w.hold():
+        w.init.value = "xavier"
+    assert w.ax_log.get_title() == "tanh + xavier init: activations healthy, gradients healthy"
+
+
 def test_signal_widget_exploding_relu():
     w = SignalPropagation(depth=30, width=64, activation="relu", init="naive", scale=1.0)
     assert w.verdict["forward"] == "exploding" and w.verdict["backward"] == "exploding"

@@ -270,8 +270,13 @@ class SignalPropagation(FigureWidget):
             self.ax_log.set_ylim(10.0**log_lo, 10.0**log_hi)
             self.invalidate()
         self.verdict = v = verdict(s)
-        color = "#2ca02c" if v["forward"] == v["backward"] == "healthy" else "#d62728"
-        self.ax_log.set_title(f"{s.activation} + {s.scheme} init: activations {v['forward']}, gradients "
+        saturated = s.saturated.mean()
+        # The forward verdict judges the spread only; a mostly saturated net (tanh, large weights) still
+        # spreads its outputs, so say so rather than call it plainly healthy. (ReLU + He: about 50% dead.)
+        forward = (f"{saturated:.0%} {'dead' if s.activation == 'relu' else 'saturated'}" if saturated > 0.6
+                   else v["forward"])
+        color = "#2ca02c" if forward == v["backward"] == "healthy" else "#d62728"
+        self.ax_log.set_title(f"{s.activation} + {s.scheme} init: activations {forward}, gradients "
                               f"{v['backward']}", fontsize=9, color=color)
         self.status.value = (
             f"weight std {s.weight_std:.3g}; last layer: activations vary by {s.activation_std[-1]:.3g} across inputs, "
