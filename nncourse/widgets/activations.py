@@ -67,7 +67,8 @@ class ActivationExplorer(FigureWidget):
         unknown = [n for n in selected if n not in EXPLORER_ACTIVATIONS]
         if unknown:
             raise ValueError(f"activations must be among {EXPLORER_ACTIVATIONS}, got {unknown}")
-        self.choice = widgets.SelectMultiple(options=EXPLORER_ACTIVATIONS, value=tuple(selected), rows=5,
+        self.choice = widgets.SelectMultiple(options=EXPLORER_ACTIVATIONS, value=tuple(selected),
+                                             rows=len(EXPLORER_ACTIVATIONS),  # all in view: none selected out of sight
                                              description="activations")
         label = {"description_width": "95px"}  # the default 80px cut "input spread" short
         self.mean = widgets.FloatSlider(value=mean, min=-5, max=5, step=0.1, description="input mean",
