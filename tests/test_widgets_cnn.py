@@ -120,3 +120,18 @@ def test_bad_arguments():
         KernelExplorer(stride=5)
     with pytest.raises(ValueError, match=r"got stride=1, padding=-1"):
         KernelExplorer(padding=-1)
+
+
+def test_the_preset_dropdown_follows_typed_weights_and_can_restore_the_preset():
+    w = KernelExplorer(kernel="Sobel x (vertical edges)")
+    sobel_output = w.output_image.get_array().copy()
+    w.weights[0].value = 5.0
+    assert w.preset.value == "custom" and w.ax_k.get_title() == "kernel: custom"
+    w.preset.value = "Sobel x (vertical edges)"  # picking the preset again restores it
+    np.testing.assert_array_equal(w.kernel, KERNELS["Sobel x (vertical edges)"])
+    np.testing.assert_allclose(w.output_image.get_array(), sobel_output)
+    w.weights[0].value = 5.0
+    w.weights[0].value = -1.0                     # typing a preset's weights back names it again
+    assert w.preset.value == "Sobel x (vertical edges)"
+    w.preset.value = "box blur"                   # refilling the grid never passes through "custom"
+    assert w.preset.value == "box blur" and w.ax_k.get_title() == "kernel: box blur"
