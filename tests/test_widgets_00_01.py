@@ -81,6 +81,9 @@ def test_train_converges_on_and_never_on_xor():
     w.dataset.value = "XOR"
     errors = w.train(50)
     assert len(errors) == 50 and min(errors) > 0 and "not converged" in w.status.value
+    assert w.err_line.get_marker() == "o"
+    w.train(100)  # 150 epochs: a plain line, dots would merge into a blob
+    assert w.err_line.get_marker() in ("", "None") and len(w.err_line.get_xdata()) == 150
 
 
 def test_sliders_stay_in_range_by_rescaling_without_moving_the_line():

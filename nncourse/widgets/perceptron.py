@@ -178,6 +178,7 @@ class PerceptronExplorer(FigureWidget):
         if errors != self._errors_drawn:  # the history only changes after Train/Reset
             self._errors_drawn = list(errors)
             self.err_line.set_data(np.arange(1, len(errors) + 1), errors)
+            self.err_line.set_marker("o" if len(errors) <= 60 else "")  # hundreds of dots merge into a blob
             self.ax_err.set_xlim(0.5, max(len(errors), 10) + 0.5)
             self.ax_err.set_ylim(-0.3, max(errors, default=1) + 0.7)
             self.invalidate()
