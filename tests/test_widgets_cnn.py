@@ -135,3 +135,14 @@ def test_the_preset_dropdown_follows_typed_weights_and_can_restore_the_preset():
     assert w.preset.value == "Sobel x (vertical edges)"
     w.preset.value = "box blur"                   # refilling the grid never passes through "custom"
     assert w.preset.value == "box blur" and w.ax_k.get_title() == "kernel: box blur"
+
+
+@pytest.mark.parametrize("control, value", [("stride", 2), ("stride", 3), ("padding", 0), ("padding", 3)])
+def test_stride_or_padding_keep_the_receptive_field_where_it_was(control, value):
+    w = KernelExplorer()                                  # stride 1, padding 1: centre pixel (37, 32)
+    w.row.value, w.col.value = 20, 40                     # window centred on input pixel (20, 40)
+    getattr(w, control).value = value
+    s, p = w.stride.value, w.padding.value
+    centre = (s * w.row.value + 1 - p, s * w.col.value + 1 - p)
+    assert abs(centre[0] - 20) <= s // 2 and abs(centre[1] - 40) <= s // 2  # the nearest output pixel
+    assert "window covers input rows" in w.status.value

@@ -170,11 +170,24 @@ class KernelExplorer(FigureWidget):
             ax.set_ylim(h - 1 + margin, -margin)
         self.invalidate()
 
-    def _fit_pixel_sliders(self, centre: bool = False):
-        """Keep the selected output pixel inside the (new) output map."""
+    def _window_centre(self, index: int, stride: int, padding: int) -> int:
+        """The input pixel at the centre of output pixel ``index``'s 3x3 window (one axis)."""
+        return stride * index + 1 - padding
+
+    def _fit_pixel_sliders(self, centre: bool = False, old_geometry: tuple[int, int] | None = None):
+        """Keep the selected output pixel inside the (new) output map. After a stride or padding
+        change, select the output pixel whose window is centred nearest the same input pixel, so
+        the red square stays where it was instead of jumping to a corner."""
         out_h, out_w = self.output_shape
+        s, p = self.stride.value, self.padding.value
         for slider, size in ((self.row, out_h), (self.col, out_w)):
-            value = size // 2 if centre else min(slider.value, size - 1)
+            if centre:
+                value = size // 2
+            elif old_geometry is not None:
+                where = self._window_centre(slider.value, *old_geometry)   # input pixel it looked at
+                value = int(np.clip(np.floor((where - 1 + p) / s + 0.5), 0, size - 1))
+            else:
+                value = min(slider.value, size - 1)
             if value > slider.max:
                 slider.max = size - 1
                 slider.value = value
@@ -203,7 +216,9 @@ class KernelExplorer(FigureWidget):
                 self._load_image()
                 self._fit_pixel_sliders(centre=True)
             else:
-                self._fit_pixel_sliders()
+                old = {self.stride: (change["old"], self.padding.value),
+                       self.padding: (self.stride.value, change["old"])}[change["owner"]]
+                self._fit_pixel_sliders(old_geometry=old)
 
     # --- the computation -------------------------------------------------------------------
     def feature_map(self) -> np.ndarray:
