@@ -159,7 +159,8 @@ class PerceptronExplorer(FigureWidget):
     def reset(self):
         self.model = Perceptron(2, lr=self.lr, labels=(0, 1), seed=self.seed)
         self.cursor, self.last_index = 0, None
-        self.status.value = "Reset: w = 0, b = 0."
+        self.status.value = ("Reset: w = 0, b = 0. Every score is 0, so every point lies on the boundary, which "
+                             "the rule counts as a mistake (t·(w·x + b) ≤ 0): all points are ringed.")
         self._set_sliders(np.zeros(2), 0.0)
 
     # --- drawing ---------------------------------------------------------------------------
