@@ -249,7 +249,7 @@ class BackpropStepper(FigureWidget):
             self.current.set_offsets([_POS[step[1]]])
             text = self.explain(*step)
         self.formula.set_text(text)
-        self.status.value = text.replace("\n", "<br>")
+        self.status.value = ""  # the formula is on the picture; the line below it is for messages only
 
     def _between_nodes(self, a: str, b: str) -> np.ndarray:
         """The edge a -> b cut back to the rims of the two circles: the highlight is drawn over the
