@@ -97,3 +97,12 @@ def test_learning_rate_sliders_show_the_presets_exactly():
     expected, losses = landscapes.descend("ravine", "sgd", lr=0.51, steps=100)
     np.testing.assert_array_equal(race.paths[0], expected)
     assert losses[-1] > losses[0]                   # past 2 / lambda_max: it grows
+
+
+def test_the_start_marker_is_not_hidden_under_the_racers_before_they_move():
+    race = OptimizerRace()
+    assert all(len(head.get_data()[0]) == 0 for head in race.heads)
+    race.step()
+    assert all(len(head.get_data()[0]) == 1 for head in race.heads)
+    race.reset()
+    assert all(len(head.get_data()[0]) == 0 for head in race.heads)

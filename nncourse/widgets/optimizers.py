@@ -187,7 +187,10 @@ class OptimizerRace(FigureWidget):
             self.path_lines[i].set_data(path[:, 0], path[:, 1])
             finite = np.flatnonzero(np.isfinite(path[:, 0]))
             last = finite[-1]
-            self.heads[i].set_data([path[last, 0]], [path[last, 1]])
+            if t == 0:  # all racers sit on the start: leave the ▲ visible until they move
+                self.heads[i].set_data([], [])
+            else:
+                self.heads[i].set_data([path[last, 0]], [path[last, 1]])
             self.loss_lines[i].set_data(np.arange(len(losses)), np.clip(losses - self.land.min_value, FLOOR, None))
             name = self.optimizer_controls[i].value
             if last < t:
