@@ -24,6 +24,7 @@ def plot_loss_curves(train_loss, val_loss=(), ax=None, label: str = ""):
     """Training (solid) and validation (dashed, same colour) loss per epoch on ``ax``; returns the axes.
     Used by both training histories (``nncourse.fit``'s and the NumPy loop's)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     ax = ax or plt.gca()
     epochs = np.arange(1, len(train_loss) + 1)
@@ -31,6 +32,7 @@ def plot_loss_curves(train_loss, val_loss=(), ax=None, label: str = ""):
     if len(val_loss):
         ax.plot(epochs, val_loss, "--", color=line.get_color(), label=f"{label} validation".strip())
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at epoch 2.5
     ax.set_ylabel("loss")
     ax.legend()
     return ax

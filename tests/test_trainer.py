@@ -135,3 +135,21 @@ def test_bad_input_is_a_clear_error(digits):
         nncourse.fit(linear_model(), (digits.X_train, digits.y_train), optimizer="lbfgs", device="cpu")
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         nncourse.fit(linear_model(), (digits.X_train, digits.y_train), epochs=0, device="cpu")
+
+
+def test_history_plot_draws_both_curves_on_whole_epochs():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = nncourse.trainer.History(device="cpu", train_loss=[1.0, 0.6, 0.5, 0.45, 0.4],
+                                       val_loss=[1.1, 0.8, 0.7, 0.7, 0.72])
+    fig, ax = plt.subplots()
+    history.plot(ax, label="mlp")
+    train, val = ax.get_lines()
+    assert list(train.get_ydata()) == history.train_loss and list(val.get_ydata()) == history.val_loss
+    assert val.get_linestyle() == "--" and val.get_color() == train.get_color()
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 5]
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+    plt.close(fig)
