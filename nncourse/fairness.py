@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import check_positive_int
+from .validation import as_1d, check_positive_int, check_sample_weight
 
 METHODS = ("between_groups", "to_overall")
 AGGREGATES = ("worst_case", "mean")
@@ -39,37 +39,12 @@ AGGREGATES = ("worst_case", "mean")
 # --------------------------------------------------------------------------------------------
 
 
-def _as_1d(values, name: str) -> np.ndarray:
-    """One value per example: array-likes, tensors and pandas objects; (N, 1) is squeezed like fairlearn does."""
-    if hasattr(values, "detach") and hasattr(values, "numpy"):  # a torch tensor
-        values = values.detach().cpu().numpy()
-    if hasattr(values, "to_numpy"):  # pandas
-        values = values.to_numpy()
-    arr = np.asarray(values)
-    if arr.ndim == 2 and 1 in arr.shape:
-        arr = arr.reshape(-1)  # (N, 1) or (1, N) -> (N,)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one value per example), got shape {arr.shape}")
-    return arr
-
-
 def _weights(sample_weight, n: int) -> np.ndarray:
-    if sample_weight is None:
-        return np.ones(n)
-    w = _as_1d(sample_weight, "sample_weight")
-    if len(w) != n:
-        raise ValueError(f"sample_weight must have one weight per example ({n}), got {len(w)}")
-    if not np.issubdtype(w.dtype, np.number) or w.dtype == bool:
-        raise TypeError(f"sample_weight must hold numbers, got dtype {w.dtype}")
-    w = w.astype(np.float64)
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and non-negative, got values in "
-                         f"[{np.nanmin(w):g}, {np.nanmax(w):g}]" + (" with NaN/inf" if not np.all(np.isfinite(w)) else ""))
-    return w
+    return np.ones(n) if sample_weight is None else check_sample_weight(sample_weight, n)
 
 
 def _pair(y_true, y_pred):
-    y_true, y_pred = _as_1d(y_true, "y_true"), _as_1d(y_pred, "y_pred")
+    y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true and y_pred must have the same length, got {len(y_true)} and {len(y_pred)}")
     return y_true, y_pred
@@ -82,7 +57,7 @@ def group_index(sensitive_features, n: int | None = None) -> tuple[list, np.ndar
     pandas DataFrame - in which case each observed combination is a group named by a tuple.
     """
     if isinstance(sensitive_features, dict):
-        columns = [_as_1d(v, f"sensitive_features[{k!r}]") for k, v in sensitive_features.items()]
+        columns = [as_1d(v, f"sensitive_features[{k!r}]") for k, v in sensitive_features.items()]
     else:
         if hasattr(sensitive_features, "to_numpy"):  # pandas Series / DataFrame
             sensitive_features = sensitive_features.to_numpy()
@@ -122,7 +97,7 @@ def selection_rate(y_true, y_pred, *, pos_label=1, sample_weight=None) -> float:
     ``y_true`` is ignored (kept for a uniform metric signature). With weights it is
     :math:`\sum_i w_i [h_i = 1] / \sum_i w_i`.
     """
-    y_pred = _as_1d(y_pred, "y_pred")
+    y_pred = as_1d(y_pred, "y_pred")
     if len(y_pred) == 0:
         raise ValueError("Empty y_pred passed to selection_rate function.")
     w = _weights(sample_weight, len(y_pred))
@@ -445,8 +420,8 @@ def equal_opportunity_ratio(y_true, y_pred, *, sensitive_features, method="betwe
 
 
 def _scores(y_true, y_score, name="y_score"):
-    y_true = _as_1d(y_true, "y_true")
-    y_score = _as_1d(y_score, name).astype(np.float64)
+    y_true = as_1d(y_true, "y_true")
+    y_score = as_1d(y_score, name).astype(np.float64)
     if len(y_true) != len(y_score):
         raise ValueError(f"y_true and {name} must have the same length, got {len(y_true)} and {len(y_score)}")
     if not np.all(np.isfinite(y_score)):

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import fairness
 from .layers import Sequential, mlp
-from .validation import as_array, check_finite, check_labels, check_positive_int
+from .validation import as_1d, as_array, check_finite, check_labels, check_positive_int, check_sample_weight
 
 # --------------------------------------------------------------------------------------------
 # The classifier: weighted logistic regression / small MLP from the course's layers
@@ -72,9 +72,7 @@ def train_classifier(X, y, *, sample_weight=None, hidden_size: int = 0, steps: i
     y = check_labels(y, (0, 1), "y").astype(np.float64)
     if len(y) != len(X):
         raise ValueError(f"X and y must have the same number of examples, got {len(X)} and {len(y)}")
-    w = np.ones(len(y)) if sample_weight is None else fairness._weights(sample_weight, len(y))
-    if w.sum() <= 0:
-        raise ValueError("sample_weight must not be all zero")
+    w = np.ones(len(y)) if sample_weight is None else check_sample_weight(sample_weight, len(y), require_positive=True)
     w = w / w.sum()
     check_positive_int(steps, "steps")
     sizes = [X.shape[1], hidden_size, 1] if hidden_size else [X.shape[1], 1]
@@ -110,7 +108,7 @@ def reweighing(y, *, sensitive_features) -> np.ndarray:
     weights above 1, over-represented ones below 1. In the weighted data every group has the
     overall positive rate and keeps its size: :math:`\\sum_{i \\in a} w_i = n_a`.
     """
-    y = fairness._as_1d(y, "y")
+    y = as_1d(y, "y")
     groups, codes = fairness.group_index(sensitive_features, len(y))
     labels, label_codes = np.unique(y, return_inverse=True)
     n = len(y)
@@ -129,7 +127,7 @@ def reweighing(y, *, sensitive_features) -> np.ndarray:
 
 
 def _scores_and_groups(scores, sensitive_features):
-    scores = fairness._as_1d(scores, "scores").astype(np.float64)
+    scores = as_1d(scores, "scores").astype(np.float64)
     check_finite(scores, "scores")
     groups, codes = fairness.group_index(sensitive_features, len(scores))
     return scores, groups, codes
@@ -162,7 +160,7 @@ def threshold_for_rate(scores, rate: float) -> float:
 
     Sorting the scores from high to low, t is the k-th one, k = round(rate * N); rate 0 gives +inf.
     """
-    scores = np.sort(fairness._as_1d(scores, "scores").astype(np.float64))[::-1]  # high -> low
+    scores = np.sort(as_1d(scores, "scores").astype(np.float64))[::-1]  # high -> low
     rate = _check_rate(rate, "rate")
     k = int(round(rate * len(scores)))
     return float(scores[k - 1]) if k >= 1 else float("inf")
@@ -187,7 +185,7 @@ def equal_tpr_thresholds(scores, y_true, *, sensitive_features, tpr: float | Non
     keeps the threshold 0.5 (its TPR is undefined).
     """
     scores, groups, codes = _scores_and_groups(scores, sensitive_features)
-    y_true = check_labels(fairness._as_1d(y_true, "y_true"), (0, 1), "y_true")
+    y_true = check_labels(as_1d(y_true, "y_true"), (0, 1), "y_true")
     if len(y_true) != len(scores):
         raise ValueError(f"y_true and scores must have the same length, got {len(y_true)} and {len(scores)}")
     positive = y_true == 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .validation import check_finite, check_positive_int
+from .validation import check_finite, check_positive_int, check_sample_weight
 
 
 def get_device(verbose: bool = True):
@@ -97,22 +97,6 @@ def _check_pair(data, name, device):
     return X, y
 
 
-def _check_weights(sample_weight, n, device):
-    """Training weights as a float32 tensor on ``device``: shape (n,), finite, >= 0, not all zero."""
-    import torch
-
-    w = sample_weight.detach().cpu().numpy() if isinstance(sample_weight, torch.Tensor) else np.asarray(sample_weight)
-    if w.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},), one weight per training example, got {w.shape}")
-    if not np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.complexfloating):
-        raise TypeError(f"sample_weight must be real numbers, got dtype {w.dtype}")
-    check_finite(w.astype(np.float64), "sample_weight")
-    if (w < 0).any() or not (w > 0).any():
-        raise ValueError(f"sample_weight must be >= 0 with at least one positive weight, got min {w.min()}, "
-                         f"max {w.max()}")
-    return torch.from_numpy(w.astype(np.float32)).to(device)
-
-
 def accuracy(logits, y) -> float:
     """Fraction of rows whose arg-max matches the integer label (or, for one output, logit > 0)."""
     if logits.ndim == 1 or logits.shape[-1] == 1:
@@ -179,7 +163,9 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
     loss_fn = loss_fn or F.cross_entropy
     X, y = _check_pair(train, "train", device)
     val_data = _check_pair(val, "val", device) if val is not None else None
-    weights = _check_weights(sample_weight, len(X), device) if sample_weight is not None else None
+    weights = None if sample_weight is None else torch.from_numpy(
+        check_sample_weight(sample_weight, len(X), require_positive=True).astype(np.float32)).to(device)
+    examples = len(X) if weights is None else float(weights.sum())  # what the epoch's mean loss divides by
 
     params = [p for p in model.parameters() if p.requires_grad]
     if callable(optimizer):
@@ -219,7 +205,7 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
             opt.step()
             total += loss.detach().float() * (len(idx) if weights is None else wb.sum())
             bar.update(1)
-        epoch_loss = float(total) / (len(X) if weights is None else float(weights.sum()))  # waits for the device
+        epoch_loss = float(total) / examples  # waits for the device
         history.seconds += time.perf_counter() - start
         if not math.isfinite(epoch_loss):
             bar.close()

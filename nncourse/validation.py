@@ -5,6 +5,7 @@ error surface three frames deep.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -76,3 +77,37 @@ def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def as_1d(values, name: str) -> np.ndarray:
+    """One value per example: array-likes, tensors and pandas objects; (N, 1) is squeezed like fairlearn does."""
+    if hasattr(values, "detach") and hasattr(values, "numpy"):  # a torch tensor
+        values = values.detach().cpu().numpy()
+    if hasattr(values, "to_numpy"):  # pandas
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)  # (N, 1) or (1, N) -> (N,)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one value per example), got shape {arr.shape}")
+    return arr
+
+
+def check_sample_weight(sample_weight, n: int, *, require_positive: bool = False) -> np.ndarray:
+    """Per-example weights as float64 (n,): numbers, finite, >= 0; with ``require_positive`` not all zero
+    (a weighted mean over them must exist)."""
+    w = as_1d(sample_weight, "sample_weight")
+    if len(w) != n:
+        raise ValueError(f"sample_weight must have one weight per example ({n}), got {len(w)}")
+    if not np.issubdtype(w.dtype, np.number) or w.dtype == bool or np.issubdtype(w.dtype, np.complexfloating):
+        raise TypeError(f"sample_weight must hold real numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        with warnings.catch_warnings():  # all NaN: nanmin/nanmax warn, and the message says NaN anyway
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanmin(w), np.nanmax(w)
+        raise ValueError(f"sample_weight must be finite and non-negative, got values in [{low:g}, {high:g}]"
+                         + (" with NaN/inf" if not np.all(np.isfinite(w)) else ""))
+    if require_positive and w.sum() <= 0:
+        raise ValueError("sample_weight must not be all zero")
+    return w

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import bias_data, fairness, mitigation
 from ..plotting import CLASS_COLORS
+from ..validation import as_1d
 from .base import FigureWidget
 
 GROUP_COLORS = [CLASS_COLORS[1], CLASS_COLORS[0], CLASS_COLORS[2], CLASS_COLORS[4]]
@@ -192,7 +193,7 @@ class ThresholdTuner(FigureWidget):
 
     def __init__(self, scores, y_true, *, sensitive_features, title: str = ""):
         super().__init__(figsize=(11, 4.2))
-        self.scores = fairness._as_1d(scores, "scores").astype(np.float64)
+        self.scores = as_1d(scores, "scores").astype(np.float64)
         if not (np.all(np.isfinite(self.scores)) and np.all((self.scores >= 0) & (self.scores <= 1))):
             raise ValueError("scores must be probabilities in [0, 1] (the thresholds slide over [0, 1]), got values "
                              f"in [{np.nanmin(self.scores):g}, {np.nanmax(self.scores):g}]")
@@ -324,7 +325,7 @@ class ThresholdTuner(FigureWidget):
 
 
 def _labels01(y, n) -> np.ndarray:
-    y = fairness._as_1d(y, "y_true")
+    y = as_1d(y, "y_true")
     if len(y) != n:
         raise ValueError(f"y_true must have one label per score ({n}), got {len(y)}")
     bad = sorted(set(np.unique(y).tolist()) - {0, 1})
