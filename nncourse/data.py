@@ -7,7 +7,11 @@
 * ``download()``: cache directory (``NNCOURSE_DATA`` overrides it), SHA-256 verification,
   atomic writes, and a clear message when offline.
 * ``load_mnist()`` / ``load_fashion_mnist()``: the four IDX files parsed with NumPy, checksums
-  pinned; ``load_image_data(quick)`` picks MNIST in full mode and the digits otherwise.
+  pinned; ``load_image_data(quick)`` picks MNIST in full mode and the digits otherwise, and carves a
+  validation split out of the training data (``ImageData.with_validation``).
+
+Three splits, three jobs (notebook 01 says why): train on ``train``, choose everything - epochs,
+learning rates, thresholds - on ``val``, and look at ``test`` once, at the end.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import struct
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +151,18 @@ def train_test_split(X, y, test_fraction: float = 0.25, seed: int = 0):
     return X[train], X[test], y[train], y[test]
 
 
+def train_val_split(X, y, val_fraction: float = 1 / 6, seed: int = 0):
+    """Carve a validation split out of *training* data -> (X_train, y_train), (X_val, y_val).
+
+    The test set is never touched: select models on the validation split, report the test set once.
+    The default 1/6 turns MNIST's 60,000 training images into the usual 50,000 + 10,000.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction!r}")
+    X_train, X_val, y_train, y_val = train_test_split(X, y, val_fraction, seed)
+    return (X_train, y_train), (X_val, y_val)
+
+
 # --------------------------------------------------------------------------------------------
 # Image classification data
 # --------------------------------------------------------------------------------------------
@@ -154,9 +170,10 @@ def train_test_split(X, y, test_fraction: float = 0.25, seed: int = 0):
 
 @dataclass
 class ImageData:
-    """A labelled image dataset split into train and test.
+    """A labelled image dataset split into train, validation (optional) and test.
 
     X_*: (N, H*W) float32 in [0, 1]; y_*: (N,) int64; ``image_shape`` is (H, W).
+    ``X_val``/``y_val`` are ``None`` until :meth:`with_validation` carves them out of the training data.
     """
 
     name: str
@@ -166,15 +183,43 @@ class ImageData:
     y_test: np.ndarray
     image_shape: tuple[int, int]
     classes: list[str] = field(default_factory=lambda: [str(i) for i in range(10)])
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    @property
+    def train(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X_train, self.y_train
+
+    @property
+    def val(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.X_val is None:
+            raise ValueError(f"{self.name} has no validation split; use data.with_validation() "
+                             "(load_image_data makes one)")
+        return self.X_val, self.y_val
+
+    @property
+    def test(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X_test, self.y_test
+
+    def with_validation(self, fraction: float = 1 / 6, seed: int = 0) -> "ImageData":
+        """A copy whose training data is split into train and validation (the test set is untouched)."""
+        if self.X_val is not None:
+            raise ValueError(f"{self.name} already has a validation split ({len(self.X_val):,} images)")
+        (X_train, y_train), (X_val, y_val) = train_val_split(self.X_train, self.y_train, fraction, seed)
+        return replace(self, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val)
 
     def images(self, split: str = "train") -> np.ndarray:
-        """The split as images (N, 1, H, W), the layout convolutions expect."""
-        X = {"train": self.X_train, "test": self.X_test}[split]
+        """The split (``"train"``, ``"val"`` or ``"test"``) as images (N, 1, H, W), the layout
+        convolutions expect."""
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+        X = getattr(self, split)[0]
         return X.reshape(len(X), 1, *self.image_shape)  # (N, C=1, H, W)
 
     def __repr__(self) -> str:
         h, w = self.image_shape
-        return (f"ImageData({self.name!r}: {len(self.X_train):,} train / {len(self.X_test):,} test "
+        val = "" if self.X_val is None else f"{len(self.X_val):,} validation / "
+        return (f"ImageData({self.name!r}: {len(self.X_train):,} train / {val}{len(self.X_test):,} test "
                 f"images of {h}x{w}, {len(self.classes)} classes)")
 
 
@@ -356,17 +401,26 @@ def load_fashion_mnist(directory=None, mirrors=None) -> ImageData:
     return _load_idx_dataset("Fashion-MNIST", FASHION_MNIST, directory, mirrors)
 
 
-def load_image_data(quick: bool, dataset: str = "mnist") -> ImageData:
+def load_image_data(quick: bool, dataset: str = "mnist", *, val_fraction: float = 1 / 6,
+                    seed: int = 0) -> ImageData:
     """The image data a notebook trains on: the bundled digits in quick mode, else MNIST
-    (or Fashion-MNIST), falling back to the digits - with a printed note - when offline."""
+    (or Fashion-MNIST), falling back to the digits - with a printed note - when offline.
+
+    A validation split (``val_fraction`` of the training data, seeded) is carved out of the training
+    data: select on ``data.val``, report ``data.test`` once.
+    """
+    loaders = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
+    if dataset not in loaders:
+        raise ValueError(f"dataset must be one of {', '.join(loaders)}, got {dataset!r}")
     if quick:
-        return load_digits()
-    loader = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}[dataset]
-    try:
-        return loader()
-    except DownloadError as err:
-        print(f"Could not get {dataset} ({str(err).splitlines()[0]}); using the bundled digits instead.")
-        return load_digits()
+        data = load_digits()
+    else:
+        try:
+            data = loaders[dataset]()
+        except DownloadError as err:
+            print(f"Could not get {dataset} ({str(err).splitlines()[0]}); using the bundled digits instead.")
+            data = load_digits()
+    return data.with_validation(val_fraction, seed)
 
 
 # --------------------------------------------------------------------------------------------

@@ -132,6 +132,7 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
         loss_fn: Callable | None = None, batch_size: int = 128, weight_decay: float = 0.0,
         metrics: dict[str, Callable] | None = None, device=None, seed: int = 0,
         amp: str | None = None, scheduler: Callable | None = None, sample_weight=None,
+        clip_grad_norm: float | None = None, warmup_steps: int = 0,
         progress: bool = True, verbose: bool = True) -> History:
     """Train ``model`` with mini-batches and return its :class:`History`.
 
@@ -146,6 +147,10 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
     sample_weight: optional non-negative weights, shape (N,), one per training example; each batch
         then minimises the weighted mean ``sum(w_i * loss_i) / sum(w_i)``, so ``loss_fn`` must accept
         ``reduction="none"`` (every ``torch.nn.functional`` loss does). Validation stays unweighted.
+    clip_grad_norm: if given, rescale the gradient before each step so that its global L2 norm is at
+        most this (``torch.nn.utils.clip_grad_norm_``; notebook 06 explains why RNNs need it).
+    warmup_steps: raise the learning rate linearly from lr/warmup_steps to lr over the first
+        ``warmup_steps`` batches (nanoGPT's warm-up), then leave it to ``scheduler``.
     """
     import torch
     import torch.nn.functional as F
@@ -155,6 +160,11 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
     check_positive_int(batch_size, "batch_size")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if clip_grad_norm is not None and not (isinstance(clip_grad_norm, (int, float))
+                                           and math.isfinite(clip_grad_norm) and clip_grad_norm > 0):
+        raise ValueError(f"clip_grad_norm must be None or a positive finite number, got {clip_grad_norm!r}")
+    if not (isinstance(warmup_steps, int) and not isinstance(warmup_steps, bool) and warmup_steps >= 0):
+        raise ValueError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}")
     if amp not in (None, "bf16"):
         raise ValueError(f"amp must be None or 'bf16', got {amp!r}")
     device = torch.device(device) if device is not None else get_device(verbose=False)
@@ -185,44 +195,50 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
     history = History(device=device.type)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     steps_per_epoch = math.ceil(len(X) / batch_size)
-    bar = tqdm(total=epochs * steps_per_epoch, desc="training", unit="batch", disable=not progress)
-    for epoch in range(epochs):
-        model.train()
-        start = time.perf_counter()
-        order = torch.randperm(len(X), generator=generator).to(device)
-        total = torch.zeros((), device=device)  # summed on the device: no GPU sync per batch
-        for i in range(0, len(X), batch_size):
-            idx = order[i : i + batch_size]
-            xb, yb = X[idx], y[idx]
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
-                if weights is None:
-                    loss = loss_fn(model(xb), yb)
-                else:
-                    wb = weights[idx]
-                    loss = (loss_fn(model(xb), yb, reduction="none").float() * wb).sum() / wb.sum().clamp_min(1e-12)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach().float() * (len(idx) if weights is None else wb.sum())
-            bar.update(1)
-        epoch_loss = float(total) / examples  # waits for the device
-        history.seconds += time.perf_counter() - start
-        if not math.isfinite(epoch_loss):
-            bar.close()
-            raise FloatingPointError(f"the training loss became {epoch_loss} in epoch {epoch + 1}: training "
-                                     f"diverged - try a smaller learning rate than lr={lr}")
-        history.train_loss.append(epoch_loss)
-        if sched is not None:
-            sched.step()
-        if val_data is not None:
-            result = evaluate(model, val_data, loss_fn, device=device, metrics=metrics)
-            history.val_loss.append(result.pop("loss"))
-            for name, value in result.items():
-                history.metrics.setdefault(f"val_{name}", []).append(value)
-        postfix = {"loss": f"{history.train_loss[-1]:.4f}"}
-        postfix.update({k: f"{v[-1]:.4f}" for k, v in history.metrics.items()})
-        bar.set_postfix(postfix)
-    bar.close()
+    base_lrs = [group["lr"] for group in opt.param_groups]
+    step = 0
+    with tqdm(total=epochs * steps_per_epoch, desc="training", unit="batch", disable=not progress) as bar:
+        for epoch in range(epochs):
+            model.train()
+            start = time.perf_counter()
+            order = torch.randperm(len(X), generator=generator).to(device)
+            total = torch.zeros((), device=device)  # summed on the device: no GPU sync per batch
+            for i in range(0, len(X), batch_size):
+                idx = order[i : i + batch_size]
+                xb, yb = X[idx], y[idx]
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
+                    if weights is None:
+                        loss = loss_fn(model(xb), yb)
+                    else:
+                        wb = weights[idx]
+                        loss = (loss_fn(model(xb), yb, reduction="none").float() * wb).sum() / wb.sum().clamp_min(1e-12)
+                if step < warmup_steps:  # linear warm-up, per batch
+                    for group, base in zip(opt.param_groups, base_lrs):
+                        group["lr"] = base * (step + 1) / warmup_steps
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+                opt.step()
+                step += 1
+                total += loss.detach().float() * (len(idx) if weights is None else wb.sum())
+                bar.update(1)
+            epoch_loss = float(total) / examples  # waits for the device
+            history.seconds += time.perf_counter() - start
+            if not math.isfinite(epoch_loss):
+                raise FloatingPointError(f"the training loss became {epoch_loss} in epoch {epoch + 1}: training "
+                                         f"diverged - try a smaller learning rate than lr={lr}")
+            history.train_loss.append(epoch_loss)
+            if sched is not None:
+                sched.step()
+            if val_data is not None:
+                result = evaluate(model, val_data, loss_fn, device=device, metrics=metrics)
+                history.val_loss.append(result.pop("loss"))
+                for name, value in result.items():
+                    history.metrics.setdefault(f"val_{name}", []).append(value)
+            postfix = {"loss": f"{history.train_loss[-1]:.4f}"}
+            postfix.update({k: f"{v[-1]:.4f}" for k, v in history.metrics.items()})
+            bar.set_postfix(postfix)
     history.samples_per_sec = epochs * len(X) / max(history.seconds, 1e-9)
     if verbose:
         print(history.summary())

@@ -78,6 +78,39 @@ def test_digits_are_bundled_and_offline():
     assert data.load_image_data(quick=True).name == digits.name
 
 
+def test_validation_is_carved_out_of_the_training_data_and_test_is_untouched():
+    digits = data.load_digits()
+    split = data.load_image_data(quick=True, seed=3)
+    assert len(split.X_train) + len(split.X_val) == len(digits.X_train)
+    assert len(split.X_val) == round(len(digits.X_train) / 6)
+    np.testing.assert_array_equal(split.X_test, digits.X_test)  # the test set never moves
+    # every training image lands in exactly one of train/val: compare rows as bytes
+    rows = lambda X: sorted(r.tobytes() for r in X)  # noqa: E731
+    assert rows(np.concatenate([split.X_train, split.X_val])) == rows(digits.X_train)
+    assert split.val[0] is split.X_val and split.test[1] is split.y_test
+    assert split.images("val").shape == (len(split.X_val), 1, 8, 8)
+    assert "validation" in repr(split)
+    # seeded: same seed, same split; another seed, another split
+    np.testing.assert_array_equal(data.load_image_data(quick=True, seed=3).y_val, split.y_val)
+    assert not np.array_equal(data.load_image_data(quick=True, seed=4).X_val, split.X_val)
+    (Xtr, ytr), (Xv, yv) = data.train_val_split(digits.X_train, digits.y_train, 0.25, seed=0)
+    assert len(Xv) == round(0.25 * len(digits.X_train)) and len(Xtr) + len(Xv) == len(digits.X_train)
+
+
+def test_validation_split_errors_name_what_was_expected():
+    digits = data.load_digits()
+    with pytest.raises(ValueError, match="has no validation split"):
+        digits.val
+    with pytest.raises(ValueError, match="already has a validation split"):
+        digits.with_validation().with_validation()
+    with pytest.raises(ValueError, match="val_fraction must be between 0 and 1, got 1.5"):
+        data.train_val_split(digits.X_train, digits.y_train, 1.5)
+    with pytest.raises(ValueError, match="split must be 'train', 'val' or 'test', got 'valid'"):
+        digits.images("valid")
+    with pytest.raises(ValueError, match="dataset must be one of mnist, fashion_mnist, got 'cifar'"):
+        data.load_image_data(quick=True, dataset="cifar")
+
+
 # --- IDX parsing -------------------------------------------------------------------------------
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -193,3 +226,4 @@ def test_full_mode_falls_back_to_digits_when_offline(monkeypatch, tmp_path, caps
     result = data.load_image_data(quick=False)
     assert "digits" in result.name
     assert "using the bundled digits instead" in capsys.readouterr().out
+    assert result.X_val is not None  # the fallback gets its validation split too

@@ -155,3 +155,70 @@ def test_history_plot_draws_both_curves_on_whole_epochs():
     ticks = [t for t in ax.get_xticks() if 1 <= t <= 5]
     assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
     plt.close(fig)
+
+
+def _one_sgd_step(digits, **kwargs):
+    """One full-batch SGD step from a seeded start; returns the weight change and the initial gradient."""
+    X, y = torch.from_numpy(digits.X_train[:64]).double(), torch.from_numpy(digits.y_train[:64])
+    torch.manual_seed(0)
+    model = linear_model().double()
+    before = model.weight.detach().clone()
+    reference = linear_model().double()
+    reference.load_state_dict(model.state_dict())
+    torch.nn.functional.cross_entropy(reference(X), y).backward()
+    grads = [p.grad for p in reference.parameters()]
+    nncourse.fit(model, (X, y), epochs=1, lr=0.1, optimizer="sgd", batch_size=64, device="cpu",
+                 progress=False, verbose=False, **kwargs)
+    return model.weight.detach() - before, grads
+
+
+def test_clip_grad_norm_rescales_the_whole_gradient(digits):
+    change, grads = _one_sgd_step(digits, clip_grad_norm=0.01)
+    norm = float(torch.sqrt(sum((g ** 2).sum() for g in grads)))
+    assert norm > 0.01  # clipping is active
+    torch.testing.assert_close(change, -0.1 * grads[0] * 0.01 / norm, rtol=1e-4, atol=1e-12)
+    unclipped, _ = _one_sgd_step(digits, clip_grad_norm=1e6)  # a loose bound changes nothing
+    torch.testing.assert_close(unclipped, -0.1 * grads[0], rtol=1e-6, atol=1e-12)
+
+
+def test_warmup_starts_at_lr_over_steps_and_reaches_lr(digits):
+    change, grads = _one_sgd_step(digits, warmup_steps=4)  # the first of 4 warm-up steps: lr / 4
+    torch.testing.assert_close(change, -0.1 / 4 * grads[0], rtol=1e-6, atol=1e-12)
+    seen = []
+
+    class Spy(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    nncourse.fit(linear_model(), (digits.X_train[:64], digits.y_train[:64]), epochs=6, lr=0.1, batch_size=16,
+                 optimizer=lambda p: Spy(p, lr=0.1), warmup_steps=8, device="cpu", progress=False, verbose=False)
+    np.testing.assert_allclose(seen[:10], [0.1 * k / 8 for k in range(1, 9)] + [0.1, 0.1])
+
+
+def test_progress_bar_closes_when_training_fails(digits, monkeypatch):
+    import tqdm.auto
+
+    closed = []
+
+    class Bar(tqdm.auto.tqdm):
+        def close(self):
+            closed.append(True)
+            super().close()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+
+    def broken_loss(out, y):
+        raise RuntimeError("a bug in the loss")
+
+    with pytest.raises(RuntimeError, match="a bug in the loss"):
+        nncourse.fit(linear_model(), (digits.X_train, digits.y_train), epochs=1, loss_fn=broken_loss,
+                     device="cpu", verbose=False)
+    assert closed
+
+
+def test_clip_and_warmup_arguments_are_checked(digits):
+    with pytest.raises(ValueError, match="clip_grad_norm must be None or a positive finite number, got 0"):
+        nncourse.fit(linear_model(), (digits.X_train, digits.y_train), clip_grad_norm=0, device="cpu")
+    with pytest.raises(ValueError, match="warmup_steps must be a non-negative integer, got 2.5"):
+        nncourse.fit(linear_model(), (digits.X_train, digits.y_train), warmup_steps=2.5, device="cpu")
