@@ -2,18 +2,21 @@
 the UCI Adult census data, the standard fairness benchmark.
 
 * :func:`loan_data` - **synthetic**, generated here from a small causal story, so that every
-  source of bias is a knob: group sizes, a real difference in base rates, *label bias*
-  (historical decisions flipped against one group), a *proxy* feature correlated with the group,
-  and measurement noise per group. Because it is synthetic we also know the unbiased truth
-  (``qualified_*``), which real data never gives us.
+  source of bias is a knob: group sizes, a real difference in base rates, *label bias* (a past
+  lender that held one group to a higher bar), a *proxy* feature correlated with the group,
+  measurement noise per group, and thin credit files for one intersection (young applicants of
+  group B). Because it is synthetic we also know the unbiased truth (``qualified_*``), which real
+  data never gives us.
 * :func:`load_adult` - UCI Adult (Becker & Kohavi 1996, from the 1994 US census; 48,842 people;
   predict income > $50K), fetched once through :func:`nncourse.data.download` with pinned
   SHA-256 checksums and parsed with the standard library (no pickles).
 * :func:`load_fairness_data` - what the notebook trains on: synthetic in quick mode, Adult in
   full mode, falling back to synthetic (with a printed note) when offline.
 
-Each returns a :class:`FairnessData`: features X (N, F) float32, labels y (N,) in {0, 1}, and the
-sensitive attribute A (N,) as strings, for a train and a test split.
+Each returns a :class:`FairnessData`: features X (N, F) float32, labels y (N,) in {0, 1}, the
+sensitive attribute A (N,) as strings and a second recorded attribute for intersectional audits,
+for a train and a test split; :meth:`FairnessData.with_validation` carves a validation split out
+of the training data.
 """
 from __future__ import annotations
 
@@ -31,11 +34,15 @@ from .validation import check_positive_int
 
 @dataclass
 class FairnessData:
-    """A binary classification data set with one sensitive attribute, split into train and test.
+    """A binary classification data set with a sensitive attribute, split into train, validation
+    (optional) and test.
 
     X_*: (N, F) float32 standardised features; y_*: (N,) int64 in {0, 1} (the *recorded* labels,
     which may carry bias); A_*: (N,) sensitive attribute values (str). ``qualified_*`` (N,) holds
-    the unbiased truth when the data are synthetic, else None.
+    the unbiased truth when the data are synthetic, else None. ``attributes_*`` maps the name of
+    every recorded sensitive attribute (the one in A, and a second one: ``age`` in the synthetic
+    loans, ``race`` in Adult) to its values (N,); ``intersection`` names the two an
+    intersectional audit crosses. ``X_val`` ... are ``None`` until :meth:`with_validation`.
     """
 
     name: str
@@ -52,6 +59,55 @@ class FairnessData:
     qualified_train: np.ndarray | None = None
     qualified_test: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
+    attributes_train: dict = field(default_factory=dict)
+    attributes_test: dict = field(default_factory=dict)
+    intersection: tuple = ()
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    A_val: np.ndarray | None = None
+    qualified_val: np.ndarray | None = None
+    attributes_val: dict | None = None
+
+    @property
+    def train(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X_train, self.y_train
+
+    @property
+    def val(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.X_val is None:
+            raise ValueError(f"{self.name} has no validation split; use data.with_validation()")
+        return self.X_val, self.y_val
+
+    @property
+    def test(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X_test, self.y_test
+
+    def with_validation(self, fraction: float = 0.2, seed: int = 0) -> "FairnessData":
+        """A copy whose training data is split into train and validation (the test set is untouched).
+
+        Every per-example array of the training split (X, y, A, the truth, the attributes) is
+        split the same way: select thresholds and models on the validation split, report the test set once.
+        """
+        if self.X_val is not None:
+            raise ValueError(f"{self.name} already has a validation split ({len(self.X_val):,} examples)")
+        if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
+            raise ValueError(f"fraction must be between 0 and 1, got {fraction!r}")
+        order = np.random.default_rng(seed).permutation(len(self.y_train))
+        n_val = max(1, int(round(len(order) * fraction)))
+        val, train = order[:n_val], order[n_val:]
+        if len(train) == 0:
+            raise ValueError(f"fraction {fraction} leaves no training examples out of {len(order)}")
+
+        def take(a, idx):
+            return None if a is None else a[idx]
+
+        return replace(
+            self, X_train=self.X_train[train], y_train=self.y_train[train], A_train=self.A_train[train],
+            qualified_train=take(self.qualified_train, train),
+            attributes_train={k: v[train] for k, v in self.attributes_train.items()},
+            X_val=self.X_train[val], y_val=self.y_train[val], A_val=self.A_train[val],
+            qualified_val=take(self.qualified_train, val),
+            attributes_val={k: v[val] for k, v in self.attributes_train.items()})
 
     @property
     def groups(self) -> list[str]:
@@ -70,19 +126,23 @@ class FairnessData:
             raise ValueError(f"no feature called {unknown}; features are {self.feature_names}")
         keep = [i for i in range(len(self.feature_names)) if i not in gone]
         return replace(self, X_train=self.X_train[:, keep], X_test=self.X_test[:, keep],
+                       X_val=None if self.X_val is None else self.X_val[:, keep],
                        feature_names=[self.feature_names[i] for i in keep],
                        name=f"{self.name} without {', '.join(names)}")
 
     def base_rates(self, split: str = "train") -> dict[str, float]:
-        """Fraction of positive (recorded) labels per group."""
-        y, A = (self.y_train, self.A_train) if split == "train" else (self.y_test, self.A_test)
+        """Fraction of positive (recorded) labels per group in ``split`` ("train", "val" or "test")."""
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+        y, A = getattr(self, split)[1], getattr(self, f"A_{split}")
         return {g: float(y[A == g].mean()) for g in self.groups if np.any(A == g)}
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{g}: {int(np.sum(self.A_train == g)):,}" for g in self.groups)
         rates = ", ".join(f"{g}: {r:.2f}" for g, r in self.base_rates().items())
         kind = "synthetic" if self.synthetic else "real"
-        return (f"FairnessData({self.name!r}, {kind}: {len(self.X_train):,} train / {len(self.X_test):,} test, "
+        val = "" if self.X_val is None else f"{len(self.X_val):,} validation / "
+        return (f"FairnessData({self.name!r}, {kind}: {len(self.X_train):,} train / {val}{len(self.X_test):,} test, "
                 f"{len(self.feature_names)} features; {self.sensitive_name} sizes (train) {sizes}; "
                 f"positive rate {rates})")
 
@@ -93,12 +153,13 @@ class FairnessData:
 
 LABEL_NOISE = 0.5  # std of the luck term: repaying is not fully determined by the features
 GROUPS = ("A", "B")  # A: the majority, B: the group the knobs disadvantage
+AGES = ("30 or over", "under 30")  # the second recorded attribute (not a model input)
 
 
 def loan_data(n: int = 4000, *, minority_fraction: float = 0.3, base_rate: float = 0.5,
               base_rate_gap: float = 0.0, label_bias: float = 0.0, proxy_strength: float = 0.0,
-              noise_a: float = 0.3, noise_b: float = 0.3, test_fraction: float = 0.3,
-              seed: int = 0) -> FairnessData:
+              noise_a: float = 0.3, noise_b: float = 0.3, young_fraction: float = 0.3,
+              thin_file_noise: float = 0.0, test_fraction: float = 0.3, seed: int = 0) -> FairnessData:
     """A synthetic loan data set. **Synthetic**: no real person is in it.
 
     The story, per applicant i in group g (A or B; B has ``minority_fraction`` of the people):
@@ -106,21 +167,29 @@ def loan_data(n: int = 4000, *, minority_fraction: float = 0.3, base_rate: float
     * creditworthiness :math:`s_i \\sim N(\\mu_g, 1)`, and the truth "would repay"
       ``qualified = [s + luck > 0]`` with luck ~ N(0, 0.5^2). The means are chosen so that
       P(qualified) is ``base_rate`` in A and ``base_rate - base_rate_gap`` in B (a real gap);
+    * a second recorded attribute, ``age``: "under 30" for a fraction ``young_fraction`` of the
+      applicants, independent of everything else; it is not a model input;
     * features: ``credit_score = s + N(0, noise_g^2)`` (measured with more noise in one group when
-      ``noise_b > noise_a``), ``income = 0.6 s + 0.8 N(0, 1)``, ``neighbourhood``: a
-      feature with correlation ``proxy_strength`` with the group and *no* relation to s (a proxy),
-      and ``group`` (1 for B) itself;
-    * the recorded label - past decisions a model learns from - is ``qualified``, except that a
-      fraction ``label_bias`` of qualified B applicants were recorded as 0 (historical bias).
+      ``noise_b > noise_a``; young applicants of group B have thin credit files, which add
+      ``thin_file_noise`` to that noise's std in quadrature), ``income = 0.6 s + 0.8 N(0, 1)``,
+      ``neighbourhood``: a feature with correlation ``proxy_strength`` with the group and *no*
+      relation to s (a proxy), and ``group`` (1 for B) itself;
+    * the recorded label is a past lending *decision* (approved or not), not repayment. An
+      unbiased lender would have approved exactly the qualified; ours held group B to a higher
+      bar: the fraction ``label_bias`` of qualified B applicants with the lowest credit scores
+      were rejected (recorded as 0). Label bias 0.3 means 30 % of qualified B were rejected.
 
     Returns a :class:`FairnessData` with features [credit_score, income, neighbourhood, group],
-    the recorded labels as y, and the truth as ``qualified_*``.
+    the recorded decisions as y, the truth as ``qualified_*``, and ``attributes_*`` holding
+    ``group`` and ``age``.
     """
     check_positive_int(n, "n")
     for name, value, lo, hi in [("minority_fraction", minority_fraction, 0.01, 0.99),
                                 ("base_rate", base_rate, 0.01, 0.99), ("base_rate_gap", base_rate_gap, -0.98, 0.98),
                                 ("label_bias", label_bias, 0.0, 1.0), ("proxy_strength", proxy_strength, 0.0, 0.99),
                                 ("noise_a", noise_a, 0.0, 10.0), ("noise_b", noise_b, 0.0, 10.0),
+                                ("young_fraction", young_fraction, 0.01, 0.99),
+                                ("thin_file_noise", thin_file_noise, 0.0, 10.0),
                                 ("test_fraction", test_fraction, 0.01, 0.99)]:
         if not (isinstance(value, (int, float)) and lo <= value <= hi):
             raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
@@ -130,23 +199,31 @@ def loan_data(n: int = 4000, *, minority_fraction: float = 0.3, base_rate: float
                          f"got {base_rate} - {base_rate_gap} = {rate_b:.2f}")
     rng = np.random.default_rng(seed)
     is_b = rng.random(n) < minority_fraction
+    is_young = rng.random(n) < young_fraction
     # P(s + luck > 0) = Phi(mu / sqrt(1 + luck^2)): pick mu per group to hit the base rates exactly
     scale = math.sqrt(1 + LABEL_NOISE**2)
     mean = np.where(is_b, NormalDist().inv_cdf(rate_b), NormalDist().inv_cdf(base_rate)) * scale
     skill = mean + rng.normal(size=n)
     qualified = (skill + LABEL_NOISE * rng.normal(size=n) > 0).astype(np.int64)
 
-    credit_score = skill + np.where(is_b, noise_b, noise_a) * rng.normal(size=n)
+    noise = np.where(is_b, noise_b, noise_a)
+    noise = np.sqrt(noise**2 + np.where(is_b & is_young, thin_file_noise**2, 0.0))  # thin credit files
+    credit_score = skill + noise * rng.normal(size=n)
     income = 0.6 * skill + 0.8 * rng.normal(size=n)
     p = is_b.mean() if 0 < is_b.mean() < 1 else 0.5
     group_z = (is_b - p) / math.sqrt(p * (1 - p))  # standardised group indicator
     neighbourhood = proxy_strength * group_z + math.sqrt(1 - proxy_strength**2) * rng.normal(size=n)
     X = np.stack([credit_score, income, neighbourhood, is_b.astype(float)], axis=1)  # (n, 4)
 
-    flipped = is_b & (qualified == 1) & (rng.random(n) < label_bias)
-    recorded = np.where(flipped, 0, qualified)
+    # the past lender's higher bar for B: its qualified applicants with the lowest credit scores were rejected
+    qualified_b = np.flatnonzero(is_b & (qualified == 1))
+    n_rejected = int(round(label_bias * len(qualified_b)))
+    rejected = qualified_b[np.argsort(credit_score[qualified_b], kind="stable")[:n_rejected]]
+    recorded = qualified.copy()
+    recorded[rejected] = 0
 
     A = np.where(is_b, GROUPS[1], GROUPS[0])
+    age = np.where(is_young, AGES[1], AGES[0])
     order = rng.permutation(n)
     n_test = max(1, int(round(n * test_fraction)))
     test, train = order[:n_test], order[n_test:]
@@ -155,13 +232,15 @@ def loan_data(n: int = 4000, *, minority_fraction: float = 0.3, base_rate: float
     X = ((X - mu) / sigma).astype(np.float32)
     settings = dict(n=n, minority_fraction=minority_fraction, base_rate=base_rate, base_rate_gap=base_rate_gap,
                     label_bias=label_bias, proxy_strength=proxy_strength, noise_a=noise_a, noise_b=noise_b,
-                    seed=seed)
+                    young_fraction=young_fraction, thin_file_noise=thin_file_noise, seed=seed)
     return FairnessData(
         "synthetic loans", X[train], recorded[train], A[train], X[test], recorded[test], A[test],
         ["credit_score", "income", "neighbourhood", "group"], "group", synthetic=True,
         description="Synthetic loan applications generated by nncourse.bias_data.loan_data "
                     f"({', '.join(f'{k}={v}' for k, v in settings.items())}); no real people.",
-        qualified_train=qualified[train], qualified_test=qualified[test], settings=settings)
+        qualified_train=qualified[train], qualified_test=qualified[test], settings=settings,
+        attributes_train={"group": A[train], "age": age[train]}, attributes_test={"group": A[test], "age": age[test]},
+        intersection=("group", "age"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +315,8 @@ def load_adult(directory=None, mirrors=None, *, sensitive: str = "sex") -> Fairn
     US census extract. Downloads two files (~6 MB) once, verified against pinned SHA-256s.
 
     sensitive: the column reported as A (``"sex"`` or ``"race"``); it also stays among the
-    features (one-hot) until you ``drop()`` it. ``fnlwgt`` (a census sampling weight, not a
+    features (one-hot) until you ``drop()`` it. Both columns are kept in ``attributes_*`` for an
+    intersectional audit (``intersection = ("sex", "race")``). ``fnlwgt`` (a census sampling weight, not a
     property of the person) and ``education`` (duplicated by education-num) are not features.
     """
     if sensitive not in ("sex", "race"):
@@ -250,14 +330,16 @@ def load_adult(directory=None, mirrors=None, *, sensitive: str = "sex") -> Fairn
     def labels(rows):
         return np.array([r["income"] == ">50K" for r in rows], dtype=np.int64)
 
-    def attribute(rows):
-        return np.array([r[sensitive] for r in rows])
+    def attributes(rows):
+        return {column: np.array([r[column] for r in rows]) for column in ("sex", "race")}
 
+    train_attributes, test_attributes = attributes(train_rows), attributes(test_rows)
     return FairnessData(
-        "UCI Adult", X_train, labels(train_rows), attribute(train_rows), X_test, labels(test_rows),
-        attribute(test_rows), names, sensitive, synthetic=False,
+        "UCI Adult", X_train, labels(train_rows), train_attributes[sensitive], X_test, labels(test_rows),
+        test_attributes[sensitive], names, sensitive, synthetic=False,
         description="UCI Adult / Census Income (Becker & Kohavi 1996; 1994 US Current Population Survey extract), "
-                    "rows with missing values dropped; label: income > $50K. CC BY 4.0.")
+                    "rows with missing values dropped; label: income > $50K. CC BY 4.0.",
+        attributes_train=train_attributes, attributes_test=test_attributes, intersection=("sex", "race"))
 
 
 def load_fairness_data(quick: bool, **synthetic_settings) -> FairnessData:

@@ -12,6 +12,9 @@ across unchanged (the tests compare each one with fairlearn on many random datas
 * five-line wrappers on that engine: :func:`demographic_parity_difference` / ``_ratio``,
   :func:`equalized_odds_difference` / ``_ratio`` and :func:`equal_opportunity_difference` /
   ``_ratio``;
+* uncertainty: :func:`bootstrap_interval` (a percentile bootstrap that resamples examples
+  within each group) for any gap, and ``by_group(..., n_boot=...)`` for a whole table - small
+  groups give wide intervals, and a gap inside its interval's reach of 0 is not evidence of bias;
 * beyond fairlearn: :func:`roc_curve` and calibration per group (:func:`calibration_curve`,
   :func:`expected_calibration_error`, :func:`calibration_by_group`).
 
@@ -25,7 +28,9 @@ reductions.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+import inspect
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -167,7 +172,8 @@ def accuracy(y_true, y_pred, sample_weight=None) -> float:
 
 
 def count(y_true, y_pred) -> int:
-    """Number of examples (per group, in a :func:`by_group` table)."""
+    """Number of examples (per group, in a :func:`by_group` table). Not a rate: it takes no
+    weights, and a table shows no difference between groups for it."""
     y_true, _ = _pair(y_true, y_pred)
     return len(y_true)
 
@@ -217,12 +223,22 @@ class GroupTable:
     """Metrics overall and per group (a light ``fairlearn.metrics.MetricFrame``).
 
     ``overall[name]`` is a float; ``by_group[name]`` an array (G,) aligned with ``groups``.
+    ``counts`` names the metrics that count examples rather than measure a rate: the display
+    shows no between-group difference for them (a gap in group sizes is not a fairness gap).
+    With bootstrap intervals (``by_group(..., n_boot=...)``), ``interval_by_group[name]`` is an
+    array (G, 2) of [low, high], ``interval_overall[name]`` and ``interval_difference[name]``
+    pairs (low, high), at level ``confidence``.
     """
 
     groups: list
     overall: dict[str, float]
     by_group: dict[str, np.ndarray]
     sensitive_name: str = "group"
+    counts: tuple = ()
+    confidence: float | None = None
+    interval_overall: dict = field(default_factory=dict)
+    interval_by_group: dict = field(default_factory=dict)
+    interval_difference: dict = field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -246,8 +262,15 @@ class GroupTable:
         """Both tables' metrics side by side (e.g. decisions' rates and scores' calibration errors)."""
         if list(other.groups) != list(self.groups):
             raise ValueError(f"tables must have the same groups to be joined, got {self.groups} and {other.groups}")
+        if self.confidence is not None and other.confidence is not None and self.confidence != other.confidence:
+            raise ValueError(f"tables with intervals at different levels cannot be joined: "
+                             f"{self.confidence} and {other.confidence}")
         return GroupTable(self.groups, {**self.overall, **other.overall}, {**self.by_group, **other.by_group},
-                          self.sensitive_name)
+                          self.sensitive_name, (*self.counts, *other.counts),
+                          self.confidence if self.confidence is not None else other.confidence,
+                          {**self.interval_overall, **other.interval_overall},
+                          {**self.interval_by_group, **other.interval_by_group},
+                          {**self.interval_difference, **other.interval_difference})
 
     def __getitem__(self, key):
         """``table["selection_rate"]`` -> {group: value}; ``table[group]`` -> {metric: value}."""
@@ -266,20 +289,37 @@ class GroupTable:
         return pd.DataFrame({m: v for m, v in self.by_group.items()}, index=index)
 
     def _rows(self):
+        """Header and rows of cells; a cell is a value, or (value, (low, high)) with an interval."""
+        def cell(value, intervals, key, i=None):
+            if key not in intervals:
+                return value
+            interval = intervals[key] if i is None else intervals[key][i]
+            return value, tuple(interval)
+
         header = [self.sensitive_name, *self.metrics]
-        rows = [[str(g), *[self.by_group[m][i] for m in self.metrics]] for i, g in enumerate(self.groups)]
-        rows.append(["overall", *[self.overall[m] for m in self.metrics]])
+        rows = [[str(g), *[cell(self.by_group[m][i], self.interval_by_group, m, i) for m in self.metrics]]
+                for i, g in enumerate(self.groups)]
+        rows.append(["overall", *[cell(self.overall[m], self.interval_overall, m) for m in self.metrics]])
         diff = self.difference()
-        rows.append(["difference (max - min)", *[diff[m] for m in self.metrics]])
+        rows.append(["difference (max - min)",
+                     *["-" if m in self.counts else cell(diff[m], self.interval_difference, m) for m in self.metrics]])
         return header, rows
 
     @staticmethod
     def _fmt(value) -> str:
         if isinstance(value, str):
             return value
+        if isinstance(value, tuple):  # (value, (low, high))
+            value, (low, high) = value
+            return f"{value:.3f} [{low:.3f}, {high:.3f}]"
         if float(value).is_integer() and abs(value) >= 1:
             return f"{int(value):,}"
         return f"{value:.3f}"
+
+    def _caption(self) -> str:
+        if self.confidence is None:
+            return ""
+        return (f"[low, high]: {self.confidence:.0%} bootstrap interval (examples resampled within each group)")
 
     def __repr__(self) -> str:
         header, rows = self._rows()
@@ -287,7 +327,8 @@ class GroupTable:
         widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
         lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
                  for r in cells]
-        return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:])
+        caption = [self._caption()] if self.confidence is not None else []
+        return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:] + caption)
 
     def _repr_html_(self) -> str:
         header, rows = self._rows()
@@ -296,21 +337,46 @@ class GroupTable:
         for i, row in enumerate(rows):
             style = ' style="border-top: 1px solid #888"' if i == len(self.groups) else ""
             body += f"<tr{style}>" + "".join(f"<td>{html.escape(self._fmt(v))}</td>" for v in row) + "</tr>"
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        caption = f"<caption style='caption-side: bottom'>{html.escape(self._caption())}</caption>" \
+            if self.confidence is not None else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _metric_name(fn) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
 
+def takes_sample_weight(fn) -> bool:
+    """Whether the metric ``fn`` accepts a ``sample_weight=`` argument (or any keyword)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): let the call decide
+        return True
+    return any(p.name == "sample_weight" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def _sensitive_name(sensitive_features, sensitive_name):
+    if sensitive_name is None:  # a dict or DataFrame of several features names its own columns
+        keys = list(sensitive_features) if isinstance(sensitive_features, dict) else \
+            list(getattr(sensitive_features, "columns", []))
+        return " x ".join(map(str, keys)) if keys else "group"
+    return sensitive_name
+
+
 def by_group(metrics, y_true, y_pred, *, sensitive_features, sample_weight=None,
-             sensitive_name: str = "group") -> GroupTable:
+             sensitive_name: str | None = None, n_boot: int | None = None, confidence: float = 0.95,
+             seed: int = 0) -> GroupTable:
     """Compute ``metrics`` on the whole data and on each group (a light ``MetricFrame``).
 
     metrics: one callable ``fn(y_true, y_pred)`` or a dict name -> callable (e.g. this module's
-        rates, or scikit-learn's ``accuracy_score``). When ``sample_weight`` is given, each metric
-        is called with ``sample_weight=`` its group's weights.
+        rates, or scikit-learn's ``accuracy_score``). When ``sample_weight`` is given, it goes to
+        the metrics whose signature takes ``sample_weight`` (with each group's weights), and not
+        to the others, such as :func:`count` - what fairlearn's ``sample_params`` does by hand.
     y_true, y_pred: (N,); sensitive_features: (N,) or (N, K) - see :func:`group_index`.
+    sensitive_name: the name of the grouping in displays (default: "group", or the dict's keys).
+    n_boot: if given, also compute ``confidence`` intervals for every value from ``n_boot``
+        bootstrap resamples (examples drawn with replacement within each group, seeded by
+        ``seed``; see :func:`bootstrap_interval`).
     Returns a :class:`GroupTable`; ``.difference()`` and ``.ratio()`` reduce it to numbers.
     """
     if callable(metrics):
@@ -320,17 +386,125 @@ def by_group(metrics, y_true, y_pred, *, sensitive_features, sample_weight=None,
     y_true, y_pred = _pair(y_true, y_pred)
     groups, codes = group_index(sensitive_features, len(y_true))
     weights = None if sample_weight is None else _weights(sample_weight, len(y_true))
+    table = _table(metrics, y_true, y_pred, codes, len(groups), weights)
+    table.groups, table.sensitive_name = groups, _sensitive_name(sensitive_features, sensitive_name)
+    if n_boot is None:
+        return table
 
+    def statistic(idx):  # every value of the table, for the examples idx
+        t = _table(metrics, y_true[idx], y_pred[idx], codes[idx], len(groups), None if weights is None else weights[idx])
+        diff = t.difference()
+        return np.array([[t.overall[m], diff[m], *t.by_group[m]] for m in metrics])  # (M, 2 + G)
+
+    estimate = np.array([[table.overall[m], table.difference()[m], *table.by_group[m]] for m in metrics])
+    low, high, _ = _percentile_bootstrap(statistic, codes, len(groups), n_boot, confidence, seed, estimate.shape)
+    table.confidence = confidence
+    for k, m in enumerate(metrics):
+        if m in table.counts:
+            continue  # the resamples keep every group's size: a count has no sampling error here
+        table.interval_overall[m] = (float(low[k, 0]), float(high[k, 0]))
+        table.interval_difference[m] = (float(low[k, 1]), float(high[k, 1]))
+        table.interval_by_group[m] = np.stack([low[k, 2:], high[k, 2:]], axis=1)  # (G, 2)
+    return table
+
+
+def _table(metrics, y_true, y_pred, codes, n_groups, weights) -> GroupTable:
+    """The engine: every metric on everyone and on each group (codes (N,) in [0, n_groups))."""
     def apply(fn, mask):
-        if weights is None:
+        if weights is None or not takes_sample_weight(fn):
             return float(fn(y_true[mask], y_pred[mask]))
         return float(fn(y_true[mask], y_pred[mask], sample_weight=weights[mask]))
 
     everyone = np.ones(len(y_true), dtype=bool)
     overall = {name: apply(fn, everyone) for name, fn in metrics.items()}
-    per_group = {name: np.array([apply(fn, codes == g) for g in range(len(groups))])
-                 for name, fn in metrics.items()}
-    return GroupTable(groups, overall, per_group, sensitive_name)
+    per_group = {name: np.array([apply(fn, codes == g) for g in range(n_groups)]) for name, fn in metrics.items()}
+    counts = tuple(name for name, fn in metrics.items() if fn is count)
+    return GroupTable(list(range(n_groups)), overall, per_group, counts=counts)
+
+
+# --------------------------------------------------------------------------------------------
+# Uncertainty: how much of a gap could chance alone produce?
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Interval:
+    """A bootstrap interval: the ``estimate`` on the data, and [``low``, ``high``] at level ``confidence``.
+
+    For a statistic that returns an array, each is an array of that shape; ``samples`` holds the
+    statistic on every resample, (n_boot, ...).
+    """
+
+    estimate: float | np.ndarray
+    low: float | np.ndarray
+    high: float | np.ndarray
+    confidence: float
+    samples: np.ndarray
+
+    def __repr__(self) -> str:
+        if np.ndim(self.estimate) == 0:
+            return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}] ({self.confidence:.0%} bootstrap interval)"
+        return (f"Interval(estimate={np.round(self.estimate, 3).tolist()}, low={np.round(self.low, 3).tolist()}, "
+                f"high={np.round(self.high, 3).tolist()}, confidence={self.confidence})")
+
+
+def _resampled_indices(codes, n_groups, n_boot, seed):
+    """``n_boot`` index arrays (N,): each group's examples drawn with replacement, group sizes kept."""
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(codes == g) for g in range(n_groups)]
+    for _ in range(n_boot):
+        yield np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
+
+
+def _percentile_bootstrap(statistic, codes, n_groups, n_boot, confidence, seed, shape):
+    """Low and high percentiles of ``statistic(idx)`` over the resamples; also the samples."""
+    check_positive_int(n_boot, "n_boot")
+    if not (isinstance(confidence, (float, int)) and 0 < confidence < 1):
+        raise ValueError(f"confidence must be a level in (0, 1), e.g. 0.95, got {confidence!r}")
+    samples = np.empty((n_boot, *shape))
+    for b, idx in enumerate(_resampled_indices(codes, n_groups, n_boot, seed)):
+        samples[b] = statistic(idx)
+    tail = (1 - confidence) / 2
+    with warnings.catch_warnings():  # a value that is NaN on every resample stays NaN, quietly
+        warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
+        low, high = np.nanquantile(samples, [tail, 1 - tail], axis=0)  # NaN resamples (0/0 rates) are skipped
+    return low, high, samples
+
+
+def bootstrap_interval(statistic, y_true, y_pred, *, sensitive_features, n_boot: int = 1000,
+                       confidence: float = 0.95, seed: int = 0) -> Interval:
+    """Percentile bootstrap interval of ``statistic(y_true, y_pred, sensitive_features=...)``.
+
+    statistic: e.g. :func:`demographic_parity_difference` or :func:`equalized_odds_difference`,
+        or any function of that signature returning a float or an array.
+    Each of the ``n_boot`` resamples draws every group's examples with replacement, as many as
+    the group has (so a small group never vanishes and the group sizes are those of the data);
+    the interval runs from the (1 - confidence)/2 to the (1 + confidence)/2 quantile of the
+    statistic over the resamples (Efron & Tibshirani 1993, ch. 13). Seeded: the same ``seed``
+    gives the same interval.
+
+    A gap is never negative, so when the true gap is 0 the interval still sits above 0: read
+    an interval whose low end is near 0 as "no clear gap", not as a gap.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    groups, codes = group_index(sensitive_features, len(y_true))
+    estimate = statistic(y_true, y_pred, sensitive_features=sensitive_features)
+    shape = np.shape(estimate)
+    low, high, samples = _percentile_bootstrap(
+        lambda idx: statistic(y_true[idx], y_pred[idx], sensitive_features=_take(sensitive_features, idx)),
+        codes, len(groups), n_boot, confidence, seed, shape)
+    if shape == ():
+        return Interval(float(estimate), float(low), float(high), confidence, samples)
+    return Interval(np.asarray(estimate, dtype=float), low, high, confidence, samples)
+
+
+def _take(sensitive_features, idx):
+    """The sensitive features of the examples ``idx``, in the form they were given."""
+    if isinstance(sensitive_features, dict):
+        return {k: as_1d(v, f"sensitive_features[{k!r}]")[idx] for k, v in sensitive_features.items()}
+    if hasattr(sensitive_features, "iloc"):  # pandas keeps its column names
+        return sensitive_features.iloc[idx]
+    return np.asarray(sensitive_features)[idx]
 
 
 def _one_metric(metric, y_true, y_pred, sensitive_features, sample_weight) -> GroupTable:
@@ -517,7 +691,8 @@ def calibration_by_group(y_true, y_prob, *, sensitive_features, n_bins: int = 10
 
 __all__ = [
     "selection_rate", "true_positive_rate", "false_positive_rate", "false_negative_rate",
-    "true_negative_rate", "accuracy", "count", "group_index", "by_group", "GroupTable",
+    "true_negative_rate", "accuracy", "count", "group_index", "by_group", "GroupTable", "takes_sample_weight",
+    "bootstrap_interval", "Interval",
     "demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
     "equalized_odds_ratio", "equal_opportunity_difference", "equal_opportunity_ratio",
     "roc_curve", "calibration_curve", "expected_calibration_error", "calibration_by_group",

@@ -10,7 +10,10 @@
   randomisation): keep the scores, pick one threshold per group so that the groups get equal
   selection rates (:func:`equal_selection_thresholds`, demographic parity) or equal true positive
   rates (:func:`equal_tpr_thresholds`, equal opportunity). :func:`threshold_tradeoff` sweeps the
-  target to draw the accuracy / fairness trade-off.
+  target to draw the accuracy / fairness trade-off: thresholds chosen on training (or validation)
+  scores, evaluated on held-out ones, as :func:`reweighing_tradeoff` trains on one split and
+  evaluates on another. Using the group at decision time is disparate treatment: in US hiring
+  and lending, per-group cut-offs on a protected attribute are unlawful as they stand (notebook 08).
 
 fairlearn's ``ThresholdOptimizer`` (post-processing, randomised thresholds) and
 ``ExponentiatedGradient`` (in-processing "reductions") are the well-kept versions to use in
@@ -221,10 +224,13 @@ def evaluate_decisions(y_true, y_pred, sensitive_features) -> dict[str, float]:
     }
 
 
-def threshold_tradeoff(scores, y_true, *, sensitive_features, criterion: str = "selection_rate",
-                       targets=None) -> Tradeoff:
+def threshold_tradeoff(train_scores, y_train, A_train, test_scores, y_test, A_test, *,
+                       criterion: str = "selection_rate", targets=None) -> Tradeoff:
     """Sweep the common target of per-group thresholds and measure accuracy and fairness.
 
+    For each target the thresholds are chosen on ``train_scores`` (N_train,) with their labels
+    and groups - training or validation data - and the decisions they give on ``test_scores``
+    (N_test,) are evaluated against ``y_test``, so the test set plays no part in the choice.
     criterion: ``"selection_rate"`` (thresholds from :func:`equal_selection_thresholds`) or
     ``"tpr"`` (:func:`equal_tpr_thresholds`); targets: rates in [0, 1] (default 21 values).
     """
@@ -234,11 +240,11 @@ def threshold_tradeoff(scores, y_true, *, sensitive_features, criterion: str = "
     rows = []
     for target in targets:
         if criterion == "selection_rate":
-            t = equal_selection_thresholds(scores, sensitive_features=sensitive_features, rate=float(target))
+            t = equal_selection_thresholds(train_scores, sensitive_features=A_train, rate=float(target))
         else:
-            t = equal_tpr_thresholds(scores, y_true, sensitive_features=sensitive_features, tpr=float(target))
-        y_pred = apply_thresholds(scores, sensitive_features=sensitive_features, thresholds=t)
-        rows.append(evaluate_decisions(y_true, y_pred, sensitive_features))
+            t = equal_tpr_thresholds(train_scores, y_train, sensitive_features=A_train, tpr=float(target))
+        y_pred = apply_thresholds(test_scores, sensitive_features=A_test, thresholds=t)
+        rows.append(evaluate_decisions(y_test, y_pred, A_test))
     return Tradeoff(targets, *(np.array([r[k] for r in rows]) for k in
                                ("accuracy", "demographic_parity_difference", "equalized_odds_difference",
                                 "equal_opportunity_difference")))

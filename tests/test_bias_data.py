@@ -33,14 +33,27 @@ def test_group_sizes_and_base_rates_follow_the_knobs():
     np.testing.assert_array_equal(d.y_train, d.qualified_train)  # no label bias asked for
 
 
-def test_label_bias_flips_only_qualified_members_of_group_b():
+def test_label_bias_rejects_the_lowest_scored_qualified_members_of_group_b():
     d = bias_data.loan_data(n=40000, label_bias=0.4, seed=1)
     a, b = d.A_train == "A", d.A_train == "B"
     np.testing.assert_array_equal(d.y_train[a], d.qualified_train[a])
     assert np.all(d.y_train <= d.qualified_train)  # only 1 -> 0 flips
-    flipped = np.mean(d.y_train[b & (d.qualified_train == 1)] == 0)
+    qualified_b = b & (d.qualified_train == 1)
+    flipped = np.mean(d.y_train[qualified_b] == 0)
     assert flipped == pytest.approx(0.4, abs=0.02)
     assert d.base_rates()["B"] < d.base_rates()["A"] - 0.15
+    # a higher bar, not a coin flip: every rejected qualified B applicant scored below every approved one
+    credit = d.X_train[:, 0]
+    assert credit[qualified_b & (d.y_train == 0)].max() < credit[qualified_b & (d.y_train == 1)].min()
+    # so against the records, group B's "qualified" are its strongest applicants
+    assert credit[qualified_b & (d.y_train == 1)].mean() > credit[a & (d.qualified_train == 1)].mean() + 0.3
+    # on the whole data (train and test together) exactly round(0.4 * n) of the qualified B are rejected
+    y = np.concatenate([d.y_train, d.y_test])
+    truth = np.concatenate([d.qualified_train, d.qualified_test])
+    in_b = np.concatenate([b, d.A_test == "B"])
+    assert np.sum(in_b & (truth == 1) & (y == 0)) == round(0.4 * np.sum(in_b & (truth == 1)))
+    assert np.array_equal(bias_data.loan_data(n=2000, label_bias=0.0, seed=1).y_train,
+                          bias_data.loan_data(n=2000, label_bias=0.0, seed=1).qualified_train)
 
 
 def test_proxy_strength_is_the_correlation_with_the_group_and_nothing_else():
@@ -58,6 +71,46 @@ def test_measurement_noise_makes_one_group_harder_to_read():
     assert corr["A"] > corr["B"] + 0.15
 
 
+def test_age_is_a_second_recorded_attribute_and_thin_files_blur_young_b():
+    d = bias_data.loan_data(n=40000, young_fraction=0.25, thin_file_noise=1.5, seed=0)
+    assert d.intersection == ("group", "age") and set(d.attributes_train) == {"group", "age"}
+    np.testing.assert_array_equal(d.attributes_test["group"], d.A_test)
+    age = d.attributes_train["age"]
+    assert set(age) == {"under 30", "30 or over"} and np.mean(age == "under 30") == pytest.approx(0.25, abs=0.01)
+    assert d.X_train.shape[1] == 4  # not a model input
+
+    def corr(mask):
+        return np.corrcoef(d.X_train[mask, 0], d.qualified_train[mask])[0, 1]
+
+    young, b = age == "under 30", d.A_train == "B"
+    assert corr(young & b) < corr(~young & b) - 0.2  # thin files: the score says less
+    assert abs(corr(young & ~b) - corr(~young & ~b)) < 0.03  # only in group B
+    plain = bias_data.loan_data(n=40000, young_fraction=0.25, seed=0)
+    assert abs(np.corrcoef(plain.X_train[young & b, 0], plain.qualified_train[young & b])[0, 1] - corr(~young & b)) < 0.05
+
+
+def test_with_validation_splits_every_training_array_alike():
+    d = bias_data.loan_data(n=1000, label_bias=0.3, seed=0)
+    v = d.with_validation(0.2, seed=1)
+    assert len(v.y_val) == 140 and len(v.y_train) == 560 and np.array_equal(v.X_test, d.X_test)
+    assert v.train[0] is v.X_train and v.val[1] is v.y_val and v.test[0] is v.X_test
+    # the same examples in every array: recover the original rows from X
+    rows = {tuple(x): i for i, x in enumerate(d.X_train)}
+    idx = np.array([rows[tuple(x)] for x in v.X_val])
+    np.testing.assert_array_equal(v.y_val, d.y_train[idx])
+    np.testing.assert_array_equal(v.A_val, d.A_train[idx])
+    np.testing.assert_array_equal(v.qualified_val, d.qualified_train[idx])
+    np.testing.assert_array_equal(v.attributes_val["age"], d.attributes_train["age"][idx])
+    assert "140 validation" in repr(v) and set(v.base_rates("val")) == {"A", "B"}
+    assert v.drop("group").X_val.shape == (140, 3)
+    with pytest.raises(ValueError, match="already has a validation split"):
+        v.with_validation()
+    with pytest.raises(ValueError, match="no validation split"):
+        d.val
+    with pytest.raises(ValueError, match="fraction must be between 0 and 1"):
+        d.with_validation(1.5)
+
+
 def test_drop_and_columns():
     d = bias_data.loan_data(n=200)
     assert d.columns("group") == [3]
@@ -73,6 +126,8 @@ def test_drop_and_columns():
     (dict(minority_fraction=1.5), "minority_fraction must be a number in"),
     (dict(label_bias=-0.1), "label_bias must be a number in"),
     (dict(proxy_strength=1.0), "proxy_strength must be a number in"),
+    (dict(young_fraction=0.0), "young_fraction must be a number in"),
+    (dict(thin_file_noise=-1), "thin_file_noise must be a number in"),
     (dict(base_rate=0.3, base_rate_gap=0.5), "base rate of group B"),
 ])
 def test_bad_knobs_get_clear_errors(kwargs, message):
@@ -128,6 +183,9 @@ def test_load_adult_downloads_verifies_and_encodes(adult_server, tmp_path):
     assert adult.X_train.shape[0] == 4 and adult.X_test.shape[0] == 3 and not adult.synthetic
     np.testing.assert_array_equal(adult.y_train, [0, 1, 0, 1])
     np.testing.assert_array_equal(adult.A_train, ["Male", "Male", "Female", "Female"])
+    assert adult.intersection == ("sex", "race")
+    np.testing.assert_array_equal(adult.attributes_train["race"], ["White", "White", "Black", "White"])
+    np.testing.assert_array_equal(adult.attributes_test["sex"], adult.A_test)
     assert adult.sensitive_name == "sex" and adult.groups == ["Female", "Male"]
     names = adult.feature_names
     assert names[:5] == ["age", "education-num", "capital-gain", "capital-loss", "hours-per-week"]

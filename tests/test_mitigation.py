@@ -90,12 +90,27 @@ def test_threshold_for_rate_and_apply_thresholds():
 
 
 def test_tradeoff_sweeps(biased):
-    d, _, scores = biased
-    sweep = mitigation.threshold_tradeoff(scores, d.y_test, sensitive_features=d.A_test, targets=[0.2, 0.4, 0.6])
-    assert sweep.accuracy.shape == (3,) and np.all(sweep.demographic_parity_difference < 0.01)
-    tpr_sweep = mitigation.threshold_tradeoff(scores, d.y_test, sensitive_features=d.A_test, criterion="tpr",
-                                              targets=[0.5, 0.9])
-    assert np.all(tpr_sweep.equal_opportunity_difference < 0.02)
+    d, model, scores = biased
+    train_scores = model.predict_proba(d.X_train)
+    split = (train_scores, d.y_train, d.A_train, scores, d.y_test, d.A_test)
+    sweep = mitigation.threshold_tradeoff(*split, targets=[0.2, 0.4, 0.6])
+    assert sweep.accuracy.shape == (3,) and np.all(sweep.demographic_parity_difference < 0.06)
+    # the thresholds come from the training scores; the numbers are the test decisions'
+    t = mitigation.equal_selection_thresholds(train_scores, sensitive_features=d.A_train, rate=0.4)
+    decisions = mitigation.apply_thresholds(scores, sensitive_features=d.A_test, thresholds=t)
+    assert sweep.demographic_parity_difference[1] == pytest.approx(
+        fairness.demographic_parity_difference(d.y_test, decisions, sensitive_features=d.A_test))
+    assert sweep.accuracy[1] == pytest.approx(np.mean(decisions == d.y_test))
+    # chosen on the test scores themselves, parity on the test set would be (nearly) exact: here it is not
+    assert np.all(mitigation.threshold_tradeoff(scores, d.y_test, d.A_test, *split[3:],
+                                                targets=[0.2, 0.4, 0.6]).demographic_parity_difference < 0.01)
+    assert sweep.demographic_parity_difference.max() > 0.01
+    tpr_sweep = mitigation.threshold_tradeoff(*split, criterion="tpr", targets=[0.5, 0.9])
+    t = mitigation.equal_tpr_thresholds(train_scores, d.y_train, sensitive_features=d.A_train, tpr=0.9)
+    decisions = mitigation.apply_thresholds(scores, sensitive_features=d.A_test, thresholds=t)
+    assert tpr_sweep.equal_opportunity_difference[1] == pytest.approx(
+        fairness.equal_opportunity_difference(d.y_test, decisions, sensitive_features=d.A_test))
+    assert np.all(tpr_sweep.equal_opportunity_difference < 0.1)
     rw = mitigation.reweighing_tradeoff(d.X_train, d.y_train, d.A_train, d.X_test, d.y_test, d.A_test,
                                         strengths=[0.0, 1.0], steps=100)
     assert rw.demographic_parity_difference[1] < rw.demographic_parity_difference[0] - 0.05
@@ -107,7 +122,7 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="rate in"):
         mitigation.equal_selection_thresholds([0.1, 0.9], sensitive_features=["a", "b"], rate=1.5)
     with pytest.raises(ValueError, match="criterion must be"):
-        mitigation.threshold_tradeoff([0.1, 0.9], [0, 1], sensitive_features=["a", "b"], criterion="fpr")
+        mitigation.threshold_tradeoff([0.1, 0.9], [0, 1], ["a", "b"], [0.1, 0.9], [0, 1], ["a", "b"], criterion="fpr")
     with pytest.raises(ValueError, match="y must only hold labels"):
         mitigation.train_classifier(np.zeros((3, 2)), [0, 1, 2])
     with pytest.raises(ValueError, match="same number of examples"):
