@@ -60,6 +60,17 @@ def find_chromium() -> str | None:
     return CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
 
 
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here (Playwright or Chromium missing), or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as error:
+        return f"Python playwright is not installed ({error}); `pip install -e \".[test]\"`"
+    if find_chromium() is None:
+        return f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`"
+    return None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,9 +1,10 @@
 """Run notebooks with another ``SEED`` (papermill's ``parameters`` injection), in quick mode.
 
 Every asserted claim in a notebook must hold for any seed and on any CPU/BLAS. The test suite runs
-each notebook once more with another seed (``tests/test_notebook_seeds.py``); this module is also a
-command-line sweep over seeds, OpenBLAS kernels and thread counts, for checking a claim before it is
-asserted:
+each notebook once with the committed ``SEED = 0`` (nbval) and once more with another seed: in
+JupyterLab when the browser tests run (``tests/test_browser.py``), headless otherwise
+(``tests/test_notebook_seeds.py``). This module is also a command-line sweep over seeds, OpenBLAS
+kernels and thread counts, for checking a claim before it is asserted:
 
     python tests/notebook_seeds.py notebooks/06_rnn_lstm.ipynb --seeds 0-9 --coretypes Haswell,Sandybridge --threads 1,2
 
@@ -21,6 +22,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "artifacts" / "seeds"
+# The seed of the test suite's second run of every notebook (nbval's first run uses SEED = 0).
+OTHER_SEED = int(os.environ.get("NNCOURSE_OTHER_SEED", "1"))
+
+
+def with_seed(path: Path | str, seed: int):
+    """The notebook at ``path`` with a cell ``SEED = seed`` injected after its ``parameters`` cell
+    (papermill's injection, without running anything)."""
+    from papermill.iorw import load_notebook_node  # as papermill reads it (every cell gets metadata.tags)
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(path))
+    return parameterize_notebook(nb, {"SEED": seed}, kernel_name="python3", language="python")
 
 
 @dataclass

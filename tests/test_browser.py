@@ -13,6 +13,11 @@ module. For each ``notebooks/*.ipynb`` (new notebooks are picked up automaticall
   the browser console shows no widget errors;
 * the notebook file in the repository is untouched (nothing saved back).
 
+Each notebook runs with ``SEED = 1`` (``NNCOURSE_OTHER_SEED``) injected after its parameters cell, as
+papermill does: nbval has already run it with the committed ``SEED = 0``, so this run is also the test
+suite's proof that the notebook's claims hold for another seed. The seeded copies live in
+``artifacts/browser-notebooks/`` (git-ignored).
+
 Full-page screenshots go to ``artifacts/screenshots/`` (git-ignored) and a per-notebook summary to
 ``artifacts/screenshots/report.md``. Without Chromium or Playwright the tests skip with a loud reason;
 set ``NNCOURSE_REQUIRE_BROWSER=1`` (CI) to make that a failure instead.
@@ -26,8 +31,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -35,12 +38,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser_support import (CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookRun, find_chromium, run_notebook,
+from browser_support import (CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookRun, browser_missing, run_notebook,
                              take_screenshot)
+from notebook_seeds import OTHER_SEED, with_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SEEDED = ROOT / "artifacts" / "browser-notebooks"  # the notebooks with SEED = OTHER_SEED injected
 # A notebook takes up to ~60 s in quick mode on a quiet 2-core CPU; on a busy one several times that.
 RUN_TIMEOUT = float(os.environ.get("NNCOURSE_BROWSER_TIMEOUT", "300"))
 VIEWPORT = {"width": 1280, "height": 900}
@@ -60,12 +65,11 @@ def _skip_or_fail(reason: str):
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        _skip_or_fail(f"Python playwright is not installed ({error}); `pip install -e \".[test]\"`")
-    if find_chromium() is None:
-        _skip_or_fail(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`")
+    missing = browser_missing()
+    if missing:
+        _skip_or_fail(missing)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         try:
             instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -122,18 +126,21 @@ def _run(browser, server: LabServer, notebook: str, shot: Path, **kwargs) -> Not
 @pytest.mark.timeout(RUN_TIMEOUT + 120)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_in_jupyterlab(path, browser, lab, report):
-    notebook = path.relative_to(ROOT).as_posix()
-    original = path.read_bytes()
+    SEEDED.mkdir(parents=True, exist_ok=True)
+    copy = SEEDED / path.name
+    nbformat.write(with_seed(path, OTHER_SEED), copy)
+    notebook = copy.relative_to(ROOT).as_posix()
+    original = copy.read_bytes()
     run = _run(browser, lab, notebook, SCREENSHOTS / f"{path.stem}.png", timeout=RUN_TIMEOUT)
+    run.notebook = f"{path.relative_to(ROOT).as_posix()} (SEED = {OTHER_SEED})"
     report.append(run)
     print(run.summary())
 
-    if path.read_bytes() != original:
-        # Changed on disk: by this run (a save writes outputs and execution counts), or by its author
-        # editing the notebook meanwhile (no outputs: notebooks are committed without them).
-        cells = nbformat.read(path, as_version=4).cells
+    if copy.read_bytes() != original:  # a save writes outputs and execution counts into the file
+        cells = nbformat.read(copy, as_version=4).cells
         saved = [i for i, c in enumerate(cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
         assert not saved, f"{notebook} was saved by the browser run (outputs in cells {saved})"
+    notebook = run.notebook
     assert not run.errors, f"{notebook} shows error output:\n" + "\n".join(run.errors)
     assert run.executed_cells == run.code_cells, (
         f"{notebook}: only {run.executed_cells} of {run.code_cells} code cells ran")
@@ -176,17 +183,17 @@ NEVER_RUN = "after_the_error = True"
 
 
 @pytest.mark.timeout(240)
-def test_harness_catches_broken_notebooks(browser, tmp_path):
+def test_harness_catches_broken_notebooks(browser, lab):
     cells = [nbformat.v4.new_markdown_cell("# harness self-test")] + [
         nbformat.v4.new_code_cell(code) for code in (SETUP_OK, LIVE_WIDGET, DEAD_SLIDER, CRASHING_CALLBACK, MISSING_MODEL, FAILING,
                                                     NEVER_RUN)]
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nbformat.write(nb, tmp_path / "selftest.ipynb")
-    with LabServer(tmp_path) as server:
-        start = time.monotonic()
-        run = _run(browser, server, "selftest.ipynb", SCREENSHOTS / "harness-selftest.png",
-                   timeout=RUN_TIMEOUT, slider_timeout=5)
+    SEEDED.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, SEEDED / "selftest.ipynb")
+    start = time.monotonic()
+    run = _run(browser, lab, (SEEDED / "selftest.ipynb").relative_to(ROOT).as_posix(),
+               SCREENSHOTS / "harness-selftest.png", timeout=RUN_TIMEOUT, slider_timeout=5)
     print(run.summary(), f"({time.monotonic() - start:.0f} s)")
 
     assert run.code_cells == 7 and run.executed_cells == 6, "Run All must stop at the failing cell"
@@ -202,16 +209,17 @@ def test_harness_catches_broken_notebooks(browser, tmp_path):
     assert run.callback_errors and all("callback exploded" in e for e in run.callback_errors), run.callback_errors
 
 
-@pytest.mark.timeout(240)
-def test_without_chromium_the_tests_skip_loudly_or_fail_when_required(tmp_path):
+def test_without_chromium_the_tests_skip_loudly_or_fail_when_required(monkeypatch, tmp_path):
     """No browser must never look like a pass: a skip with a warning, or a failure when CI requires it."""
-    env = {k: v for k, v in os.environ.items() if k != "NNCOURSE_REQUIRE_BROWSER"}
-    env["NNCOURSE_CHROMIUM"] = str(tmp_path / "no-chromium-here")
-    command = [sys.executable, "-m", "pytest", __file__, "-k", "harness", "-q", "-rs"]
-    skipped = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=200)
-    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
-    assert "1 skipped" in skipped.stdout and "BROWSER TESTS NOT RUN: Chromium not found" in skipped.stdout
-    assert "UserWarning" in skipped.stdout  # also listed in the warnings summary
-    failed = subprocess.run(command, cwd=ROOT, env={**env, "NNCOURSE_REQUIRE_BROWSER": "1"},
-                            capture_output=True, text=True, timeout=200)
-    assert failed.returncode != 0 and "BROWSER TESTS NOT RUN" in failed.stdout, failed.stdout
+    import browser_support
+
+    monkeypatch.setattr(browser_support, "CHROMIUM", str(tmp_path / "no-chromium-here"))
+    reason = browser_missing()
+    assert reason and "Chromium not found" in reason and "apt-get install -y chromium" in reason
+    monkeypatch.delenv("NNCOURSE_REQUIRE_BROWSER", raising=False)
+    with pytest.warns(UserWarning, match="BROWSER TESTS NOT RUN: Chromium not found"):
+        with pytest.raises(pytest.skip.Exception, match="BROWSER TESTS NOT RUN"):
+            _skip_or_fail(reason)
+    monkeypatch.setenv("NNCOURSE_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="BROWSER TESTS NOT RUN.*NNCOURSE_REQUIRE_BROWSER is set"):
+        _skip_or_fail(reason)

@@ -37,7 +37,8 @@ def test_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     deps = " ".join(project["dependencies"])
     assert re.search(r'"?torch>=2\.\d', deps) and "torch==" not in deps  # a range, never a pin
-    assert "ipywidgets>=7.6,<9" in deps
+    assert "ipywidgets>=7.6,<9" in deps  # Colab's preinstalled 7.x must satisfy the core range
+    assert "ipywidgets>=8,<9" in project["optional-dependencies"]["lab"]  # JupyterLab 4 needs 8
     for name in ("numpy", "matplotlib", "scikit-learn", "tqdm"):
         assert name in deps
     everything = deps + " ".join(" ".join(v) for v in project["optional-dependencies"].values())
@@ -53,8 +54,53 @@ def test_readme_maps_every_notebook_and_notebooks_have_the_fixed_names():
     assert set(present) <= set(NOTEBOOKS), set(present) - set(NOTEBOOKS)
 
 
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _name_and_range(spec: str) -> tuple[str, str]:
+    """'ipywidgets>=7.6,<9' -> ('ipywidgets', '>=7.6,<9'); conda's 'pytorch' is PyPI's 'torch'."""
+    spec = spec.split("#")[0].split(";")[0].replace(" ", "")
+    name, version = re.match(r"([A-Za-z0-9_.-]+)(.*)", spec).groups()
+    name = name.lower().replace("_", "-")
+    return ("torch" if name == "pytorch" else name), version
+
+
 def test_environment_yml_matches_the_runtime_dependencies():
-    env = (ROOT / "environment.yml").read_text()
-    for name in ("numpy", "matplotlib", "ipywidgets>=7.6,<9", "pytorch>=2.2", "scikit-learn", "tqdm", "jupyterlab"):
-        assert name in env, name
-    assert "-e ." in env
+    """The conda environment installs the package with its own pip line (`-e .`), but conda must
+    provide every runtime dependency first, with pyproject's range - or the [lab] extra's, which is
+    stricter where JupyterLab needs it (ipywidgets 8)."""
+    import yaml
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = dict(_name_and_range(d) for d in env["dependencies"] if isinstance(d, str))
+    pip = [s for d in env["dependencies"] if isinstance(d, dict) for s in d.get("pip", [])]
+    assert "-e ." in pip
+    project = _pyproject()
+    lab = dict(_name_and_range(d) for d in project["optional-dependencies"]["lab"])
+    expected = {**dict(_name_and_range(d) for d in project["dependencies"]), **lab}
+    mismatched = {name: (conda.get(name), version) for name, version in expected.items() if conda.get(name) != version}
+    assert not mismatched, f"environment.yml vs pyproject (name: (environment.yml, pyproject)): {mismatched}"
+
+
+def test_packages_imported_directly_are_declared():
+    """What nncourse imports itself must be a declared dependency, not a lucky transitive one."""
+    declared = {_name_and_range(d)[0] for d in _pyproject()["dependencies"]}
+    for module, distribution in {"PIL": "pillow", "IPython": "ipython", "threadpoolctl": "threadpoolctl",
+                                 "scipy": "scipy", "ipywidgets": "ipywidgets", "tqdm": "tqdm"}.items():
+        used = any(re.search(rf"^\s*(from|import) {module}\b", p.read_text(), re.M)
+                   for p in (ROOT / "nncourse").rglob("*.py"))
+        assert used and distribution in declared, (module, distribution)
+
+
+def test_installed_versions_satisfy_the_declared_floors():
+    """The floors are the versions the tests ran against (or older): what is installed here must satisfy them."""
+    from importlib.metadata import version
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    for spec in _pyproject()["dependencies"]:
+        name, rng = _name_and_range(spec)
+        installed = Version(version(name).split("+")[0])
+        assert installed in SpecifierSet(rng), f"{name} {installed} outside {rng}"

@@ -17,6 +17,11 @@ How it works, and why:
   limits, labels) so the background is redrawn on the next refresh.
 * Executed headless (nbval, nbconvert, a static site build), the notebook keeps that PNG
   output: a static picture of the widget's initial state.
+* Memory: ipywidgets keeps every widget in a kernel-wide registry until ``close()`` is called, and
+  the controls' callbacks keep the whole widget (figure, data, model) alive with them. ``close()``
+  frees a widget; re-running the cell that displayed a widget closes the one its previous run
+  displayed (where the front end says which cell runs: JupyterLab, Notebook 7, VS Code), so
+  re-running cells on a 1-2 GB Binder machine does not pile up old figures and models.
 
 Subclasses build ``self.controls`` and their artists, call ``self.observe(...)`` on the
 controls that should redraw, and implement ``update()``.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import io
 import time
+import weakref
 from contextlib import contextmanager
 
 import ipywidgets as widgets
@@ -33,6 +39,41 @@ from IPython.display import Image, display
 from PIL import Image as PILImage
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+# cell id -> (id of the run that displayed them, the widgets it displayed); see FigureWidget.close
+_DISPLAYED_BY_CELL: dict[str, tuple[str, list]] = {}
+
+
+def _current_cell() -> tuple[str | None, str | None]:
+    """(cell id, id of this execution) of the cell being run, or (None, None) when the front end does
+    not say (plain Python, nbval, Colab)."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None
+    except Exception:  # no kernel, or an ipykernel without get_parent: no automatic clean-up
+        return None, None
+    if not parent:
+        return None, None
+    return parent.get("metadata", {}).get("cellId"), parent.get("header", {}).get("msg_id")
+
+
+def _child_widgets(value, found: dict[int, widgets.Widget]) -> None:
+    """Collect every ipywidget reachable from ``value``: through a widget's synced traits (children,
+    and the ``layout``/``style`` objects that are widgets too), lists, tuples and dicts."""
+    if isinstance(value, widgets.Widget):
+        if id(value) in found:
+            return
+        found[id(value)] = value
+        for name in value.keys:
+            _child_widgets(getattr(value, name, None), found)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            _child_widgets(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _child_widgets(item, found)
 
 
 class FigureWidget:
@@ -45,13 +86,14 @@ class FigureWidget:
     def __init__(self, figsize=(9, 4), dpi: int = 80):
         self.fig = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(self.fig)
-        self.controls: widgets.Widget = widgets.VBox()
+        self.controls: widgets.Widget | None = None  # set by the subclass (a VBox of its controls)
         self.status = widgets.HTML()  # a line of text under the controls, if a subclass uses it
         self.update_seconds: list[float] = []  # kernel-side time of each refresh (benchmarks)
         self._handle = None
         self._held = 0
         self._animated: list = []
         self._background = None  # cached render of everything not animated
+        self.closed = False
 
     # --- for subclasses --------------------------------------------------------------------
     def update(self) -> None:
@@ -95,6 +137,8 @@ class FigureWidget:
 
     def refresh(self) -> None:
         """Run ``update()`` and replace the displayed picture."""
+        if self.closed:
+            return
         start = time.perf_counter()
         self.update()
         if self._handle is not None:
@@ -139,9 +183,44 @@ class FigureWidget:
         return Image(data=self.encode(), format=self.image_format)
 
     def _ipython_display_(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"this {type(self).__name__} was closed (close(), or its cell was re-run): "
+                               "create a new one to display it")
+        self._close_previous_run_of_this_cell()
         self.update()
+        if self.controls is None:
+            self.controls = widgets.VBox()
         display(self.controls)
         self._handle = display(self._image(), display_id=True)
+
+    def close(self) -> None:
+        """Free the widget: close every ipywidget it made (their views disappear from the page) and
+        release the figure. Safe to call twice; a closed widget no longer reacts or displays."""
+        if self.closed:
+            return
+        self.closed = True
+        found: dict[int, widgets.Widget] = {}
+        _child_widgets([self.controls, self.status, list(vars(self).values())], found)
+        for widget in found.values():
+            widget.close()
+        self.fig.clear()
+        self._animated.clear()
+        self._background = None
+        self._handle = None
+
+    def _close_previous_run_of_this_cell(self) -> None:
+        cell, run = _current_cell()
+        if cell is None:
+            return
+        previous_run, shown = _DISPLAYED_BY_CELL.get(cell, (None, []))
+        if previous_run != run:  # the cell runs again: what its last run displayed is unreachable now
+            for ref in shown:
+                widget = ref()
+                if widget is not None and widget is not self:
+                    widget.close()
+            shown = []
+        shown.append(weakref.ref(self))
+        _DISPLAYED_BY_CELL[cell] = (run, shown)
 
     def show(self) -> "FigureWidget":
         """Display the widget (same as leaving it as the last expression of a cell)."""

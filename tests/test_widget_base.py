@@ -1,0 +1,105 @@
+"""The widget base: close() frees a widget, and re-running a cell closes what its last run displayed."""
+import gc
+import weakref
+
+import ipywidgets
+import pytest
+
+from nncourse.widgets import OptimizerRace, Playground, WidgetCheck
+from nncourse.widgets import base as widget_base
+
+
+def open_widgets():
+    try:  # ipywidgets 8.1+: a module-level dict
+        from ipywidgets.widgets.widget import _instances as registry
+    except ImportError:  # ipywidgets 7
+        registry = ipywidgets.Widget.widgets
+    return set(registry)
+
+
+@pytest.fixture
+def no_display(monkeypatch):
+    class Handle:
+        def update(self, obj):
+            pass
+
+    monkeypatch.setattr(widget_base, "display", lambda obj, display_id=None: Handle() if display_id else None)
+
+
+@pytest.mark.parametrize("make", [WidgetCheck, OptimizerRace, Playground], ids=lambda c: c.__name__)
+def test_close_removes_every_control_from_the_registry_and_frees_the_widget(make):
+    before = open_widgets()
+    w = make()
+    created = open_widgets() - before
+    assert created, "a widget with controls registers them"
+    w.close()
+    assert not (open_widgets() & created), "close() must close every control it created"
+    assert w.closed and not w.fig.axes
+    w.close()  # twice is fine
+    ref = weakref.ref(w)
+    del w
+    gc.collect()
+    assert ref() is None, "nothing (registry, observers) keeps a closed widget alive"
+
+
+def test_a_closed_widget_ignores_changes_and_refuses_to_display():
+    w = WidgetCheck()
+    w.close()
+    n = len(w.update_seconds)
+    w.frequency.value = 2.5  # the control object still exists in Python; nothing redraws
+    assert len(w.update_seconds) == n
+    with pytest.raises(RuntimeError, match="was closed .* create a new one"):
+        w._ipython_display_()
+
+
+def test_rerunning_a_cell_closes_the_widget_its_last_run_displayed(monkeypatch, no_display):
+    run = {"cell": "cell-a", "msg": "run-1"}
+    monkeypatch.setattr(widget_base, "_current_cell", lambda: (run["cell"], run["msg"]))
+    first, second = WidgetCheck().show(), WidgetCheck().show()  # two widgets from one run of cell-a
+    run["cell"] = "cell-b"
+    elsewhere = WidgetCheck().show()
+    run.update(cell="cell-a", msg="run-2")  # cell-a runs again
+    again = WidgetCheck().show()
+    assert first.closed and second.closed
+    assert not again.closed and not elsewhere.closed
+    again.show()  # the same object shown again from the same run stays open
+    assert not again.closed
+    run["msg"] = "run-3"
+    again.show()  # re-displaying the same object from a new run keeps it open too
+    assert not again.closed
+
+
+def test_without_a_cell_id_nothing_is_closed_automatically(monkeypatch, no_display):
+    monkeypatch.setattr(widget_base, "_current_cell", lambda: (None, None))
+    first = WidgetCheck().show()
+    WidgetCheck().show()
+    assert not first.closed
+
+
+def test_current_cell_outside_a_kernel_is_unknown():
+    assert widget_base._current_cell() == (None, None)
+
+
+def test_in_a_real_kernel_rerunning_the_cell_closes_the_old_widget():
+    """JupyterLab sends the cell's id with each execute request; ipykernel exposes it to the widget."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        def run(code, cell_id):
+            msg = kc.session.msg("execute_request", {"code": code, "silent": False, "store_history": True,
+                                                     "user_expressions": {}, "allow_stdin": False,
+                                                     "stop_on_error": True}, metadata={"cellId": cell_id})
+            kc.shell_channel.send(msg)
+            reply = kc.get_shell_msg(timeout=60)
+            while reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                reply = kc.get_shell_msg(timeout=60)
+            assert reply["content"]["status"] == "ok", reply["content"]
+
+        run("from nncourse.widgets import WidgetCheck\nshown = []", "setup")
+        for _ in range(2):  # the same cell, run twice
+            run("w = WidgetCheck(); shown.append(w); w.show()", "widget-cell")
+        run("assert shown[0].closed and not shown[1].closed, [x.closed for x in shown]", "check")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
