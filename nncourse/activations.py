@@ -188,6 +188,44 @@ class Softplus(Activation):
         return np.where(x > self.threshold, 1.0, Sigmoid().forward(x)).astype(x.dtype)
 
 
+class Scaled(Activation):
+    """``outer * base(inner * x) + shift``: a stretched or shifted copy of another activation.
+
+    Its slope at 0 is ``outer * inner * base'(0)``. Notebook 02 uses copies of the sigmoid to tell
+    apart what its slope of 1/4 and its mean of 1/2 do to a deep network; LeCun et al.'s
+    *Efficient BackProp* (1998) recommends ``Scaled("tanh", outer=1.7159, inner=2/3)``.
+    """
+
+    def __init__(self, base, *, outer: float = 1.0, inner: float = 1.0, shift: float = 0.0, name: str = ""):
+        self.base = get(base)
+        for label, value in (("outer", outer), ("inner", inner), ("shift", shift)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{label} must be a finite number, got {value!r}")
+        self.outer, self.inner, self.shift = float(outer), float(inner), float(shift)
+        self.name = name or f"{self.outer:g}*{self.base.name}({self.inner:g}x){self.shift:+g}"
+
+    def forward(self, x):
+        return self.outer * self.base.forward(self.inner * x) + self.shift
+
+    def grad(self, x):
+        return self.outer * self.inner * self.base.grad(self.inner * x)  # chain rule
+
+    def to_torch(self):
+        import torch
+
+        base, outer, inner, shift = self.base.to_torch(), self.outer, self.inner, self.shift
+
+        class Scaled(torch.nn.Module):
+            def forward(self, x):
+                return outer * base(inner * x) + shift
+
+        return Scaled()
+
+    def __repr__(self) -> str:
+        return (f"activations.Scaled({self.base.name!r}, outer={self.outer:g}, inner={self.inner:g}, "
+                f"shift={self.shift:g})")
+
+
 _REGISTRY = {
     cls.name: cls
     for cls in (Identity, Step, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, SiLU, Softplus)

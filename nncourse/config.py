@@ -25,6 +25,10 @@ def quick_mode() -> bool:
     return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+# What notebook 00's environment check looks for (distribution names, as pip knows them).
+REQUIRED_PACKAGES = ("nncourse", "numpy", "torch", "matplotlib", "ipywidgets", "scikit-learn", "tqdm")
+
+
 # The first code cell of every notebook, verbatim. On Colab it installs this package from the
 # repository and turns on Colab's widget manager; everywhere else it does nothing.
 SETUP_CELL = f'''# Set-up (the same first cell in every notebook): on Colab, install the course package.
@@ -58,28 +62,41 @@ def colab_badge(notebook: str) -> str:
     return f"[![Open In Colab]({COLAB_BADGE_IMAGE})]({colab_url(notebook)})"
 
 
+def torch_device_name() -> str:
+    """The device PyTorch would use, in words, or why there is none (PyTorch missing or broken)."""
+    try:
+        import torch
+    except Exception as err:  # not installed, or installed but failing to load (a missing DLL, say)
+        if isinstance(err, ModuleNotFoundError) and err.name == "torch":
+            return "unknown: PyTorch is not installed"
+        return f"unknown: PyTorch failed to import ({type(err).__name__}: {err})"
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps (Apple GPU)"
+    return "cpu (no GPU found)"
+
+
 def environment_report() -> dict[str, str]:
     """Print and return the versions this course depends on, the mode and the torch device
-    (notebook 00's environment check)."""
+    (notebook 00's environment check). A missing package reads "not installed"; nothing here
+    raises because one is missing, so the notebook can say what to install."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
     report = {"python": platform.python_version()}
-    for package in ("nncourse", "numpy", "torch", "matplotlib", "ipywidgets", "scikit-learn", "tqdm"):
+    for package in REQUIRED_PACKAGES:
         try:
             report[package] = version(package)
         except PackageNotFoundError:
             report[package] = "not installed"
-    import torch
-
-    if torch.cuda.is_available():
-        report["device"] = f"cuda ({torch.cuda.get_device_name(0)})"
-    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        report["device"] = "mps (Apple GPU)"
-    else:
-        report["device"] = "cpu (no GPU found)"
+    report["device"] = torch_device_name()
     report["mode"] = "quick (NNCOURSE_QUICK=1)" if quick_mode() else "full"
     width = max(map(len, report))
     for key, value in report.items():
         print(f"{key:>{width}}  {value}")
+    missing = [p for p in REQUIRED_PACKAGES if report[p] == "not installed"]
+    if missing:
+        print(f"\nMissing: {', '.join(missing)}. Install the course with `pip install -e .` from the repository "
+              "(on Colab, run the first cell), then restart the kernel.")
     return report

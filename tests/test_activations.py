@@ -119,3 +119,35 @@ def test_softmax_gradient_matches_torch():
     (torch.softmax(xt, -1) * torch.from_numpy(dout)).sum().backward()
     np.testing.assert_allclose(activations.softmax_backward(activations.softmax(x), dout), xt.grad.numpy(),
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("base, outer, inner, shift", [("sigmoid", 1.0, 1.0, -0.5), ("sigmoid", 4.0, 1.0, -2.0),
+                                                       ("tanh", 1.7159, 2 / 3, 0.0), ("relu", 2.0, 0.5, 0.25)])
+def test_scaled_activation_matches_torch_and_the_chain_rule(base, outer, inner, shift):
+    act = activations.Scaled(base, outer=outer, inner=inner, shift=shift)
+    x = _inputs((60,), 5)
+    want_f, want_grad = _torch_f_and_grad(act, x)
+    np.testing.assert_allclose(act.forward(x), want_f, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(act.grad(x), want_grad, rtol=0, atol=1e-12)
+    b = activations.get(base)
+    np.testing.assert_allclose(act.forward(x), outer * b.forward(inner * x) + shift, atol=0)
+    assert activations.get(act) is act  # usable wherever an activation name is
+
+
+def test_scaled_sigmoids_keep_or_change_the_slope_at_zero():
+    """Notebook 02 separates sigmoid's slope (1/4 at 0) from its mean (1/2 at 0)."""
+    zero = np.zeros(1)
+    centred = activations.Scaled("sigmoid", shift=-0.5)
+    steep = activations.Scaled("sigmoid", outer=4.0, shift=-2.0)
+    assert centred.forward(zero)[0] == 0.0 and centred.grad(zero)[0] == 0.25
+    assert steep.forward(zero)[0] == 0.0 and steep.grad(zero)[0] == 1.0
+    lecun = activations.Scaled("tanh", outer=1.7159, inner=2 / 3)
+    np.testing.assert_allclose(lecun.forward(np.array([-1.0, 1.0])), [-1.0, 1.0], atol=1e-4)  # f(+-1) = +-1
+    assert lecun.forward(np.float32([1.0])).dtype == np.float32
+
+
+def test_scaled_bad_arguments():
+    with pytest.raises(ValueError, match="outer must be a finite number"):
+        activations.Scaled("tanh", outer=float("nan"))
+    with pytest.raises(ValueError, match="unknown activation"):
+        activations.Scaled("tanhh")

@@ -53,3 +53,12 @@ def test_check_results_are_truthy_and_silent_in_notebooks():
     assert CheckResult(True) and not CheckResult(False)
     assert CheckResult(True) == True and CheckResult(False) == False  # noqa: E712
     assert CheckResult(True)._ipython_display_() is None
+
+
+def test_gate_weights_success_message_prints_plain_numbers(capsys):
+    """NumPy 2 reprs scalars as np.float64(-1.0); the learner should read w=(-1, -1), b=1.5."""
+    assert ex.check_gate_weights(np.array([-1.0, -1.0]), np.float64(1.5), "nand") == True
+    out = capsys.readouterr().out
+    assert "w=(-1, -1), b=1.5" in out and "np." not in out
+    assert ex.check_gate_weights([-0.75, -0.5], 1, "nand") == True
+    assert "w=(-0.75, -0.5), b=1 " in capsys.readouterr().out

@@ -38,6 +38,11 @@ def check_predict(fn) -> CheckResult:
                  hint="compute the scores X @ w + b (one per row) and return 1 where the score is > 0, else 0.")
 
 
+def _plain(value) -> str:
+    """A number as a learner typed it: -1.0 -> "-1", 1.5 -> "1.5" (never "np.float64(-1.0)")."""
+    return f"{float(value):.4g}"
+
+
 def check_gate_weights(w, b, gate: str = "nand") -> CheckResult:
     """Hand-picked (w, b) that computes a logic gate with a step function."""
     from ..data import logic_gate
@@ -49,8 +54,8 @@ def check_gate_weights(w, b, gate: str = "nand") -> CheckResult:
         print(f"✗ {gate.upper()} weights: could not use w={w!r}, b={b!r} ({err}). Hint: w is a pair of numbers, b one number.")
         return CheckResult(False)
     if np.array_equal(pred, y):
-        print(f"✓ {gate.upper()} weights: w={tuple(np.round(np.asarray(w, dtype=float), 3))}, b={b} compute "
-              f"{gate.upper()} on all four inputs.")
+        w_text = ", ".join(_plain(v) for v in np.asarray(w, dtype=float).ravel())
+        print(f"✓ {gate.upper()} weights: w=({w_text}), b={_plain(b)} compute {gate.upper()} on all four inputs.")
         return CheckResult(True)
     rows = [f"{tuple(int(v) for v in x)} -> {p} (want {t})" for x, p, t in zip(X, pred, y) if p != t]
     print(f"✗ {gate.upper()} weights: wrong on {', '.join(rows)}.\n  Hint: for NAND, make b positive and "
