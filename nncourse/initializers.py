@@ -155,7 +155,7 @@ class SignalStats:
         the standard deviation over the batch, averaged over the units. When it vanishes, every
         input gives the same output - the network has forgotten its input.
     saturated: (depth,) fraction of units whose f'(z) is below ``threshold`` in size (they pass
-        back less than 1 % of the gradient: saturated sigmoid/tanh, dead ReLU).
+        back less than 1 % of the gradient: saturated sigmoid/tanh, ReLU inactive on that input).
     grad_norm: (depth,) Frobenius norm of dL/dW_l, the gradient that trains layer l.
     input_grad_std: (depth,) standard deviation of dL/dh_{l-1}, the signal backprop sends below layer l.
     """

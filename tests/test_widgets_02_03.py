@@ -32,7 +32,7 @@ def test_input_statistics_match_quadrature(name, mean, spread):
 def test_explorer_initial_state_and_bars():
     w = ActivationExplorer(selected=("sigmoid", "relu"))
     assert set(w.stats) == {"sigmoid", "relu"}
-    assert w.stats["relu"]["saturated"] == pytest.approx(0.5, abs=0.01)  # x < 0: dead
+    assert w.stats["relu"]["saturated"] == pytest.approx(0.5, abs=0.01)  # x < 0: inactive on that input (not dead)
     assert w.stats["sigmoid"]["saturated"] < 1e-5  # sigma' < 0.01 only for |x| > 4.6
     assert w.sat_bars[1].get_width() == w.stats["relu"]["saturated"]
     assert w.grad_bars[0].get_width() == w.stats["sigmoid"]["mean_grad"]

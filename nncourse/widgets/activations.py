@@ -2,7 +2,7 @@
 
 * :class:`ActivationExplorer` - pick activations, see f and f' on one x range, and move the
   distribution of the inputs (mean, spread): the bars show what fraction of units are
-  saturated or dead and the mean gradient f'(x) they pass back.
+  saturated (sigmoid, tanh) or inactive (ReLU, x < 0) and the mean gradient f'(x) they pass back.
 * :class:`SignalPropagation` - depth, width, activation and initialisation of a deep stack ->
   per-layer activation histograms and per-layer gradient norms on a log scale
   (numbers from :func:`nncourse.initializers.signal_propagation`).
@@ -31,7 +31,8 @@ _COLORS = dict(zip(EXPLORER_ACTIVATIONS, colormaps["tab10"].colors))
 def input_statistics(activation, mean: float, spread: float, *, points: int = 4001,
                      threshold: float = SATURATION_THRESHOLD) -> dict[str, float]:
     """For inputs x ~ N(mean, spread^2): the fraction of units with |f'(x)| < threshold
-    (saturated or dead) and the mean gradient E[f'(x)] passed back for an upstream gradient of 1.
+    (saturated; for ReLU, inactive on that input) and the mean gradient E[f'(x)] passed back for an
+    upstream gradient of 1. A ReLU unit is *dead* only when this fraction is 1.
 
     Both are integrals over the normal density, computed on a fine grid over mean +- 8 spread
     (accurate to about 1e-3, and without sampling noise).
@@ -57,7 +58,7 @@ def _standard_grid(points: int) -> np.ndarray:
 
 class ActivationExplorer(FigureWidget):
     """Left: f(x); middle: f'(x), both with the input distribution shaded; right: per activation,
-    the fraction of saturated/dead units and the mean gradient passed back."""
+    the fraction of inputs on which a unit is saturated or inactive, and the mean gradient passed back."""
 
     X_RANGE = (-6.0, 6.0)
 
@@ -100,7 +101,7 @@ class ActivationExplorer(FigureWidget):
         slots = len(EXPLORER_ACTIVATIONS)
         rows = np.arange(slots, dtype=float)
         self.sat_bars = self.ax_bar.barh(rows - 0.19, np.zeros(slots), height=0.36, color="0.3",
-                                         label="fraction saturated/dead")
+                                         label="fraction saturated or inactive")
         self.grad_bars = self.ax_bar.barh(rows + 0.19, np.zeros(slots), height=0.36, color="0.3", alpha=0.4,
                                           label="mean gradient passed back, E[f'(x)]")
         text = dict(va="center", fontsize=7.5)
@@ -159,9 +160,9 @@ class ActivationExplorer(FigureWidget):
             return
         worst = max(chosen, key=lambda n: self.stats[n]["saturated"])
         self.status.value = (
-            f"Inputs x ~ N({mean:.1f}, {spread:.1f}²). Most saturated/dead: <b>{worst}</b>, "
-            f"{self.stats[worst]['saturated']:.0%} of units pass back less than {SATURATION_THRESHOLD:.0%} "
-            "of the gradient they receive.")
+            f"Inputs x ~ N({mean:.1f}, {spread:.1f}²). Most saturated or inactive: <b>{worst}</b>: on "
+            f"{self.stats[worst]['saturated']:.0%} of these inputs a unit passes back less than "
+            f"{SATURATION_THRESHOLD:.0%} of the gradient it receives.")
 
 
 SIGNAL_ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "linear"]
@@ -273,13 +274,14 @@ class SignalPropagation(FigureWidget):
         self.verdict = v = verdict(s)
         saturated = s.saturated.mean()
         # The forward verdict judges the spread only; a mostly saturated net (tanh, large weights) still
-        # spreads its outputs, so say so rather than call it plainly healthy. (ReLU + He: about 50% dead.)
-        forward = (f"{saturated:.0%} {'dead' if s.activation == 'relu' else 'saturated'}" if saturated > 0.6
+        # spreads its outputs, so say so rather than call it plainly healthy. (ReLU + He: each unit is
+        # inactive on about half the inputs - normal, not dead.)
+        forward = (f"{saturated:.0%} {'inactive' if s.activation == 'relu' else 'saturated'}" if saturated > 0.6
                    else v["forward"])
         color = "#2ca02c" if forward == v["backward"] == "healthy" else "#d62728"
         self.ax_log.set_title(f"{s.activation} + {s.scheme} init: activations {forward}, gradients "
                               f"{v['backward']}", fontsize=9, color=color)
         self.status.value = (
             f"weight std {s.weight_std:.3g}; last layer: activations vary by {s.activation_std[-1]:.3g} across inputs, "
-            f"{s.saturated.mean():.0%} of units saturated/dead on average; gradient norm layer 1 / layer "
+            f"{s.saturated.mean():.0%} of units saturated or inactive on average; gradient norm layer 1 / layer "
             f"{depth} = {s.gradient_ratio():.3g}, smallest {s.grad_norm.min():.3g}.")
