@@ -654,8 +654,10 @@ def calibration_curve(y_true, y_prob, *, n_bins: int = 10, sample_weight=None):
 def expected_calibration_error(y_true, y_prob, *, n_bins: int = 10, sample_weight=None) -> float:
     r"""ECE (Naeini et al. 2015; Guo et al. 2017): :math:`\sum_b \frac{n_b}{N}\,|\bar y_b - \bar p_b|`,
     the average distance from the diagonal of the reliability curve, weighted by bin size."""
-    fraction_positive, mean_predicted, weight = calibration_curve(y_true, y_prob, n_bins=n_bins,
-                                                                  sample_weight=sample_weight)
+    return _ece(*calibration_curve(y_true, y_prob, n_bins=n_bins, sample_weight=sample_weight))
+
+
+def _ece(fraction_positive, mean_predicted, weight) -> float:
     return float(np.sum(weight * np.abs(fraction_positive - mean_predicted)) / weight.sum())
 
 
@@ -684,8 +686,7 @@ def calibration_by_group(y_true, y_prob, *, sensitive_features, n_bins: int = 10
     for g, name in enumerate(groups):
         mask = codes == g
         curve = calibration_curve(y_true[mask], y_prob[mask], n_bins=n_bins, sample_weight=w[mask])
-        ece = float(np.sum(curve[2] * np.abs(curve[0] - curve[1])) / curve[2].sum())
-        result[name] = GroupCalibration(*curve, ece=ece)
+        result[name] = GroupCalibration(*curve, ece=_ece(*curve))
     return result
 
 
