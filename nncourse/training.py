@@ -12,6 +12,7 @@ loop) rewritten for the from-scratch layers, so every line can be read:
             optimizer.step(grads)                  # updates model.params in place
         evaluate train and validation sets in evaluation mode
         stop when the validation loss has not improved for `patience` epochs
+    evaluate the test set once, at the end (nothing is chosen on it)
 
 :class:`Trainer` does single steps and epochs (the Playground calls it once per frame);
 :func:`train` runs whole trainings with early stopping and returns a :class:`TrainHistory`.
@@ -162,6 +163,8 @@ class TrainHistory:
     val_accuracy: list[float] = field(default_factory=list)
     best_epoch: int = 0          # 1-based epoch with the lowest validation loss (0: no validation)
     stopped_early: bool = False  # early stopping ended training before `epochs`
+    test_loss: float | None = None      # on test_data, once, after training (None: no test data)
+    test_accuracy: float | None = None  # likewise, for classification losses
 
     @property
     def epochs(self) -> int:
@@ -179,7 +182,7 @@ class TrainHistory:
         return plot_loss_curves(self.train_loss, self.val_loss, ax, label)
 
 
-def train(model, train_data, val_data=None, *, epochs: int = 50, patience: int | None = None,
+def train(model, train_data, val_data=None, *, test_data=None, epochs: int = 50, patience: int | None = None,
           min_delta: float = 0.0, restore_best: bool = True, verbose: bool = False,
           **trainer_options) -> TrainHistory:
     """Train a from-scratch ``model`` on ``train_data = (X, y)``; returns a :class:`TrainHistory`.
@@ -189,6 +192,10 @@ def train(model, train_data, val_data=None, *, epochs: int = 50, patience: int |
     validation loss has not improved by more than ``min_delta`` for ``patience`` epochs
     (early stopping), and with ``restore_best`` the parameters of the best epoch are put back
     (in place, so layers and optimizers holding them see the change).
+
+    ``test_data``, if given, is evaluated once, after training (and after restoring the best
+    epoch), into ``history.test_loss``/``test_accuracy``: select on the validation data, report
+    the test data (notebook 04 shows why the validation loss at the chosen epoch is optimistic).
     """
     check_positive_int(epochs, "epochs")
     if patience is not None:
@@ -197,6 +204,7 @@ def train(model, train_data, val_data=None, *, epochs: int = 50, patience: int |
             raise ValueError("early stopping (patience=...) needs val_data to watch")
     X, y = check_data(*_pair(train_data, "train_data"))
     val = check_data(*_pair(val_data, "val_data")) if val_data is not None else None
+    test = check_data(*_pair(test_data, "test_data")) if test_data is not None else None
     trainer = Trainer(model, **trainer_options)
     history = TrainHistory()
     best_loss, best_params, waited = math.inf, None, 0
@@ -226,6 +234,9 @@ def train(model, train_data, val_data=None, *, epochs: int = 50, patience: int |
     if best_params is not None:
         for name, p in model.params.items():
             p[...] = best_params[name]
+    if test is not None:
+        result = trainer.evaluate(*test)
+        history.test_loss, history.test_accuracy = result["loss"], result.get("accuracy")
     return history
 
 

@@ -102,8 +102,24 @@ def test_float32_input_stays_float32():
 
 def test_sequential_params_share_arrays_with_the_layers():
     model = nncourse.mlp([2, 3, 1], seed=0)
-    model.params["0.weight"] -= 1.0  # an optimizer's in-place update...
-    np.testing.assert_array_equal(model.params["0.weight"], model[0].params["weight"])  # ...reaches the layer
+    layer_weight = model[0].params["weight"]
+    before = layer_weight.copy()
+    for name, p in model.params.items():  # the very arrays of the layers, keyed as PyTorch names them
+        layer = model[int(name.split(".")[0])]
+        assert p is layer.params[name.split(".", 1)[1]]
+        assert np.shares_memory(p, layer.params[name.split(".", 1)[1]])
+
+    params = model.params
+    params["0.weight"] -= 1.0  # an optimizer's in-place update through the Sequential's dict ...
+    np.testing.assert_array_equal(model[0].params["weight"], before - 1.0)  # ... is seen by the layer
+    out = model.forward(np.ones((1, 2)))
+    model[0].params["bias"][:] = 5.0  # and the layer's own update is seen through the Sequential
+    np.testing.assert_array_equal(model.params["0.bias"], 5.0)
+    assert not np.allclose(model.forward(np.ones((1, 2))), out)  # the forward pass uses the shared arrays
+    model.forward(np.ones((4, 2)))
+    model.backward(np.ones((4, 1)))
+    for name, g in model.grads.items():  # grads are shared the same way
+        assert g is model[int(name.split(".")[0])].grads[name.split(".", 1)[1]]
 
 
 def test_same_seed_same_weights_different_seed_different_weights():

@@ -84,6 +84,24 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     assert history.val_loss[history.best_epoch - 1] == best
     trainer = Trainer(model, loss="cross_entropy")
     assert trainer.evaluate(X[30:], y[30:])["loss"] == pytest.approx(best, rel=1e-12)  # restored
+    assert history.test_loss is None and history.test_accuracy is None  # no test data given
+
+
+def test_test_data_is_evaluated_once_on_the_restored_model():
+    X, y = circle_data(120, noise=0.5, seed=1)
+    train_set, val_set, test_set = (X[:30], y[:30]), (X[30:60], y[30:60]), (X[60:], y[60:])
+    model = nncourse.mlp([2, 64, 64, 2], "relu", seed=0)
+    history = train(model, train_set, val_set, test_data=test_set, epochs=400, lr=0.01, patience=10)
+    assert history.stopped_early and history.epochs == history.best_epoch + 10
+    expected = Trainer(model).evaluate(*test_set)  # the model holds the best epoch's weights
+    assert history.test_loss == pytest.approx(expected["loss"], rel=1e-12)
+    assert history.test_accuracy == pytest.approx(expected["accuracy"], rel=1e-12)
+    assert history.test_loss != pytest.approx(history.val_loss[history.best_epoch - 1])  # another set
+    assert len(history.val_loss) == history.epochs  # the test set is not watched per epoch
+
+    reg = train(nncourse.mlp([2, 8, 1], "tanh", seed=0), train_set, test_data=(X[60:], X[60:, 0]), epochs=3,
+                loss="mse")
+    assert reg.test_loss > 0 and reg.test_accuracy is None  # regression: no accuracy
 
 
 def test_same_seed_same_history_and_dropout_is_off_in_evaluation():
@@ -122,6 +140,8 @@ def test_bad_input():
         train(model, (bad, y))
     with pytest.raises(ValueError, match="early stopping .* needs val_data"):
         train(model, (X, y), patience=3)
+    with pytest.raises(TypeError, match=r"test_data must be a pair \(X, y\)"):
+        train(model, (X, y), test_data=X)
     with pytest.raises(TypeError, match=r"train_data must be a pair \(X, y\)"):
         train(model, X)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
