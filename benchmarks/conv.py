@@ -2,7 +2,8 @@
 ``torch.nn.functional.conv2d`` on the CPU: same shapes, same dtype, same run.
 
 Target (issue 6): the NumPy layer within 3x of PyTorch's CPU time for float32 at batch 64,
-28x28, 16 -> 32 channels, 3x3. Run: ``python benchmarks/conv.py`` (``--repeats 20``).
+28x28, 16 -> 32 channels, 3x3. Run: ``python benchmarks/conv.py`` (``--repeats 20``, ``--threads 1``:
+on a machine shared with other jobs, multi-threaded BLAS can spin and slow NumPy down several-fold).
 The naive loop is timed once, on a much smaller input, to show the gap it teaches.
 """
 from __future__ import annotations
@@ -54,7 +55,14 @@ def bench(batch, channels_in, channels_out, size, kernel, stride, padding, repea
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both torch and NumPy's BLAS (default: each library's own)")
     args = parser.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits  # comes with scikit-learn
+
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     print(f"numpy {np.__version__}, torch {torch.__version__}, torch threads {torch.get_num_threads()}")
     print(f"{'shape (N, Cin->Cout, HxW, k, stride, pad)':44s} {'NumPy ms':>9s} {'torch ms':>9s} {'ratio':>6s}  max err")
     target = (64, 16, 32, 28, 3, 1, 1)

@@ -505,7 +505,8 @@ def speed_habits(make_model, X, y, *, batch_size: int = 128, big_batch: int = 51
     ``make_model()`` builds a fresh model for every run, so each starts from the same weights.
     Returns rows ``{"setup", "samples_per_sec", "speedup"}``; the speed-up is against the first
     row, the plain version (DataLoader, float32, NCHW, ``batch_size``). Each setup counts its
-    fastest of ``epochs`` epochs (see :func:`training_throughput`).
+    fastest of ``epochs`` epochs (see :func:`training_throughput`). The last row times the plain
+    version again: its distance from 1 is the run-to-run noise, the yardstick for the other rows.
     """
     plain = dict(batch_size=batch_size, data_on_device=False, channels_last=False, bf16=False)
     setups = [
@@ -515,6 +516,7 @@ def speed_habits(make_model, X, y, *, batch_size: int = 128, big_batch: int = 51
         ("bf16 autocast", {"bf16": True}),
         (f"larger batch ({big_batch})", {"batch_size": big_batch}),
         ("all four together", {"data_on_device": True, "channels_last": True, "bf16": True, "batch_size": big_batch}),
+        ("plain again (same setup: the noise)", {}),
     ]
     rows = []
     for name, change in setups:

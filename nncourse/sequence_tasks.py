@@ -6,8 +6,10 @@ step a *recall* cue asks which symbol was marked. The answer depends only on an 
 ``delay + 1`` steps back, and everything in between is noise on the very channels that
 carried the symbol, so the network must (1) write the symbol when the marker is on, (2) keep
 it while ignoring the noise, (3) read it out at the cue. An LSTM's input gate can learn
-"write only when marked" - a product of marker and input - which a tanh RNN cannot express,
-and its cell state carries the gradient back over the delay (notebook 06 asserts the result).
+"write only when marked" - a product of marker and input, which a tanh RNN has no direct way
+to form - and its cell state carries the gradient back over the delay. At long delays the LSTM
+learns the task on every seed, the RNN only on some (notebook 06; ``benchmarks/memory_task.py``
+counts how often).
 
 The model :class:`SequenceClassifier` is a recurrent layer (``RNN`` or ``LSTM`` from
 :mod:`nncourse.rnn`) whose last hidden state feeds a ``Linear`` head; :func:`train_memory_task`

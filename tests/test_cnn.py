@@ -338,10 +338,29 @@ def test_training_throughput_trains(habits):
 def test_speed_habits_table():
     rows = speed_habits(lambda: torch_cnn((8, 8), channels=(2, 4), hidden=8), np.zeros((32, 1, 8, 8)),
                         np.zeros(32, dtype=int), batch_size=8, big_batch=16, device="cpu")
-    assert [r["setup"] for r in rows][0].startswith("plain") and len(rows) == 6
-    assert rows[0]["speedup"] == 1.0
+    setups = [r["setup"] for r in rows]
+    assert len(rows) == 7 and setups[0].startswith("plain") and setups[-1].startswith("plain again")
     assert all(r["samples_per_sec"] > 0 and np.isclose(r["speedup"], r["samples_per_sec"] / rows[0]["samples_per_sec"])
                for r in rows)
+
+
+def test_speed_habits_changes_one_habit_per_row_and_repeats_the_plain_setup(monkeypatch):
+    import nncourse.cnn as cnn
+
+    calls = []
+
+    def fake_throughput(model, X, y, **options):
+        calls.append(options)
+        return 100.0 + 10 * len(calls)  # a different speed per run
+
+    monkeypatch.setattr(cnn, "training_throughput", fake_throughput)
+    rows = speed_habits(lambda: None, np.zeros((4, 1, 8, 8)), np.zeros(4, dtype=int), batch_size=8, big_batch=32,
+                        epochs=2, device="cpu")
+    plain = dict(batch_size=8, data_on_device=False, channels_last=False, bf16=False, epochs=2, device="cpu", seed=0)
+    changes = [{}, {"data_on_device": True}, {"channels_last": True}, {"bf16": True}, {"batch_size": 32},
+               {"data_on_device": True, "channels_last": True, "bf16": True, "batch_size": 32}, {}]
+    assert calls == [{**plain, **change} for change in changes]
+    assert [r["speedup"] for r in rows] == pytest.approx([(100 + 10 * k) / 110 for k in range(1, 8)])
 
 
 def test_training_throughput_rejects_flat_data():
