@@ -628,6 +628,21 @@ def roc_curve(y_true, y_score, *, sample_weight=None):
     return fpr, tpr, np.r_[np.inf, score[last_of_tie]]
 
 
+def roc_auc_score(y_true, y_score, *, sample_weight=None) -> float:
+    """Area under the ROC curve (trapezoids between the points of :func:`roc_curve`): the chance
+    that a random positive example scores above a random negative one, ties counting half.
+
+    1 ranks every positive above every negative, 0.5 is no better than chance. Same as
+    scikit-learn's ``roc_auc_score`` for binary labels; needs both labels in ``y_true``.
+    """
+    fpr, tpr, _ = roc_curve(y_true, y_score, sample_weight=sample_weight)
+    if np.isnan(fpr[-1]) or np.isnan(tpr[-1]):
+        missing = "positive (1)" if np.isnan(tpr[-1]) else "negative (0)"
+        raise ValueError(f"the ROC AUC needs both labels in y_true, got no {missing} example "
+                         f"(with a weight above 0)")
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+
+
 def calibration_curve(y_true, y_prob, *, n_bins: int = 10, sample_weight=None):
     """Reliability curve: cut [0, 1] into ``n_bins`` equal bins of predicted probability; in each
     non-empty bin return the mean prediction and the fraction of positives.
@@ -696,6 +711,6 @@ __all__ = [
     "bootstrap_interval", "Interval",
     "demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
     "equalized_odds_ratio", "equal_opportunity_difference", "equal_opportunity_ratio",
-    "roc_curve", "calibration_curve", "expected_calibration_error", "calibration_by_group",
+    "roc_curve", "roc_auc_score", "calibration_curve", "expected_calibration_error", "calibration_by_group",
     "GroupCalibration",
 ]

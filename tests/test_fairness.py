@@ -6,7 +6,8 @@ import pytest
 
 fairlearn_metrics = pytest.importorskip("fairlearn.metrics")
 from sklearn.calibration import calibration_curve as sk_calibration_curve  # noqa: E402
-from sklearn.metrics import accuracy_score, roc_curve as sk_roc_curve  # noqa: E402
+from sklearn.metrics import accuracy_score, roc_auc_score as sk_roc_auc_score  # noqa: E402
+from sklearn.metrics import roc_curve as sk_roc_curve  # noqa: E402
 
 from nncourse import fairness as F  # noqa: E402
 
@@ -207,6 +208,23 @@ def test_roc_curve_matches_sklearn():
         theirs = sk_roc_curve(y, score, sample_weight=w, drop_intermediate=False)
         for a, b in zip(ours, theirs):
             np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_roc_auc_matches_sklearn_and_counts_ties_half():
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 2, 200)
+        score = np.round(rng.random(200) + 0.3 * y, 1)  # informative, with many ties
+        w = rng.uniform(0, 2, 200) if seed % 2 else None
+        assert F.roc_auc_score(y, score, sample_weight=w) == pytest.approx(
+            sk_roc_auc_score(y, score, sample_weight=w), abs=1e-12)
+    assert F.roc_auc_score([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0   # perfect ranking
+    assert F.roc_auc_score([0, 0, 1, 1], [0.4, 0.3, 0.2, 0.1]) == 0.0   # reversed
+    assert F.roc_auc_score([0, 1], [0.5, 0.5]) == 0.5                   # a tie counts half
+    with pytest.raises(ValueError, match=r"both labels in y_true, got no positive \(1\)"):
+        F.roc_auc_score([0, 0], [0.1, 0.2])
+    with pytest.raises(ValueError, match=r"got no negative \(0\)"):
+        F.roc_auc_score([1, 1, 0], [0.1, 0.2, 0.3], sample_weight=[1, 1, 0])
 
 
 def test_calibration_curve_matches_sklearn_and_ece_is_the_weighted_gap():
