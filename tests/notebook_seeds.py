@@ -13,6 +13,7 @@ Each run goes to ``artifacts/seeds/`` (git-ignored); the summary names the faili
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -24,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "artifacts" / "seeds"
 # The seed of the test suite's second run of every notebook (nbval's first run uses SEED = 0).
 OTHER_SEED = int(os.environ.get("NNCOURSE_OTHER_SEED", "1"))
+# papermill parses the parameters cell to list its parameters and warns about every line that is not a
+# literal (QUICK = nncourse.quick_mode()); the injection does not need that list.
+logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
 
 def with_seed(path: Path | str, seed: int):
@@ -72,6 +76,7 @@ def _environment(env: dict):
 def run_with_seed(path: Path | str, seed: int, env: dict | None = None, timeout: float = 600) -> SeedRun:
     """Execute ``path`` top to bottom in quick mode with ``SEED = seed`` injected after its parameters cell."""
     import papermill
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     path = Path(path)
@@ -88,6 +93,8 @@ def run_with_seed(path: Path | str, seed: int, env: dict | None = None, timeout:
         except PapermillExecutionError as err:
             last_line = (err.evalue or "").strip().splitlines()[-1:] or [""]
             error = f"cell {err.exec_count}: {err.ename}: {last_line[0][:300]}"
+        except CellTimeoutError as err:  # a cell ran past `timeout`: a failed run, not a crashed sweep
+            error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
     return SeedRun(path.name, seed, env, time.perf_counter() - start, error)
 
 
@@ -105,6 +112,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="1", help="e.g. 0-9 or 1,2,5")
     parser.add_argument("--coretypes", default="", help="OPENBLAS_CORETYPE values, e.g. Haswell,Sandybridge")
     parser.add_argument("--threads", default="", help="thread counts for OpenBLAS/OpenMP, e.g. 1,2")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds one cell may run (default 600)")
     args = parser.parse_args(argv)
     coretypes = [c for c in args.coretypes.split(",") if c] or [None]
     threads = [int(t) for t in args.threads.split(",") if t] or [None]
@@ -118,7 +126,7 @@ def main(argv=None) -> int:
                 if n:
                     env.update(OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n)
                 for seed in _ints(args.seeds):
-                    runs.append(run_with_seed(notebook, seed, env))
+                    runs.append(run_with_seed(notebook, seed, env, args.timeout))
                     print(runs[-1], flush=True)
     failed = [r for r in runs if not r.passed]
     print(f"\n{len(runs) - len(failed)}/{len(runs)} runs passed")
