@@ -1,4 +1,4 @@
-"""Kernel-side update time of the notebook 08 widgets (target: <= 50 ms median per update).
+"""Kernel-side update time of the notebook 13 widgets (target: <= 50 ms median per update).
 
 FairnessDials regenerates 2,000 synthetic applicants and retrains two logistic regressions on
 every change, so its time is dominated by the NumPy training loop; ThresholdTuner only
@@ -38,7 +38,7 @@ def timed(widget, actions):
 
 def main(repeats: int) -> None:
     start = time.perf_counter()
-    dials = FairnessDials(n=4000)  # as notebook 08 builds it
+    dials = FairnessDials(n=4000)  # as notebook 13 builds it
     print(f"FairnessDials built in {1000 * (time.perf_counter() - start):.0f} ms")
     values = [0.0, 0.3, 0.6]
     summarize("FairnessDials: move a data dial", *timed(

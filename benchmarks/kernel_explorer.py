@@ -1,4 +1,4 @@
-"""Kernel-side update time of notebook 05's Kernel explorer (target: median <= 50 ms).
+"""Kernel-side update time of notebook 06's Kernel explorer (target: median <= 50 ms).
 
 Each sample moves one control and times the whole refresh: the convolution, updating the
 artists, rendering, and encoding the PNG sent to the browser. Every control except the image

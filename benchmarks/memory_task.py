@@ -1,9 +1,9 @@
-"""Robustness sweep behind notebook 06's memory-task claim: the from-scratch RNN and LSTM trained on
+"""Robustness sweep behind notebook 07's memory-task claim: the from-scratch RNN and LSTM trained on
 marked recall (nncourse.sequence_tasks) for several delays and seeds, same budget for both.
 
 Prints test accuracy per (cell, delay, seed), then per (cell, delay) the min, median and max and
 how many seeds reached 95 % (learned the task) or stayed below 60 % (at most part of it); chance
-is 25 %. Notebook 06 runs one seed and asserts only what holds for every seed: at delay 5 both
+is 25 %. Notebook 07 runs one seed and asserts only what holds for every seed: at delay 5 both
 cells learn the task, at delay 30 the LSTM does. Whether the RNN learns delay 30 is chance - it
 depends on the seed and even on the CPU's rounding - and this sweep says how often it does.
 Run: ``python benchmarks/memory_task.py`` (``--seeds 20 --delays 5,30`` gives the numbers quoted
@@ -26,7 +26,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--delays", default="5,10,20,30")
-    parser.add_argument("--steps", type=int, default=700)  # notebook 06's budget
+    parser.add_argument("--steps", type=int, default=700)  # notebook 07's budget
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--noise", type=float, default=2.0)
     args = parser.parse_args()

@@ -1,4 +1,4 @@
-"""Kernel-side update time of the widgets of notebook 06 (target: median <= 50 ms).
+"""Kernel-side update time of the widgets of notebook 07 (target: median <= 50 ms).
 
 Each sample moves one control and times the whole refresh: recompute, update the artists,
 render, encode the PNG sent to the browser. The sampling widget's time is dominated by

@@ -20,20 +20,20 @@ from .trainer import History, evaluate, fit, get_device, seed_everything
 from . import autograd, initializers
 from .autograd import Value
 
-# Notebook 04: optimizers, regularization, the NumPy training loop, loss landscapes.
+# Notebooks 04-05: loss landscapes and optimizers; the NumPy training loop and regularization.
 from . import landscapes, optim, regularization, training
 from .regularization import BatchNorm1d, Dropout
 
-# Notebook 05: convolutional networks.
+# Notebook 06: convolutional networks.
 from . import cnn
 from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
 
-# Notebooks 06-07: character corpus, recurrent networks, attention.
+# Notebooks 07-08: character corpus, recurrent networks, attention.
 from . import attention, rnn, text
 from .attention import MultiHeadAttention, scaled_dot_product_attention
 from .rnn import GRU, LSTM, RNN
 
-# Notebook 08: fairness metrics, biased data, mitigation, model cards.
+# Notebook 13: fairness metrics, biased data, mitigation, model cards.
 from . import bias_data, fairness, mitigation, model_card
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Attention from scratch (taught in notebook 07): scaled dot-product attention and multi-head
+"""Attention from scratch (taught in notebook 08): scaled dot-product attention and multi-head
 self-attention, forward and backward side by side, checked against PyTorch.
 
 Attention is a *soft dictionary look-up*. Each query ``q_i`` is compared with every key ``k_j``
@@ -11,7 +11,7 @@ keys, and the output is the weighted average of the values::
 
 Why ``sqrt(d)``: for random q, k with unit-variance entries, ``q . k`` has variance ``d``, so
 without the scale the softmax saturates (one weight near 1, the rest near 0, gradients near 0)
-as the head size grows. Notebook 07 shows this.
+as the head size grows. Notebook 08 shows this.
 
 Masks follow ``torch.nn.functional.scaled_dot_product_attention``: a boolean mask is True where
 a query *may* attend to a key; a float mask is *added* to the scores (``-inf`` blocks);

@@ -1,4 +1,4 @@
-"""Data for notebook 08 (ethics and bias): a synthetic loan data set with bias you can dial, and
+"""Data for notebook 13 (ethics and bias): a synthetic loan data set with bias you can dial, and
 the UCI Adult census data, the standard fairness benchmark.
 
 * :func:`loan_data` - **synthetic**, generated here from a small causal story, so that every
@@ -343,7 +343,7 @@ def load_adult(directory=None, mirrors=None, *, sensitive: str = "sex") -> Fairn
 
 
 def load_fairness_data(quick: bool, **synthetic_settings) -> FairnessData:
-    """The data notebook 08 trains at scale on: synthetic loans in quick mode, else UCI Adult,
+    """The data notebook 13 trains at scale on: synthetic loans in quick mode, else UCI Adult,
     falling back - with a printed note - to the synthetic loans when the download fails."""
     if not quick:
         try:

@@ -1,7 +1,7 @@
-"""A character-level LSTM language model in PyTorch (notebook 06, "at scale").
+"""A character-level LSTM language model in PyTorch (notebook 07, "at scale").
 
 Embedding -> ``nn.LSTM`` (batch-first) -> linear head: ids (B, T) int64 -> logits (B, T, V).
-It is the PyTorch twin of what notebook 06 builds from scratch in :mod:`nncourse.rnn`, trained
+It is the PyTorch twin of what notebook 07 builds from scratch in :mod:`nncourse.rnn`, trained
 with ``nncourse.fit(model, (X, Y), (Xv, Yv), loss_fn=nncourse.text.lm_loss, metrics={})``.
 
 This module imports torch at the top (it defines an ``nn.Module``), so ``import nncourse``

@@ -1,4 +1,4 @@
-"""Convolutional layers from scratch: Conv2d, MaxPool2d, AvgPool2d, Flatten (notebook 05).
+"""Convolutional layers from scratch: Conv2d, MaxPool2d, AvgPool2d, Flatten (notebook 06).
 
 Every layer follows the protocol of :mod:`nncourse.layers` and works on images laid out as
 PyTorch lays them out, ``(N, C, H, W)``: batch, channels, height, width.
@@ -41,7 +41,7 @@ def _pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
 
 
 def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
-    """Length of a convolution or pooling output along one axis (notebook 05).
+    """Length of a convolution or pooling output along one axis (notebook 06).
 
     ``floor((size + 2 * padding - kernel_size) / stride) + 1``: the number of positions where a
     window of ``kernel_size`` fits in the padded input when it moves ``stride`` pixels at a time.
@@ -190,7 +190,7 @@ def conv2d_backward(dout, cache):
 
 
 class Conv2d(Layer):
-    """PyTorch's ``nn.Conv2d`` from scratch (notebook 05).
+    """PyTorch's ``nn.Conv2d`` from scratch (notebook 06).
 
     Parameters ``weight`` (out_channels, in_channels, kh, kw) and ``bias`` (out_channels,),
     initialised as PyTorch does: uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)] with
@@ -279,7 +279,7 @@ class _Pool2d(Layer):
 
 
 class MaxPool2d(_Pool2d):
-    """PyTorch's ``nn.MaxPool2d`` (no padding, floor mode) from scratch (notebook 05).
+    """PyTorch's ``nn.MaxPool2d`` (no padding, floor mode) from scratch (notebook 06).
 
     forward: x (N, C, H, W) -> (N, C, Ho, Wo), the largest value of each window.
     backward: each window's gradient goes to its arg-max pixel only (the first one on ties, as
@@ -310,7 +310,7 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
-    """PyTorch's ``nn.AvgPool2d`` (no padding, floor mode) from scratch (notebook 05).
+    """PyTorch's ``nn.AvgPool2d`` (no padding, floor mode) from scratch (notebook 06).
 
     forward: x (N, C, H, W) -> (N, C, Ho, Wo), the mean of each window.
     backward: each window's gradient is shared equally by its kh*kw pixels.
@@ -336,7 +336,7 @@ class AvgPool2d(_Pool2d):
 
 class Flatten(Layer):
     """PyTorch's ``nn.Flatten()``: x (N, d1, d2, ...) -> (N, d1*d2*...), the bridge from
-    convolutional feature maps to a Linear classifier (notebook 05)."""
+    convolutional feature maps to a Linear classifier (notebook 06)."""
 
     def forward(self, x):
         x = as_array(x, "x")
@@ -360,7 +360,7 @@ class Unflatten(Layer):
     """PyTorch's ``nn.Unflatten(1, shape)``: x (N, prod(shape)) -> (N, *shape).
 
     Lets a CNN take flat rows, e.g. the digits' (N, 64) -> (N, 1, 8, 8), so the training loops
-    written for flat data (``nncourse.training.train``) drive it unchanged (notebook 05).
+    written for flat data (``nncourse.training.train``) drive it unchanged (notebook 06).
     """
 
     def __init__(self, shape):
@@ -397,7 +397,7 @@ class Unflatten(Layer):
 
 def torch_cnn(image_shape=(28, 28), num_classes: int = 10, *, channels=(32, 64), hidden: int = 128,
               dropout: float = 0.25):
-    """A small modern CNN for one-channel images (notebook 05, "at scale").
+    """A small modern CNN for one-channel images (notebook 06, "at scale").
 
     Two stages of [3x3 conv -> BatchNorm -> ReLU] x 2 -> 2x2 max-pool (VGG-style: small kernels
     stacked, so after the second stage every unit sees a 16x16 patch of the input), then
@@ -500,7 +500,7 @@ def training_throughput(model, X, y, *, batch_size: int = 128, data_on_device: b
 
 def speed_habits(make_model, X, y, *, batch_size: int = 128, big_batch: int = 512, epochs: int = 3,
                  device=None, seed: int = 0) -> list[dict]:
-    """Time each speed-run habit alone against the plain version, and all together (notebook 05).
+    """Time each speed-run habit alone against the plain version, and all together (notebook 06).
 
     ``make_model()`` builds a fresh model for every run, so each starts from the same weights.
     Returns rows ``{"setup", "samples_per_sec", "speedup"}``; the speed-up is against the first
@@ -529,7 +529,7 @@ def saliency_maps(model, images, classes=None) -> np.ndarray:
     """How much each input pixel moves the class score: ``|d score_c / d x|`` (Simonyan et al. 2013).
 
     images (N, C, H, W) array or tensor; classes (N,) or None for the predicted classes.
-    Returns (N, H, W): the absolute gradient, maximised over channels. Notebook 05.
+    Returns (N, H, W): the absolute gradient, maximised over channels. Notebook 06.
     """
     import torch
 

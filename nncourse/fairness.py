@@ -1,4 +1,4 @@
-"""Fairness metrics from scratch (notebook 08), with fairlearn's names and signatures.
+"""Fairness metrics from scratch (notebook 13), with fairlearn's names and signatures.
 
 Everything here is plain NumPy a learner can read top to bottom, and every public function has
 the name, arguments and semantics of its twin in ``fairlearn.metrics`` (0.15), so code moves

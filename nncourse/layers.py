@@ -319,7 +319,7 @@ def mlp(sizes: list[int], activation="relu", *, seed: int = 0, dtype=np.float64,
     """A multilayer perceptron ``Linear -> act -> ... -> Linear`` (no activation after the last).
 
     ``sizes`` lists the widths, input first: ``mlp([2, 8, 8, 1], "tanh")``. Layer ``i`` is
-    seeded with ``seed + i`` so the whole network is reproducible from one seed. Notebook 04's
+    seeded with ``seed + i`` so the whole network is reproducible from one seed. Notebook 05's
     regularizers slot into every hidden layer: ``batch_norm=True`` puts a ``BatchNorm1d`` before
     the activation and ``dropout=p`` a ``Dropout(p)`` after it.
     """

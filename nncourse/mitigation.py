@@ -1,4 +1,4 @@
-"""Bias mitigation from scratch (notebook 08): before training and after it.
+"""Bias mitigation from scratch (notebook 13): before training and after it.
 
 * The classifier the notebook audits: :func:`train_classifier`, logistic regression or a small
   MLP built from the course's own layers (``nncourse.mlp``), trained full-batch on the weighted
@@ -13,7 +13,7 @@
   target to draw the accuracy / fairness trade-off: thresholds chosen on training (or validation)
   scores, evaluated on held-out ones, as :func:`reweighing_tradeoff` trains on one split and
   evaluates on another. Using the group at decision time is disparate treatment: in US hiring
-  and lending, per-group cut-offs on a protected attribute are unlawful as they stand (notebook 08).
+  and lending, per-group cut-offs on a protected attribute are unlawful as they stand (notebook 13).
 
 fairlearn's ``ThresholdOptimizer`` (post-processing, randomised thresholds) and
 ``ExponentiatedGradient`` (in-processing "reductions") are the well-kept versions to use in

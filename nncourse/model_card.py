@@ -1,4 +1,4 @@
-"""A short model card generated from an audit (notebook 08).
+"""A short model card generated from an audit (notebook 13).
 
 Model cards (Mitchell et al., "Model Cards for Model Reporting", FAT* 2019) are a page that
 travels with a trained model: what it is for and not for, what data it learned from, how it

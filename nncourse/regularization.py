@@ -1,4 +1,4 @@
-"""Regularization layers from scratch: inverted Dropout and BatchNorm1d (notebook 04).
+"""Regularization layers from scratch: inverted Dropout and BatchNorm1d (notebook 05).
 
 Both behave differently in training and in evaluation, so both follow ``layer.train()`` /
 ``layer.eval()`` (``Sequential.train()`` passes the mode on to every child), like their

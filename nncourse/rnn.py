@@ -1,4 +1,4 @@
-"""Recurrent networks from scratch: the Elman RNN and the LSTM, one step and a whole sequence (notebook 06).
+"""Recurrent networks from scratch: the Elman RNN and the LSTM, one step and a whole sequence (notebook 07).
 
 One step first, because that is the idea:
 
@@ -21,7 +21,7 @@ layer protocol of :mod:`nncourse.layers`, with parameters named and laid out lik
 Speed: the layers do the input projection of all T steps as one matrix product before the
 loop and the weight gradients as one product after it; only ``h_{t-1} W_hh^T`` must wait for
 the previous step. That is the one thing a recurrent network cannot parallelise over time -
-and why transformers (notebook 07) replaced it for long texts.
+and why transformers (notebook 08) replaced it for long texts.
 """
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ class _Recurrent(Layer):
 
 
 class RNN(_Recurrent):
-    """Elman RNN with tanh, batch-first, like ``torch.nn.RNN(D, H, batch_first=True)`` (notebook 06).
+    """Elman RNN with tanh, batch-first, like ``torch.nn.RNN(D, H, batch_first=True)`` (notebook 07).
 
     forward(x (N, T, D), state=None) -> hidden states (N, T, H); ``state`` is h_0 (N, H)
     (zeros if None). After forward, ``final_state`` is h_T (N, H).
@@ -226,7 +226,7 @@ class RNN(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """LSTM, batch-first, like ``torch.nn.LSTM(D, H, batch_first=True)`` (notebook 06).
+    """LSTM, batch-first, like ``torch.nn.LSTM(D, H, batch_first=True)`` (notebook 07).
 
     forward(x (N, T, D), state=None) -> hidden states (N, T, H); ``state`` is (h_0, c_0), each
     (N, H) (zeros if None). After forward, ``final_state`` is (h_T, c_T) and ``gate_values``
@@ -416,7 +416,7 @@ def torch_outputs(module, x):
 
 
 def gradient_through_time(layer: RNN | LSTM, x) -> dict[str, np.ndarray]:
-    """How strongly the last hidden state h_T depends on each earlier state (notebook 06).
+    """How strongly the last hidden state h_T depends on each earlier state (notebook 07).
 
     x: one input sequence (T, D). Returns ``{"h": (T,)}`` for an RNN and ``{"h": (T,),
     "c": (T,)}`` for an LSTM, the spectral norms ``||dh_T / dh_t||`` and ``||dh_T / dc_t||`` for

@@ -1,4 +1,4 @@
-"""A memory task with a tunable delay, and the small from-scratch model that learns it (notebook 06).
+"""A memory task with a tunable delay, and the small from-scratch model that learns it (notebook 07).
 
 *Marked recall*: at step 0 the network sees one of ``num_symbols`` symbols (one-hot) together
 with a *marker*; then ``delay`` steps of noise arrive on the same symbol channels; at the last
@@ -8,7 +8,7 @@ carried the symbol, so the network must (1) write the symbol when the marker is 
 it while ignoring the noise, (3) read it out at the cue. An LSTM's input gate can learn
 "write only when marked" - a product of marker and input, which a tanh RNN has no direct way
 to form - and its cell state carries the gradient back over the delay. At long delays the LSTM
-learns the task on every seed, the RNN only on some (notebook 06; ``benchmarks/memory_task.py``
+learns the task on every seed, the RNN only on some (notebook 07; ``benchmarks/memory_task.py``
 counts how often).
 
 The model :class:`SequenceClassifier` is a recurrent layer (``RNN`` or ``LSTM`` from
@@ -170,7 +170,7 @@ def train_memory_task(cell: str, delay: int, *, hidden_size: int = 32, steps: in
     Each step draws a fresh batch (no over-fitting possible), runs forward, cross-entropy and
     BPTT, clips the global gradient norm at ``clip`` (exploding gradients are the other half of
     the story) and takes an :class:`nncourse.optim.Adam` step. Defaults per cell, chosen by a
-    sweep over seeds (see notebook 06): lr 1e-2 for the RNN, 3e-3 and forget_bias 3 for the LSTM.
+    sweep over seeds (see notebook 07): lr 1e-2 for the RNN, 3e-3 and forget_bias 3 for the LSTM.
     """
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 

@@ -1,6 +1,6 @@
 """Character-level text for language models: corpus, vocabulary, training windows, loss, sampling.
 
-Taught in notebook 06 (an LSTM language model) and reused by notebook 07 (a small GPT).
+Taught in notebook 07 (an LSTM language model) and reused by notebook 08 (a small GPT).
 
 * :func:`load_corpus` gives a :class:`Corpus`: Tiny Shakespeare (Karpathy's char-rnn data,
   ~1.1 M characters, public domain) in full mode, fetched once through
@@ -164,7 +164,7 @@ def python_docs_text() -> tuple[str, str]:
 
 def load_corpus(quick: bool, *, urls: str | list[str] = SHAKESPEARE_URL, sha256: str = SHAKESPEARE_SHA256,
                 directory: Path | str | None = None, val_fraction: float = 0.1) -> Corpus:
-    """The text a language-model notebook trains on (notebooks 06 and 07).
+    """The text a language-model notebook trains on (notebooks 07 and 08).
 
     quick=True: Python's bundled documentation text (no download). quick=False: Tiny
     Shakespeare, downloaded once (checksum verified, cached under ``nncourse.data.cache_dir()``);

@@ -148,7 +148,7 @@ def fit(model, train, val=None, *, epochs: int = 5, lr: float = 1e-3, optimizer:
         then minimises the weighted mean ``sum(w_i * loss_i) / sum(w_i)``, so ``loss_fn`` must accept
         ``reduction="none"`` (every ``torch.nn.functional`` loss does). Validation stays unweighted.
     clip_grad_norm: if given, rescale the gradient before each step so that its global L2 norm is at
-        most this (``torch.nn.utils.clip_grad_norm_``; notebook 06 explains why RNNs need it).
+        most this (``torch.nn.utils.clip_grad_norm_``; notebook 07 explains why RNNs need it).
     warmup_steps: raise the learning rate linearly from lr/warmup_steps to lr over the first
         ``warmup_steps`` batches (nanoGPT's warm-up), then leave it to ``scheduler``.
     """

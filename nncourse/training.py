@@ -1,6 +1,6 @@
 """A small NumPy training loop: mini-batches, a loss, an optimizer, L1/L2 penalties, early stopping.
 
-Taught in notebook 04 and driving the Playground widget. It is ``nncourse.fit`` (the PyTorch
+Taught in notebook 05 (and driving the Playground widget of notebook 04). It is ``nncourse.fit`` (the PyTorch
 loop) rewritten for the from-scratch layers, so every line can be read:
 
     for each epoch:
@@ -195,7 +195,7 @@ def train(model, train_data, val_data=None, *, test_data=None, epochs: int = 50,
 
     ``test_data``, if given, is evaluated once, after training (and after restoring the best
     epoch), into ``history.test_loss``/``test_accuracy``: select on the validation data, report
-    the test data (notebook 04 shows why the validation loss at the chosen epoch is optimistic).
+    the test data (notebook 05 shows why the validation loss at the chosen epoch is optimistic).
     """
     check_positive_int(epochs, "epochs")
     if patience is not None:

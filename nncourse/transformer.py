@@ -1,4 +1,4 @@
-"""The transformer, from scratch and at scale (taught in notebook 07).
+"""The transformer, from scratch and at scale (taught in notebook 08).
 
 From scratch in NumPy, on the layer protocol and checked against PyTorch:
 

@@ -6,7 +6,7 @@ JupyterLab when the browser tests run (``tests/test_browser.py``), headless othe
 (``tests/test_notebook_seeds.py``). This module is also a command-line sweep over seeds, OpenBLAS
 kernels and thread counts, for checking a claim before it is asserted:
 
-    python tests/notebook_seeds.py notebooks/06_rnn_lstm.ipynb --seeds 0-9 --coretypes Haswell,Sandybridge --threads 1,2
+    python tests/notebook_seeds.py notebooks/07_rnn_lstm.ipynb --seeds 0-9 --coretypes Haswell,Sandybridge --threads 1,2
 
 Each run goes to ``artifacts/seeds/`` (git-ignored); the summary names the failing cell and error.
 """

@@ -1,4 +1,4 @@
-"""Each notebook 08 checker accepts a right answer and rejects wrong ones."""
+"""Each notebook 13 checker accepts a right answer and rejects wrong ones."""
 import numpy as np
 import pytest
 

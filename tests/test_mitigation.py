@@ -1,4 +1,4 @@
-"""Reweighing, per-group thresholds and the weighted classifier (notebook 08)."""
+"""Reweighing, per-group thresholds and the weighted classifier (notebook 13)."""
 import numpy as np
 import pytest
 

@@ -51,7 +51,24 @@ def test_readme_maps_every_notebook_and_notebooks_have_the_fixed_names():
     for name in NOTEBOOKS:
         assert f"notebooks/{name}.ipynb" in README, name
     present = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert set(present) <= set(NOTEBOOKS), set(present) - set(NOTEBOOKS)
+    assert set(present) == set(NOTEBOOKS), set(present) ^ set(NOTEBOOKS)  # every listed one exists
+
+
+def _map_order(text: str, link: str) -> list[str]:
+    """Part headings and notebook names in the order a map in ``text`` shows them."""
+    marks = {part: part for part in config.PARTS} | {link.format(name): name for name in NOTEBOOKS}
+    found = sorted((text.index(mark), what) for mark, what in marks.items() if mark in text)
+    return [what for _, what in found]
+
+
+def test_the_readme_and_notebook_00_show_the_course_in_its_four_parts_in_order():
+    import nbformat
+    expected = [x for part, names in config.PARTS.items() for x in [part, *names]]
+    assert len(config.PARTS) == 4 and NOTEBOOKS == sorted(NOTEBOOKS)  # numbers follow the map
+    assert _map_order(README, "](notebooks/{}.ipynb)") == expected
+    start = nbformat.read(ROOT / "notebooks" / "00_start_here.ipynb", as_version=4)
+    course_map = next(c.source for c in start.cells if c.source.startswith("## 5. Map of the course"))
+    assert _map_order(course_map, "]({}.ipynb)") == expected
 
 
 def _pyproject():

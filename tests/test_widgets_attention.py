@@ -1,4 +1,4 @@
-"""Widgets of notebook 07, driven headless: set a control, check the figure's state."""
+"""Widgets of notebook 08, driven headless: set a control, check the figure's state."""
 import numpy as np
 import pytest
 import torch

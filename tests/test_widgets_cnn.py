@@ -1,4 +1,4 @@
-"""Kernel explorer (notebook 05), driven headless: set a control, check the figure's state."""
+"""Kernel explorer (notebook 06), driven headless: set a control, check the figure's state."""
 import numpy as np
 import pytest
 import torch

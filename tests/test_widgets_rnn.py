@@ -1,4 +1,4 @@
-"""Notebook 06 widgets driven headless: gradient through time and the LSTM gate viewer."""
+"""Notebook 07 widgets driven headless: gradient through time and the LSTM gate viewer."""
 import numpy as np
 import pytest
 import torch

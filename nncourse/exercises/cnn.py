@@ -1,4 +1,4 @@
-"""Exercises of notebook 05 (convolutional networks), each with a self-check."""
+"""Exercises of notebook 06 (convolutional networks), each with a self-check."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Exercises of notebook 08 (ethics and bias), each with a self-check."""
+"""Exercises of notebook 13 (ethics and bias), each with a self-check."""
 from __future__ import annotations
 
 import numpy as np

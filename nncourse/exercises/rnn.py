@@ -1,4 +1,4 @@
-"""Exercises of notebook 06 (recurrent networks and the LSTM), each with a self-check."""
+"""Exercises of notebook 07 (recurrent networks and the LSTM), each with a self-check."""
 from __future__ import annotations
 
 import numpy as np

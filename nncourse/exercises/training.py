@@ -1,4 +1,4 @@
-"""Exercises of notebook 04 (training: optimizers, regularization), each with a self-check.
+"""Exercises of notebooks 04 (optimizers) and 05 (regularization), each with a self-check.
 
 The references are the course's own implementations in ``nncourse.optim`` and
 ``nncourse.regularization``, which the tests check against PyTorch.

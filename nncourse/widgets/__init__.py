@@ -6,11 +6,11 @@ from .activations import ActivationExplorer, SignalPropagation  # notebook 02
 from .backprop import BackpropStepper, TrainingReplay  # notebook 03
 from .optimizers import OptimizerRace  # notebook 04
 from .playground import Playground  # notebooks 03-04, and on its own
-from .cnn import KernelExplorer  # notebook 05
-from .rnn import GradientThroughTime, LSTMGateViewer  # notebook 06
-from .sampling import SamplingWidget  # notebooks 06-07
-from .attention import AttentionExplorer, PositionalEncodingWidget  # notebook 07
-from .fairness import FairnessDials, ThresholdTuner  # notebook 08
+from .cnn import KernelExplorer  # notebook 06
+from .rnn import GradientThroughTime, LSTMGateViewer  # notebook 07
+from .sampling import SamplingWidget  # notebooks 07-08
+from .attention import AttentionExplorer, PositionalEncodingWidget  # notebook 08
+from .fairness import FairnessDials, ThresholdTuner  # notebook 13
 
 __all__ = [
     "FigureWidget", "WidgetCheck", "PerceptronExplorer", "ActivationExplorer", "SignalPropagation",

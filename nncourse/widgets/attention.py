@@ -1,4 +1,4 @@
-"""Widgets of notebook 07: what attention heads look at, and what positional encodings look like.
+"""Widgets of notebook 08: what attention heads look at, and what positional encodings look like.
 
 * :class:`AttentionExplorer` - type a text (or a digit sequence) and see the attention weights
   of every layer and head of a small trained model: a thumbnail per (layer, head), the selected

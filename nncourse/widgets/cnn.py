@@ -1,4 +1,4 @@
-"""Kernel explorer (notebook 05): slide a 3x3 kernel over a real photograph or a digit.
+"""Kernel explorer (notebook 06): slide a 3x3 kernel over a real photograph or a digit.
 
 Left: the input with its zero padding (outside the dashed frame) and, in red, the receptive
 field of the selected output pixel. Middle: the 3x3 kernel - pick a preset or type the nine

@@ -1,4 +1,4 @@
-"""Widgets of notebook 08 (ethics and bias): Fairness dials and the Threshold tuner.
+"""Widgets of notebook 13 (ethics and bias): Fairness dials and the Threshold tuner.
 
 * :class:`FairnessDials` - the knobs of the synthetic loan data (group sizes, base-rate gap,
   label bias, proxy strength, measurement noise) -> regenerate the data, retrain two logistic

@@ -1,4 +1,4 @@
-"""Widgets of notebook 06: gradient through time, and a look inside a trained LSTM's gates.
+"""Widgets of notebook 07: gradient through time, and a look inside a trained LSTM's gates.
 
 * :class:`GradientThroughTime`: an RNN and an LSTM read the same random sequence; the plot
   shows ``||dh_T / dh_t||`` against t on a log scale (and, dashed, the LSTM's

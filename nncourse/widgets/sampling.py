@@ -1,4 +1,4 @@
-"""Sampling widget (notebooks 06 and 07): how temperature and top-k turn a language model's
+"""Sampling widget (notebooks 07 and 08): how temperature and top-k turn a language model's
 next-character probabilities into text.
 
 Top: the model's distribution over the next character after the prompt, for the 24 most
@@ -7,7 +7,7 @@ zeroing everything outside the top k (grey ghost bars: the untouched temperature
 distribution). Bottom: prompt + a sampled continuation. The same seed drives the same random
 numbers, so moving only the temperature shows how the *same* dice rolls give bolder or more
 timid text. Works with any model that :func:`nncourse.text.generate` accepts (the LSTM of
-notebook 06, the GPT of notebook 07).
+notebook 07, the GPT of notebook 08).
 """
 from __future__ import annotations
 
