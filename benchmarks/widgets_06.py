@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from nncourse.char_lm import CharLSTM
+from nncourse.at_scale.rnn import CharLSTM
 from nncourse.text import CharVocab, load_corpus
 from nncourse.widgets import GradientThroughTime, LSTMGateViewer, SamplingWidget
 from timing import measure_widget

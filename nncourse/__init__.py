@@ -2,7 +2,7 @@
 PyTorch, then at scale.
 
 The package holds the logic; the notebooks in ``notebooks/`` hold the stories. ``import nncourse``
-does not import torch: the modules that need it at import time (``nncourse.char_lm``,
+does not import torch: the modules that need it at import time (``nncourse.at_scale.rnn``,
 ``nncourse.transformer``) are imported on demand, and the rest import it inside functions.
 """
 # Foundation (notebooks 00-01): the layer protocol, checks against PyTorch, data, the fit loop.
@@ -14,7 +14,7 @@ from .layers import (
     SiLU, Softplus, Tanh, mlp,
 )
 from .perceptron import Perceptron
-from .trainer import History, evaluate, fit, get_device, seed_everything
+from .at_scale.training import History, evaluate, fit, get_device, seed_everything
 
 # Notebooks 02-03: initialisation, scalar autograd.
 from . import autograd, initializers

@@ -440,7 +440,7 @@ def training_throughput(model, X, y, *, batch_size: int = 128, data_on_device: b
     import torch.nn.functional as F
     from torch.utils.data import DataLoader, TensorDataset
 
-    from .trainer import get_device, seed_everything
+    from .at_scale.training import get_device, seed_everything
 
     check_positive_int(batch_size, "batch_size")
     check_positive_int(epochs, "epochs")

@@ -245,7 +245,7 @@ def evaluate_nats_per_char(model, data, *, batch_size: int = 256, device=None) -
     """
     import torch
 
-    from .trainer import _check_pair
+    from .at_scale.training import _check_pair
 
     check_positive_int(batch_size, "batch_size")
     device = device or next(model.parameters()).device
@@ -329,7 +329,7 @@ def generate(model, vocab: CharVocab, prompt: str, length: int, *, temperature: 
     * If it has ``block_size`` (or ``config.block_size``), only the last ``block_size``
       characters are fed each step (a GPT's positional table has that many rows).
     * If it sets ``supports_state = True`` and accepts ``model(x, state=, return_state=True)
-      -> (logits, state)`` (as :class:`nncourse.char_lm.CharLSTM` does), the prompt is read
+      -> (logits, state)`` (as :class:`nncourse.at_scale.rnn.CharLSTM` does), the prompt is read
       once and each new character costs one recurrent step instead of re-reading the text.
 
     Sampling draws from a CPU ``torch.Generator`` seeded with ``seed``, so the same seed gives

@@ -1,4 +1,4 @@
-"""Character corpus, vocabulary, windows, LM loss and sampling (nncourse.text, nncourse.char_lm)."""
+"""Character corpus, vocabulary, windows, LM loss and sampling (nncourse.text, nncourse.at_scale.rnn)."""
 import hashlib
 import http.server
 import math
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nncourse import data, fit
-from nncourse.char_lm import CharLSTM
+from nncourse.at_scale.rnn import CharLSTM
 from nncourse.text import (
     SHAKESPEARE_SHA256, CharVocab, Corpus, context_limit, evaluate_nats_per_char, generate, lm_loss,
     load_corpus, make_corpus, next_char_probs, python_docs_text, unigram_nats_per_char, windows,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from nncourse.char_lm import CharLSTM
+from nncourse.at_scale.rnn import CharLSTM
 from nncourse.rnn import gradient_through_time
 from nncourse.text import CharVocab
 from nncourse.widgets.rnn import CEILING, FLOOR, GradientThroughTime, LSTMGateViewer

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nncourse.char_lm import CharLSTM
+from nncourse.at_scale.rnn import CharLSTM
 from nncourse.text import CharVocab, generate
 from nncourse.widgets.sampling import SHOWN, SamplingWidget, char_label
 

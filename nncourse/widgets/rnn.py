@@ -5,7 +5,7 @@
   ``||dh_T / dc_t||``). Sliders: sequence length, the scale of the recurrent weights
   (``W_hh = scale * orthogonal``: its largest stretch factor), and the LSTM's forget-gate bias.
 * :class:`LSTMGateViewer`: type a string; the first (or any) layer of a trained character
-  LSTM (:class:`nncourse.char_lm.CharLSTM`) is run in NumPy by :class:`nncourse.rnn.LSTM`
+  LSTM (:class:`nncourse.at_scale.rnn.CharLSTM`) is run in NumPy by :class:`nncourse.rnn.LSTM`
   with the trained weights, and its input, forget and output gates and its cell state are
   shown as heatmaps (units x characters); a slider picks the unit plotted over time below.
 """
@@ -112,7 +112,7 @@ def _char_label(char: str) -> str:
 class LSTMGateViewer(FigureWidget):
     """Heatmaps of a trained character LSTM's gates and cell state for a typed string.
 
-    ``model``: a :class:`nncourse.char_lm.CharLSTM` (or any module with ``embedding`` and a
+    ``model``: a :class:`nncourse.at_scale.rnn.CharLSTM` (or any module with ``embedding`` and a
     batch-first ``lstm``); ``layer``: which LSTM layer to show. The NumPy twin runs the
     weights, so what you see is :class:`nncourse.rnn.LSTM`'s ``gate_values``; ``self.values``
     holds them for the current text, each (T, H).

@@ -144,7 +144,7 @@ def test_history_plot_draws_both_curves_on_whole_epochs():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = nncourse.trainer.History(device="cpu", train_loss=[1.0, 0.6, 0.5, 0.45, 0.4],
+    history = nncourse.at_scale.training.History(device="cpu", train_loss=[1.0, 0.6, 0.5, 0.45, 0.4],
                                        val_loss=[1.1, 0.8, 0.7, 0.7, 0.72])
     fig, ax = plt.subplots()
     history.plot(ax, label="mlp")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .validation import check_finite, check_positive_int, check_sample_weight
+from ..validation import check_finite, check_positive_int, check_sample_weight
 
 
 def get_device(verbose: bool = True):
@@ -67,7 +67,7 @@ class History:
 
     def plot(self, ax=None, label: str = ""):
         """Loss curves (train solid, validation dashed) on ``ax``; returns the axes."""
-        from .plotting import plot_loss_curves
+        from ..plotting import plot_loss_curves
 
         return plot_loss_curves(self.train_loss, self.val_loss, ax, label)
 

@@ -5,14 +5,14 @@ It is the PyTorch twin of what notebook 07 builds from scratch in :mod:`nncourse
 with ``nncourse.fit(model, (X, Y), (Xv, Yv), loss_fn=nncourse.text.lm_loss, metrics={})``.
 
 This module imports torch at the top (it defines an ``nn.Module``), so ``import nncourse``
-does not import it: use ``from nncourse.char_lm import CharLSTM``.
+does not import it: use ``from nncourse.at_scale.rnn import CharLSTM``.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .validation import check_positive_int
+from ..validation import check_positive_int
 
 
 class CharLSTM(nn.Module):
