@@ -1,7 +1,8 @@
-"""Run notebooks with another ``SEED`` (papermill's ``parameters`` injection), in quick mode.
+"""Run notebooks with another ``SEED`` (papermill's ``parameters`` injection) and every exercise solved, in quick mode.
 
 Every asserted claim in a notebook must hold for any seed and on any CPU/BLAS. The test suite runs
-each notebook once with the committed ``SEED = 0`` (nbval) and once more with another seed: in
+each notebook once as committed (nbval: ``SEED = 0``, exercises unsolved) and once more with another
+seed and every exercise solved: in
 JupyterLab when the browser tests run (``tests/test_browser.py``), headless otherwise
 (``tests/test_notebook_seeds.py``). This module is also a command-line sweep over seeds, OpenBLAS
 kernels and thread counts, for checking a claim before it is asserted:
@@ -30,14 +31,21 @@ OTHER_SEED = int(os.environ.get("NNCOURSE_OTHER_SEED", "1"))
 logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
 
-def with_seed(path: Path | str, seed: int):
+def with_seed(path: Path | str, seed: int, solved: bool = True):
     """The notebook at ``path`` with a cell ``SEED = seed`` injected after its ``parameters`` cell
-    (papermill's injection, without running anything)."""
+    (papermill's injection, without running anything) and, if ``solved``, every exercise solved
+    (``nncourse.exercises.solve``: the run then fails unless each exercise's check passes).
+
+    The test suite's second run of every notebook is this one: another seed and the solutions,
+    in one pass."""
     from papermill.iorw import load_notebook_node  # as papermill reads it (every cell gets metadata.tags)
     from papermill.parameterize import parameterize_notebook
 
+    from nncourse.exercises.solve import solve_notebook
+
     nb = load_notebook_node(str(path))
-    return parameterize_notebook(nb, {"SEED": seed}, kernel_name="python3", language="python")
+    nb = parameterize_notebook(nb, {"SEED": seed}, kernel_name="python3", language="python")
+    return solve_notebook(nb) if solved else nb
 
 
 @dataclass
@@ -73,8 +81,11 @@ def _environment(env: dict):
                 os.environ[k] = v
 
 
-def run_with_seed(path: Path | str, seed: int, env: dict | None = None, timeout: float = 600) -> SeedRun:
-    """Execute ``path`` top to bottom in quick mode with ``SEED = seed`` injected after its parameters cell."""
+def run_with_seed(path: Path | str, seed: int, env: dict | None = None, timeout: float = 600,
+                  solved: bool = True) -> SeedRun:
+    """Execute ``path`` top to bottom in quick mode with ``SEED = seed`` injected after its parameters
+    cell and (if ``solved``) every exercise solved: :func:`with_seed`."""
+    import nbformat
     import papermill
     from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
@@ -87,8 +98,10 @@ def run_with_seed(path: Path | str, seed: int, env: dict | None = None, timeout:
     error = ""
     with _environment({"NNCOURSE_QUICK": "1", **env}):
         try:
-            papermill.execute_notebook(str(path), str(OUTPUT / f"{path.stem}-{tag}.ipynb"),
-                                       parameters={"SEED": seed}, cwd=str(path.parent), kernel_name="python3",
+            prepared = OUTPUT / f"{path.stem}-{tag}-input.ipynb"
+            nbformat.write(with_seed(path, seed, solved), prepared)
+            papermill.execute_notebook(str(prepared), str(OUTPUT / f"{path.stem}-{tag}.ipynb"),
+                                       cwd=str(path.parent), kernel_name="python3",
                                        progress_bar=False, execution_timeout=timeout)
         except PapermillExecutionError as err:
             last_line = (err.evalue or "").strip().splitlines()[-1:] or [""]

@@ -1,4 +1,5 @@
-"""Every notebook runs top to bottom with another ``SEED`` (nbval runs them with the committed SEED = 0).
+"""Every notebook runs top to bottom with another ``SEED`` and every exercise solved (nbval runs them as
+committed: SEED = 0, exercises unsolved).
 
 An asserted claim must hold for any seed, not just the one the notebook was written with. Where the
 browser tests can run, they run every notebook with this other seed in JupyterLab (one pass proves
