@@ -1,4 +1,4 @@
-"""The notebook-05 self-checks accept a correct answer, reject wrong ones, and never raise."""
+"""The exercises of notebook 06 accept a correct answer, reject wrong ones, and never raise."""
 import numpy as np
 
 from nncourse.cnn import MaxPool2d, output_size

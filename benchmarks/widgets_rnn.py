@@ -4,7 +4,7 @@ Each sample moves one control and times the whole refresh: recompute, update the
 render, encode the PNG sent to the browser. The sampling widget's time is dominated by
 generating ``length`` characters (one model call each); it is shown for 100 and 300
 characters with a small char LSTM (untrained: the speed does not depend on the weights).
-Run: python benchmarks/widgets_06.py
+Run: python benchmarks/widgets_rnn.py
 """
 import os
 

@@ -4,7 +4,7 @@ Each sample moves one control and times the whole refresh: update the artists, r
 the PNG sent to the browser. The explorer runs on an untrained 4-layer, 4-head GPT (the timing
 does not depend on the weights). Controls that change the text, the mask or the matrix sizes
 rerun the model or resize the axes and redraw the whole figure; they update on release
-(``continuous_update=False``), so they are reported separately. Run: python benchmarks/widgets_07.py
+(``continuous_update=False``), so they are reported separately. Run: python benchmarks/widgets_attention.py
 """
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The notebook-01 self-checks accept a correct answer, reject a wrong one, and never raise."""
+"""The exercises of notebook 01 accept a correct answer, reject a wrong one, and never raise."""
 import numpy as np
 
 from nncourse.exercises import perceptron as ex

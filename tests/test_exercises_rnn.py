@@ -1,4 +1,4 @@
-"""The notebook-06 self-checks accept a correct answer, reject a wrong one, and never raise."""
+"""The exercises of notebook 07 accept a correct answer, reject a wrong one, and never raise."""
 import numpy as np
 import torch
 

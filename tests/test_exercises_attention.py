@@ -1,4 +1,4 @@
-"""The notebook-07 self-checks accept a correct answer, reject a wrong one, and never raise."""
+"""The exercises of notebook 08 accept a correct answer, reject a wrong one, and never raise."""
 import numpy as np
 
 from nncourse.exercises import attention as ex
