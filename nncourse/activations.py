@@ -77,16 +77,27 @@ class Step(Activation):
         return Step()
 
 
+def sigmoid(x):
+    """1 / (1 + e^-x), elementwise, for any x (e.g. +-800) without overflow; float dtype kept.
+
+    Only e^-|x| is ever computed (it lies in (0, 1]): for x >= 0 that is 1 / (1 + e^-x), for
+    x < 0 the same value written as e^x / (1 + e^x). Both forms keep full relative precision,
+    also in the far tail (sigmoid(-30) is 9.4e-14, not 0), which is what torch.sigmoid returns.
+    """
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))[()]  # [()]: a scalar in, a scalar out
+
+
 class Sigmoid(Activation):
     name, torch_name = "sigmoid", "Sigmoid"
 
     def forward(self, x):
-        # 0.5 * (1 + tanh(x / 2)) equals 1 / (1 + e^-x) but never overflows for large |x|.
-        return 0.5 * (1.0 + np.tanh(0.5 * x))
+        return sigmoid(x)
 
     def grad(self, x):
-        s = self.forward(x)
-        return s * (1.0 - s)
+        s = sigmoid(x)
+        return s * (1 - s)
 
 
 class Tanh(Activation):
@@ -167,11 +178,11 @@ class SiLU(Activation):
     name, torch_name = "silu", "SiLU"
 
     def forward(self, x):
-        return x * Sigmoid().forward(x)
+        return x * sigmoid(x)
 
     def grad(self, x):
-        s = Sigmoid().forward(x)
-        return s * (1.0 + x * (1.0 - s))
+        s = sigmoid(x)
+        return s * (1 + x * (1 - s))
 
 
 class Softplus(Activation):
@@ -185,7 +196,7 @@ class Softplus(Activation):
         return np.where(x > self.threshold, x, np.logaddexp(0, np.minimum(x, self.threshold)))
 
     def grad(self, x):
-        return np.where(x > self.threshold, 1.0, Sigmoid().forward(x)).astype(x.dtype)
+        return np.where(x > self.threshold, 1.0, sigmoid(x)).astype(x.dtype)
 
 
 class Scaled(Activation):

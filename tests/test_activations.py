@@ -151,3 +151,21 @@ def test_scaled_bad_arguments():
         activations.Scaled("tanh", outer=float("nan"))
     with pytest.raises(ValueError, match="unknown activation"):
         activations.Scaled("tanhh")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_function_matches_torch_without_overflow(dtype):
+    """The plain sigmoid(x) other modules share: torch.sigmoid's values (relative precision in the
+    far tails too), no overflow warning at +-800, dtype kept, scalars in -> scalars out."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(scale=10.0, size=50), [0.0, -30.0, 30.0, -800.0, 800.0, -1e30, 1e30]]).astype(dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        got = activations.sigmoid(x)
+    want = torch.sigmoid(torch.from_numpy(x)).numpy()
+    assert got.dtype == dtype and got.shape == x.shape
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(got, want, rtol=tol, atol=0)
+    assert activations.sigmoid(-800.0) == 0.0 and activations.sigmoid(800.0) == 1.0
+    assert np.ndim(activations.sigmoid(0.5)) == 0
+    assert activations.sigmoid(np.array([[1.0, -2.0]])).shape == (1, 2)
+    np.testing.assert_allclose(activations.get("sigmoid").forward(x), got, rtol=0, atol=0)
