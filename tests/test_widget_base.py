@@ -1,4 +1,5 @@
-"""The widget base: close() frees a widget, and re-running a cell closes what its last run displayed."""
+"""The widget base: quietly() changes controls without reactions, hold() redraws once, close() frees a
+widget, and re-running a cell closes what its last run displayed."""
 import gc
 import weakref
 
@@ -24,6 +25,86 @@ def no_display(monkeypatch):
             pass
 
     monkeypatch.setattr(widget_base, "display", lambda obj, display_id=None: Handle() if display_id else None)
+
+
+class Counter(widget_base.FigureWidget):
+    """A minimal widget: one slider that refreshes, one that runs a handler; counts both."""
+
+    def __init__(self):
+        super().__init__(figsize=(2, 1), dpi=20)
+        self.a, self.b = ipywidgets.IntSlider(), ipywidgets.IntSlider()
+        self.controls = ipywidgets.VBox([self.a, self.b])
+        self.updates, self.handled = 0, []
+        self.observe(self.a)
+        self.observe(self.b, handler=lambda change: self.handled.append(change["new"]))
+
+    def update(self):
+        self.updates += 1
+
+
+def test_a_control_changed_inside_quietly_triggers_no_refresh_and_no_handler():
+    w = Counter()
+    with w.quietly():
+        assert w.quiet
+        w.a.value, w.b.value = 3, 4
+    assert (w.updates, w.handled, w.quiet) == (0, [], False)
+    w.a.value, w.b.value = 5, 6  # afterwards the widget reacts again
+    assert (w.updates, w.handled) == (1, [6])
+
+
+def test_quietly_inside_update_prevents_a_second_refresh():
+    class FitsItsSlider(Counter):
+        def update(self):
+            self.updates += 1
+            with self.quietly():
+                self.a.max = 10 + self.updates   # changing the range inside update(): no nested refresh
+                self.a.value = self.a.max
+
+    w = FitsItsSlider()
+    w.refresh()
+    assert w.updates == 1 and w.a.value == 11
+
+
+def test_quietly_nests_and_restores_even_when_the_block_raises():
+    w = Counter()
+    with w.quietly():
+        with w.quietly():
+            w.a.value = 1
+        w.a.value = 2  # still inside the outer block: still quiet
+        assert w.quiet
+    assert not w.quiet and w.updates == 0
+    with pytest.raises(RuntimeError, match="boom"):
+        with w.quietly():
+            raise RuntimeError("boom")
+    assert not w.quiet
+    w.a.value = 3
+    assert w.updates == 1
+
+
+def test_hold_redraws_once_and_quietly_inside_hold_or_hold_inside_quietly_compose():
+    w = Counter()
+    with w.hold():
+        w.a.value = 1
+        w.a.value = 2
+    assert w.updates == 1
+    with w.hold(), w.quietly():  # show values quietly, draw once at the end
+        w.a.value, w.b.value = 3, 4
+    assert (w.updates, w.handled) == (2, [])
+    with w.quietly(), w.hold():  # nothing inside quietly() refreshes, not even hold's final redraw
+        w.a.value = 5
+    assert w.updates == 2
+    with pytest.raises(ValueError):
+        with w.hold():
+            raise ValueError
+    w.a.value = 6
+    assert w.updates == 3  # hold is released after an exception: changes refresh again
+
+
+def test_a_closed_widget_runs_no_handler():
+    w = Counter()
+    w.close()
+    w.b.value = 1
+    assert w.handled == []
 
 
 @pytest.mark.parametrize("make", [WidgetCheck, OptimizerRace, Playground], ids=lambda c: c.__name__)

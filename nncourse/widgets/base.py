@@ -24,7 +24,13 @@ How it works, and why:
   re-running cells on a 1-2 GB Binder machine does not pile up old figures and models.
 
 Subclasses build ``self.controls`` and their artists, call ``self.observe(...)`` on the
-controls that should redraw, and implement ``update()``.
+controls that should redraw (or run a handler), and implement ``update()``. Two ways to change
+controls from code:
+
+* ``with self.hold():`` - change several controls, redraw once at the end;
+* ``with self.quietly():`` - change controls without anything reacting: no refresh and no
+  ``observe(..., handler=)`` handler runs for changes made inside (e.g. fitting a slider's range
+  inside ``update()``, or showing settings on the controls that the code has already applied).
 """
 from __future__ import annotations
 
@@ -90,7 +96,8 @@ class FigureWidget:
         self.status = widgets.HTML()  # a line of text under the controls, if a subclass uses it
         self.update_seconds: list[float] = []  # kernel-side time of each refresh (benchmarks)
         self._handle = None
-        self._held = 0
+        self._held = 0   # > 0 inside hold(): refresh once at the end
+        self._quiet = 0  # > 0 inside quietly(): changes made there trigger nothing
         self._animated: list = []
         self._background = None  # cached render of everything not animated
         self.closed = False
@@ -100,10 +107,13 @@ class FigureWidget:
         """Change the existing artists to match the controls. Do not create new figures."""
         raise NotImplementedError
 
-    def observe(self, *controls: widgets.Widget, names: str = "value") -> None:
-        """Refresh the picture whenever any of ``controls`` changes."""
+    def observe(self, *controls: widgets.Widget, names: str = "value", handler=None) -> None:
+        """Whenever any of ``controls`` changes: refresh the picture, or call ``handler(change)``
+        instead (a handler that changes settings refreshes itself). Neither happens for changes
+        made inside :meth:`quietly`."""
+        callback = self._on_change if handler is None else self._quiet_guard(handler)
         for control in controls:
-            control.observe(self._on_change, names=names)
+            control.observe(callback, names=names)
 
     def animate(self, *artists) -> None:
         """Mark artists that change on (almost) every update: they are drawn over a cached background,
@@ -127,13 +137,39 @@ class FigureWidget:
             yield
         finally:
             self._held -= 1
-        if not self._held:
+        if not self._held and not self._quiet:
             self.refresh()
+
+    @contextmanager
+    def quietly(self):
+        """Change controls without triggering anything: no refresh, no ``observe(..., handler=)``
+        handler, for every change made inside (from ``update()`` or from code). Nests; the
+        widget reacts normally again when the outermost block ends, even if it raised.
+
+            with self.quietly():
+                self.position.max = max_len - 1   # inside update(): no second refresh
+        """
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+
+    @property
+    def quiet(self) -> bool:
+        """True inside :meth:`quietly` (for handlers attached with ``control.observe`` directly)."""
+        return self._quiet > 0
 
     # --- machinery -------------------------------------------------------------------------
     def _on_change(self, change=None) -> None:
-        if not self._held:
+        if not self._held and not self._quiet:
             self.refresh()
+
+    def _quiet_guard(self, handler):
+        def guarded(change):
+            if not self._quiet and not self.closed:
+                handler(change)
+        return guarded
 
     def refresh(self) -> None:
         """Run ``update()`` and replace the displayed picture."""
