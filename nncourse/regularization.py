@@ -1,6 +1,14 @@
 """Regularization layers from scratch: inverted Dropout and BatchNorm1d (notebook 05).
 
-Both behave differently in training and in evaluation, so both follow ``layer.train()`` /
+The maths lives in pure kernels (cs231n's pattern), which notebook 05 builds in cells and the
+tests check against PyTorch's autograd:
+
+* ``dropout_forward(x, keep, p) -> (out, cache)``, ``dropout_backward(dout, cache) -> dx``;
+* ``batchnorm_forward(x, gamma, beta, eps) -> (out, cache)`` on x (N, D), statistics over the
+  batch axis 0 (or given running statistics), ``batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)``.
+
+The layers ``Dropout`` and ``BatchNorm1d`` are thin wrappers: checks, the random mask, the
+running statistics, (N, C, L) inputs and dtypes. Both behave differently in training and in evaluation, so both follow ``layer.train()`` /
 ``layer.eval()`` (``Sequential.train()`` passes the mode on to every child), like their
 PyTorch twins ``nn.Dropout`` and ``nn.BatchNorm1d``. Weight decay and early stopping are not
 layers: they live in the optimizer (``nncourse.optim``) and the training loop
@@ -10,8 +18,77 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from .layers import Layer, _to_tensor, _torch_dtype, load_into_torch
 from .validation import as_array, check_positive_int
+
+
+# -- the kernels: the maths, nothing else ---------------------------------------------------------
+def dropout_forward(x: np.ndarray, keep: np.ndarray, p: float):
+    """Inverted dropout in training mode: out = x * keep / (1 - p).
+
+    keep: 1 where a unit is kept, 0 where it is dropped (shape of x); p: the drop probability.
+    Dividing the kept units by the keep probability 1 - p keeps E[out] = x, so evaluation is the
+    identity. Returns (out, cache); the cache is the scale keep / (1 - p).
+    """
+    scale = keep / (1 - p) if p < 1 else np.zeros_like(x)   # p = 1 drops everything
+    return x * scale, scale
+
+
+def dropout_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    """dx = dout * keep / (1 - p): out is x times a constant per element, so is the gradient."""
+    return dout * cache
+
+
+@dataclass
+class BatchNormCache:
+    """What :func:`batchnorm_backward` needs from the forward pass."""
+
+    x_hat: np.ndarray     # the normalised input, (N, D)
+    inv_std: np.ndarray   # 1 / sqrt(var + eps), (D,)
+    gamma: np.ndarray     # (D,)
+    mean: np.ndarray      # the statistics x was normalised with, (D,) each
+    var: np.ndarray
+    batch_stats: bool     # True: mean and var came from this batch (training); False: given
+
+
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5,
+                      mean: np.ndarray | None = None, var: np.ndarray | None = None):
+    """Batch normalisation of x (N, D), feature by feature.
+
+    Training (no ``mean``/``var`` given): mu = mean of x over the batch, var = its *biased*
+    variance (divide by N); evaluation: the given running statistics. Then
+    x_hat = (x - mu) / sqrt(var + eps) and out = gamma * x_hat + beta (gamma, beta: (D,)).
+    Returns (out, cache); ``cache.mean`` and ``cache.var`` feed the layer's running averages.
+    """
+    batch_stats = mean is None
+    if batch_stats:
+        mean = x.mean(axis=0)                       # (D,)
+        var = x.var(axis=0)                         # (D,), biased: 1/N
+    inv_std = 1.0 / np.sqrt(var + eps)              # (D,)
+    x_hat = (x - mean) * inv_std                    # (N, D)
+    out = gamma * x_hat + beta                      # (N, D)
+    return out, BatchNormCache(x_hat, inv_std, gamma, mean, var, batch_stats)
+
+
+def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache):
+    """The gradients of batch normalisation, given dL/dout (N, D): returns (dx, dgamma, dbeta).
+
+    dgamma and dbeta sum over the batch (every example used them). With batch statistics every
+    x_i also moves the mean and the variance that normalise all the others, which adds two terms
+    to the plain dx_hat / sigma (cs231n's compact form):
+
+        dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)),  dx_hat = dout * gamma
+    """
+    x_hat, inv_std = cache.x_hat, cache.inv_std
+    dgamma = (dout * x_hat).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    dx_hat = dout * cache.gamma
+    if not cache.batch_stats:                       # fixed statistics: a per-feature affine map
+        return dx_hat * inv_std, dgamma, dbeta
+    dx = inv_std * (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0))
+    return dx, dgamma, dbeta
 
 
 class Dropout(Layer):
@@ -47,15 +124,14 @@ class Dropout(Layer):
                 raise ValueError(f"Dropout.fixed_mask must have the shape of x {x.shape}, got {keep.shape}")
         else:
             keep = self.rng.random(x.shape) >= self.p
-        # One array holds the mask and the 1/(1-p) scale: backward is a single multiply too.
-        scale = keep.astype(x.dtype) / (1 - self.p) if self.p < 1 else np.zeros_like(x)
+        out, scale = dropout_forward(x, keep.astype(x.dtype), self.p)
         self._cache = {"scale": scale, "shape": x.shape}
-        return x * scale
+        return out
 
     def backward(self, dout):
         cache = self._saved()
         dout = self._check_dout(dout, cache["shape"])
-        return dout.copy() if cache["scale"] is None else dout * cache["scale"]
+        return dout.copy() if cache["scale"] is None else dropout_backward(dout, cache["scale"])
 
     def to_torch(self):
         import torch.nn as nn
@@ -107,53 +183,46 @@ class BatchNorm1d(Layer):
 
     def forward(self, x):
         x = self._check_input(x)
-        axes = (0,) if x.ndim == 2 else (0, 2)             # every axis but the channel axis
-        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)     # (1, C) or (1, C, 1): broadcast per channel
+        x2 = x if x.ndim == 2 else x.transpose(0, 2, 1).reshape(-1, self.num_features)  # (N*L, C)
         if self.training:
-            count = x.size // self.num_features
-            if count < 2:
+            if len(x2) < 2:
                 raise ValueError(f"BatchNorm1d needs more than 1 value per channel in training mode to compute "
                                  f"a variance, got x of shape {x.shape}; use a larger batch or call .eval()")
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)                          # biased: what the batch is normalised with
-            self.num_batches_tracked += 1
-            momentum = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
-            unbiased = var * count / (count - 1)
-            self.running_mean *= 1 - momentum
-            self.running_mean += momentum * mean
-            self.running_var *= 1 - momentum
-            self.running_var += momentum * unbiased
+            out2, cache = batchnorm_forward(x2, *self._affine(x.dtype), self.eps)
+            self._update_running(cache.mean, cache.var, len(x2))
         else:
-            mean = self.running_mean.astype(x.dtype, copy=False)
-            var = self.running_var.astype(x.dtype, copy=False)
-        inv_std = 1.0 / np.sqrt(var + self.eps)             # (C,)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)  # (C,) -> (1, C[, 1]) per channel
-        out = x_hat
-        if self.affine:
-            weight = self.params["weight"].astype(x.dtype, copy=False)
-            bias = self.params["bias"].astype(x.dtype, copy=False)
-            out = x_hat * weight.reshape(shape) + bias.reshape(shape)  # (1, C[, 1]) each
-        self._cache = {"x_hat": x_hat, "inv_std": inv_std, "axes": axes, "shape": shape,
-                       "batch_stats": self.training, "out_shape": out.shape}
+            out2, cache = batchnorm_forward(x2, *self._affine(x.dtype), self.eps,
+                                               mean=self.running_mean.astype(x.dtype, copy=False),
+                                               var=self.running_var.astype(x.dtype, copy=False))
+        out = out2 if x.ndim == 2 else out2.reshape(x.shape[0], x.shape[2], -1).transpose(0, 2, 1)
+        self._cache = {"kernel": cache, "out_shape": out.shape}
         return out
 
+    def _affine(self, dtype):
+        if not self.affine:
+            return np.ones(self.num_features, dtype=dtype), np.zeros(self.num_features, dtype=dtype)
+        return (self.params["weight"].astype(dtype, copy=False), self.params["bias"].astype(dtype, copy=False))
+
+    def _update_running(self, mean, var, count):
+        """running = (1 - momentum) running + momentum batch; the variance unbiased, as in PyTorch."""
+        self.num_batches_tracked += 1
+        momentum = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
+        self.running_mean *= 1 - momentum
+        self.running_mean += momentum * mean
+        self.running_var *= 1 - momentum
+        self.running_var += momentum * var * count / (count - 1)
+
     def backward(self, dout):
-        cache = self._saved()
-        dout = self._check_dout(dout, cache["out_shape"]).astype(cache["x_hat"].dtype, copy=False)
-        x_hat, inv_std, axes, shape = cache["x_hat"], cache["inv_std"], cache["axes"], cache["shape"]
+        saved = self._saved()
+        cache: BatchNormCache = saved["kernel"]
+        shape = saved["out_shape"]
+        dout = self._check_dout(dout, shape).astype(cache.x_hat.dtype, copy=False)
+        d2 = dout if dout.ndim == 2 else dout.transpose(0, 2, 1).reshape(-1, self.num_features)
+        dx2, dgamma, dbeta = batchnorm_backward(d2, cache)
         if self.affine:
-            self.grads["weight"] = (dout * x_hat).sum(axis=axes).astype(self.params["weight"].dtype, copy=False)
-            self.grads["bias"] = dout.sum(axis=axes).astype(self.params["bias"].dtype, copy=False)
-            dx_hat = dout * self.params["weight"].astype(dout.dtype, copy=False).reshape(shape)  # (1, C[, 1])
-        else:
-            dx_hat = dout
-        if not cache["batch_stats"]:
-            return dx_hat * inv_std.reshape(shape)         # fixed statistics: a per-channel affine map
-        # Batch statistics depend on every x, which adds two terms (cs231n's compact form):
-        # dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))
-        mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
-        mean_dx_hat_x_hat = (dx_hat * x_hat).mean(axis=axes, keepdims=True)
-        return inv_std.reshape(shape) * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat)  # (1, C[, 1]) * x's shape
+            self.grads["weight"] = dgamma.astype(self.params["weight"].dtype, copy=False)
+            self.grads["bias"] = dbeta.astype(self.params["bias"].dtype, copy=False)
+        return dx2 if dout.ndim == 2 else dx2.reshape(shape[0], shape[2], -1).transpose(0, 2, 1)
 
     def astype(self, dtype):
         super().astype(dtype)

@@ -200,3 +200,52 @@ def test_mlp_with_batch_norm_and_dropout_structure_and_torch_twin():
     np.testing.assert_allclose(model.forward(x), twin(torch.from_numpy(x)).detach().numpy(), atol=1e-12)
     with pytest.raises(ValueError, match="sizes must list at least"):
         nncourse.mlp([3], dropout=0.5)
+
+
+# -- the pure kernels (notebook 05 builds them in cells) against torch autograd --------------------
+@pytest.mark.parametrize("seed", range(3))
+def test_dropout_kernels_match_torch_autograd(seed):
+    import torch
+
+    from nncourse.regularization import dropout_backward, dropout_forward
+
+    rng = np.random.default_rng(seed)
+    x, dout = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    p = [0.2, 0.5, 0.8][seed]
+    keep = (rng.random(x.shape) >= p).astype(float)
+    out, cache = dropout_forward(x, keep, p)
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = x_t * torch.from_numpy(keep) / (1 - p)
+    out_t.backward(torch.from_numpy(dout))
+    assert np.allclose(out, out_t.detach().numpy(), atol=1e-14)
+    assert np.allclose(dropout_backward(dout, cache), x_t.grad.numpy(), atol=1e-14)
+    assert np.all(out[keep == 0] == 0)
+    out1, _ = dropout_forward(x, np.zeros_like(x), 1.0)
+    assert np.all(out1 == 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_kernels_match_torch_autograd(seed, training):
+    import torch
+    import torch.nn.functional as F
+
+    from nncourse.regularization import batchnorm_backward, batchnorm_forward
+
+    rng = np.random.default_rng(seed)
+    n, d = 7, 4
+    x = 3 * rng.standard_normal((n, d)) + rng.standard_normal(d)
+    gamma, beta, dout = rng.uniform(0.5, 2, d), rng.standard_normal(d), rng.standard_normal((n, d))
+    mean, var = (None, None) if training else (rng.standard_normal(d), rng.uniform(0.5, 2, d))
+    out, cache = batchnorm_forward(x, gamma, beta, 1e-5, mean=mean, var=var)
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+
+    x_t, g_t, b_t = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    running = (None, None) if training else (torch.from_numpy(mean), torch.from_numpy(var))
+    out_t = F.batch_norm(x_t, *running, g_t, b_t, training=training, eps=1e-5)
+    out_t.backward(torch.from_numpy(dout))
+    for ours, theirs in [(out, out_t), (dx, x_t.grad), (dgamma, g_t.grad), (dbeta, b_t.grad)]:
+        assert np.allclose(ours, theirs.detach().numpy(), atol=1e-10)
+    if training:
+        assert np.allclose(cache.mean, x.mean(0)) and np.allclose(cache.var, x.var(0))  # biased variance
+        assert np.allclose(dx.sum(axis=0), 0, atol=1e-10)  # shifting a whole feature changes nothing
