@@ -234,3 +234,17 @@ def signal_propagation(depth: int = 20, width: int = 64, activation="tanh", sche
     spread = np.array([a.std(axis=0).mean() for a in hs])  # over the batch, per unit
     return SignalStats(act.name, scheme, std, hs, spread, saturated, grad_norm,
                        input_grad_std, threshold)
+
+
+def verdict(stats) -> dict[str, str]:
+    """"vanishing", "exploding" or "healthy" for the forward signal (the last layer's activation
+    spread) and for the backward signal (per-layer weight-gradient norms)."""
+    std, g = stats.activation_std[-1], stats.grad_norm
+    forward = "exploding" if not std < 1e3 else "vanishing" if std < 1e-3 else "healthy"
+    if not np.all(np.isfinite(g)) or g.max() > 1e6 or stats.gradient_ratio() > 1e3:
+        backward = "exploding"
+    elif g.min() < 1e-3 or stats.gradient_ratio() < 1e-3:
+        backward = "vanishing"
+    else:
+        backward = "healthy"
+    return {"forward": forward, "backward": backward}

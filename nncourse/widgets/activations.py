@@ -18,42 +18,13 @@ from matplotlib.colors import PowerNorm
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
 from .. import activations
-from ..initializers import SCHEMES, signal_propagation
+from ..activations import SATURATION_THRESHOLD, input_statistics  # noqa: F401 (re-exported)
+from ..initializers import SCHEMES, signal_propagation, verdict  # noqa: F401 (re-exported)
 from .base import FigureWidget
-
-SATURATION_THRESHOLD = 0.01  # |f'(x)| below this: the unit passes back < 1 % of the gradient
 
 EXPLORER_ACTIVATIONS = ["step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus",
                         "linear"]
 _COLORS = dict(zip(EXPLORER_ACTIVATIONS, colormaps["tab10"].colors))
-
-
-def input_statistics(activation, mean: float, spread: float, *, points: int = 4001,
-                     threshold: float = SATURATION_THRESHOLD) -> dict[str, float]:
-    """For inputs x ~ N(mean, spread^2): the fraction of units with |f'(x)| < threshold
-    (saturated; for ReLU, inactive on that input) and the mean gradient E[f'(x)] passed back for an
-    upstream gradient of 1. A ReLU unit is *dead* only when this fraction is 1.
-
-    Both are integrals over the normal density, computed on a fine grid over mean +- 8 spread
-    (accurate to about 1e-3, and without sampling noise).
-    """
-    if not spread > 0:
-        raise ValueError(f"spread must be positive, got {spread!r}")
-    z = _standard_grid(points)
-    weights = np.exp(-0.5 * z * z)
-    weights /= weights.sum()
-    grad = activations.get(activation).grad(mean + spread * z)
-    return {"saturated": float(np.sum(weights * (np.abs(grad) < threshold))),
-            "mean_grad": float(np.sum(weights * grad))}
-
-
-_GRID_CACHE: dict[int, np.ndarray] = {}
-
-
-def _standard_grid(points: int) -> np.ndarray:
-    if points not in _GRID_CACHE:
-        _GRID_CACHE[points] = np.linspace(-8.0, 8.0, points)
-    return _GRID_CACHE[points]
 
 
 class ActivationExplorer(FigureWidget):
@@ -168,20 +139,6 @@ class ActivationExplorer(FigureWidget):
 SIGNAL_ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "linear"]
 WIDTHS = [16, 32, 64, 128]
 VALUE_RANGE = (-1.0, 3.0)  # sigmoid, tanh, ELU, GELU, SiLU never go below -1; ReLUs rarely above 3
-
-
-def verdict(stats) -> dict[str, str]:
-    """"vanishing", "exploding" or "healthy" for the forward signal (the last layer's activation
-    spread) and for the backward signal (per-layer weight-gradient norms)."""
-    std, g = stats.activation_std[-1], stats.grad_norm
-    forward = "exploding" if not std < 1e3 else "vanishing" if std < 1e-3 else "healthy"
-    if not np.all(np.isfinite(g)) or g.max() > 1e6 or stats.gradient_ratio() > 1e3:
-        backward = "exploding"
-    elif g.min() < 1e-3 or stats.gradient_ratio() < 1e-3:
-        backward = "vanishing"
-    else:
-        backward = "healthy"
-    return {"forward": forward, "backward": backward}
 
 
 class SignalPropagation(FigureWidget):
