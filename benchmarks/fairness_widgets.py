@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from nncourse import bias_data, mitigation
+from nncourse import fairness_data, mitigation
 from nncourse.widgets.fairness import FairnessDials, ThresholdTuner
 
 
@@ -46,7 +46,7 @@ def main(repeats: int) -> None:
     summarize("FairnessDials: toggle the group column", *timed(
         dials, [lambda i=i: setattr(dials.sees_group, "value", bool(i % 2)) for i in range(repeats)]))
 
-    d = bias_data.loan_data(n=4000, label_bias=0.4, proxy_strength=0.8)
+    d = fairness_data.loan_data(n=4000, label_bias=0.4, proxy_strength=0.8)
     scores = mitigation.train_classifier(d.X_train, d.y_train).predict_proba(d.X_test)
     tuner = ThresholdTuner(scores, d.y_test, sensitive_features=d.A_test)
     summarize("ThresholdTuner: drag a threshold", *timed(

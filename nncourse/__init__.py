@@ -34,7 +34,7 @@ from .attention import MultiHeadAttention, scaled_dot_product_attention
 from .rnn import GRU, LSTM, RNN
 
 # Notebook 13: fairness metrics, biased data, mitigation, model cards.
-from . import bias_data, fairness, mitigation, model_card
+from . import fairness, fairness_data, mitigation, model_card
 
 __version__ = "0.1.0"
 
@@ -48,5 +48,5 @@ __all__ = [
     "landscapes", "optim", "regularization", "training", "BatchNorm1d", "Dropout",
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
     "attention", "rnn", "text", "MultiHeadAttention", "scaled_dot_product_attention", "GRU", "LSTM", "RNN",
-    "bias_data", "fairness", "mitigation", "model_card",
+    "fairness", "fairness_data", "mitigation", "model_card",
 ]

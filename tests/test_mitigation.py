@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from nncourse import bias_data, fairness, mitigation
+from nncourse import fairness, fairness_data, mitigation
 
 
 @pytest.fixture(scope="module")
 def biased():
-    d = bias_data.loan_data(n=3000, label_bias=0.4, proxy_strength=0.8, seed=0)
+    d = fairness_data.loan_data(n=3000, label_bias=0.4, proxy_strength=0.8, seed=0)
     model = mitigation.train_classifier(d.X_train, d.y_train)
     return d, model, model.predict_proba(d.X_test)
 
@@ -15,7 +15,7 @@ def biased():
 def test_classifier_matches_sklearn_logistic_regression():
     from sklearn.linear_model import LogisticRegression
 
-    d = bias_data.loan_data(n=2000, seed=5)
+    d = fairness_data.loan_data(n=2000, seed=5)
     ours = mitigation.train_classifier(d.X_train, d.y_train, steps=400, weight_decay=0.0)
     theirs = LogisticRegression(C=1e6, max_iter=1000).fit(d.X_train, d.y_train)
     np.testing.assert_allclose(ours.predict_proba(d.X_test), theirs.predict_proba(d.X_test)[:, 1], atol=2e-3)
@@ -28,7 +28,7 @@ def test_classifier_matches_sklearn_logistic_regression():
 
 
 def test_classifier_is_seeded_and_the_mlp_variant_trains():
-    d = bias_data.loan_data(n=600, seed=1)
+    d = fairness_data.loan_data(n=600, seed=1)
     a = mitigation.train_classifier(d.X_train, d.y_train, hidden_size=8, steps=100, seed=3)
     b = mitigation.train_classifier(d.X_train, d.y_train, hidden_size=8, steps=100, seed=3)
     np.testing.assert_array_equal(a.predict_proba(d.X_test), b.predict_proba(d.X_test))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nncourse import bias_data, fairness, mitigation
+from nncourse import fairness, fairness_data, mitigation
 from nncourse.widgets.fairness import FairnessDials, ThresholdTuner
 
 
@@ -76,7 +76,7 @@ def test_dials_controls_do_not_share_a_layout(dials):
 
 @pytest.fixture(scope="module")
 def scored():
-    d = bias_data.loan_data(n=2000, label_bias=0.4, proxy_strength=0.8, seed=0)
+    d = fairness_data.loan_data(n=2000, label_bias=0.4, proxy_strength=0.8, seed=0)
     model = mitigation.train_classifier(d.X_train, d.y_train, steps=100)
     return d, model.predict_proba(d.X_test)
 

@@ -17,26 +17,24 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from .. import bias_data, fairness, mitigation
+from .. import fairness_data, fairness, mitigation
 from ..plotting import CLASS_COLORS
 from ..validation import as_1d
 from .base import FigureWidget
 
 GROUP_COLORS = [CLASS_COLORS[1], CLASS_COLORS[0], CLASS_COLORS[2], CLASS_COLORS[4]]
-RATE_NAMES = ["selection rate", "TPR", "FPR"]
 
 
-def _rates(y_true, y_pred, codes, n_groups):
-    """Selection rate, TPR, FPR per group: (3, G). Empty denominators give 0 (as fairlearn)."""
-    out = np.zeros((3, n_groups))
-    for g in range(n_groups):
-        t, p = y_true[codes == g], y_pred[codes == g]
-        if len(p) == 0:
-            continue
-        out[0, g] = p.mean()
-        out[1, g] = p[t == 1].mean() if np.any(t == 1) else 0.0
-        out[2, g] = p[t == 0].mean() if np.any(t == 0) else 0.0
-    return out
+# The three rates the bars show, by the concept module's definitions (fairlearn's conventions).
+RATES = {"selection rate": fairness.selection_rate, "TPR": fairness.true_positive_rate,
+         "FPR": fairness.false_positive_rate}
+
+
+def _rates(y_true, y_pred, codes) -> np.ndarray:
+    """Selection rate, TPR, FPR per group, (3, G), from :func:`fairness.by_group` (codes (N,) name
+    the groups 0..G-1; an empty denominator gives 0, as in fairlearn)."""
+    table = fairness.by_group(RATES, y_true, y_pred, sensitive_features=codes)
+    return np.stack([table.by_group[name] for name in RATES])
 
 
 def _grouped_bars(ax, n_metrics, n_groups, labels, group_names):
@@ -86,7 +84,7 @@ class FairnessDials(FigureWidget):
 
         self.ax_rates, self.ax_calib, self.ax_gaps = self.fig.subplots(
             1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1]})
-        self.rate_bars = _grouped_bars(self.ax_rates, 3, 2, RATE_NAMES, ["group A", "group B"])
+        self.rate_bars = _grouped_bars(self.ax_rates, 3, 2, list(RATES), ["group A", "group B"])
         self.ax_rates.set_ylim(0, 1)
         self.ax_rates.set_ylabel("rate")
         self.ax_rates.set_title(" ", fontsize=10)  # which model: set in update()
@@ -126,7 +124,7 @@ class FairnessDials(FigureWidget):
         the "judge against" buttons only change what is shown, not what is trained)."""
         key = tuple(sorted(self.settings().items()))
         if self._trained_key != key:
-            data = bias_data.loan_data(**self.settings())
+            data = fairness_data.loan_data(**self.settings())
             probs = {}
             for name, d in (("sees_group", data), ("blind", data.drop("group"))):
                 model = mitigation.train_classifier(d.X_train, d.y_train, steps=self.steps, seed=self.seed)
@@ -145,7 +143,7 @@ class FairnessDials(FigureWidget):
             y_pred = (prob >= 0.5).astype(np.int64)
             result[key] = {
                 "prob": prob, "y_pred": y_pred,
-                "rates": _rates(labels, y_pred, codes, 2),
+                "rates": _rates(labels, y_pred, codes),
                 "accuracy": float(np.mean(y_pred == labels)),
                 "dp": fairness.demographic_parity_difference(labels, y_pred, sensitive_features=data.A_test),
                 "eo": fairness.equalized_odds_difference(labels, y_pred, sensitive_features=data.A_test),
@@ -238,7 +236,7 @@ class ThresholdTuner(FigureWidget):
         self.ax_roc.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate",
                         title="ROC per group (dot: threshold)")
         self.ax_roc.legend(loc="lower right", fontsize=8)
-        self.rate_bars = _grouped_bars(self.ax_rates, 3, G, RATE_NAMES, self.groups)
+        self.rate_bars = _grouped_bars(self.ax_rates, 3, G, list(RATES), self.groups)
         self.ax_rates.set_ylim(0, 1)
         self.ax_rates.set_ylabel("rate")
         self.ax_rates.legend(loc="upper right", fontsize=8)
@@ -294,7 +292,7 @@ class ThresholdTuner(FigureWidget):
     # --- drawing ---------------------------------------------------------------------------
     def update(self):
         y_pred = self.predictions()
-        rates = _rates(self.y_true, y_pred, self.codes, len(self.groups))  # (3, G)
+        rates = _rates(self.y_true, y_pred, self.codes)  # (3, G)
         for g, container in enumerate(self.rate_bars):
             for bar, height in zip(container, rates[:, g]):
                 bar.set_height(height)

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 from loopback import Server, closed_port_url
 
-from nncourse import bias_data, data
+from nncourse import fairness_data, data
 
 # --- synthetic loans ---------------------------------------------------------------------------
 
 
 def test_loan_data_is_seeded_and_shaped():
-    a, b = bias_data.loan_data(n=500, seed=3), bias_data.loan_data(n=500, seed=3)
+    a, b = fairness_data.loan_data(n=500, seed=3), fairness_data.loan_data(n=500, seed=3)
     np.testing.assert_array_equal(a.X_train, b.X_train)
     np.testing.assert_array_equal(a.y_test, b.y_test)
-    assert not np.array_equal(a.X_train, bias_data.loan_data(n=500, seed=4).X_train)
+    assert not np.array_equal(a.X_train, fairness_data.loan_data(n=500, seed=4).X_train)
     assert a.X_train.shape == (350, 4) and a.X_test.shape == (150, 4) and a.X_train.dtype == np.float32
     assert a.feature_names == ["credit_score", "income", "neighbourhood", "group"]
     assert set(a.A_train) == {"A", "B"} and set(np.unique(a.y_train)) == {0, 1}
@@ -24,7 +24,7 @@ def test_loan_data_is_seeded_and_shaped():
 
 
 def test_group_sizes_and_base_rates_follow_the_knobs():
-    d = bias_data.loan_data(n=40000, minority_fraction=0.2, base_rate=0.6, base_rate_gap=0.25, seed=0)
+    d = fairness_data.loan_data(n=40000, minority_fraction=0.2, base_rate=0.6, base_rate_gap=0.25, seed=0)
     A = np.concatenate([d.A_train, d.A_test])
     truth = np.concatenate([d.qualified_train, d.qualified_test])
     assert np.mean(A == "B") == pytest.approx(0.2, abs=0.01)
@@ -34,7 +34,7 @@ def test_group_sizes_and_base_rates_follow_the_knobs():
 
 
 def test_label_bias_rejects_the_lowest_scored_qualified_members_of_group_b():
-    d = bias_data.loan_data(n=40000, label_bias=0.4, seed=1)
+    d = fairness_data.loan_data(n=40000, label_bias=0.4, seed=1)
     a, b = d.A_train == "A", d.A_train == "B"
     np.testing.assert_array_equal(d.y_train[a], d.qualified_train[a])
     assert np.all(d.y_train <= d.qualified_train)  # only 1 -> 0 flips
@@ -52,27 +52,27 @@ def test_label_bias_rejects_the_lowest_scored_qualified_members_of_group_b():
     truth = np.concatenate([d.qualified_train, d.qualified_test])
     in_b = np.concatenate([b, d.A_test == "B"])
     assert np.sum(in_b & (truth == 1) & (y == 0)) == round(0.4 * np.sum(in_b & (truth == 1)))
-    assert np.array_equal(bias_data.loan_data(n=2000, label_bias=0.0, seed=1).y_train,
-                          bias_data.loan_data(n=2000, label_bias=0.0, seed=1).qualified_train)
+    assert np.array_equal(fairness_data.loan_data(n=2000, label_bias=0.0, seed=1).y_train,
+                          fairness_data.loan_data(n=2000, label_bias=0.0, seed=1).qualified_train)
 
 
 def test_proxy_strength_is_the_correlation_with_the_group_and_nothing_else():
-    d = bias_data.loan_data(n=40000, proxy_strength=0.7, seed=2)
+    d = fairness_data.loan_data(n=40000, proxy_strength=0.7, seed=2)
     hood, group, credit = d.X_train[:, 2], d.X_train[:, 3], d.X_train[:, 0]
     assert np.corrcoef(hood, group)[0, 1] == pytest.approx(0.7, abs=0.02)
     for g in (0, 1):  # within a group the proxy says nothing about creditworthiness
         assert abs(np.corrcoef(hood[group == g], credit[group == g])[0, 1]) < 0.03
-    assert abs(np.corrcoef(bias_data.loan_data(n=40000, seed=2).X_train[:, 2], group)[0, 1]) < 0.03
+    assert abs(np.corrcoef(fairness_data.loan_data(n=40000, seed=2).X_train[:, 2], group)[0, 1]) < 0.03
 
 
 def test_measurement_noise_makes_one_group_harder_to_read():
-    d = bias_data.loan_data(n=40000, noise_a=0.2, noise_b=1.5, seed=0)
+    d = fairness_data.loan_data(n=40000, noise_a=0.2, noise_b=1.5, seed=0)
     corr = {g: np.corrcoef(d.X_train[d.A_train == g, 0], d.qualified_train[d.A_train == g])[0, 1] for g in "AB"}
     assert corr["A"] > corr["B"] + 0.15
 
 
 def test_age_is_a_second_recorded_attribute_and_thin_files_blur_young_b():
-    d = bias_data.loan_data(n=40000, young_fraction=0.25, thin_file_noise=1.5, seed=0)
+    d = fairness_data.loan_data(n=40000, young_fraction=0.25, thin_file_noise=1.5, seed=0)
     assert d.intersection == ("group", "age") and set(d.attributes_train) == {"group", "age"}
     np.testing.assert_array_equal(d.attributes_test["group"], d.A_test)
     age = d.attributes_train["age"]
@@ -85,12 +85,12 @@ def test_age_is_a_second_recorded_attribute_and_thin_files_blur_young_b():
     young, b = age == "under 30", d.A_train == "B"
     assert corr(young & b) < corr(~young & b) - 0.2  # thin files: the score says less
     assert abs(corr(young & ~b) - corr(~young & ~b)) < 0.03  # only in group B
-    plain = bias_data.loan_data(n=40000, young_fraction=0.25, seed=0)
+    plain = fairness_data.loan_data(n=40000, young_fraction=0.25, seed=0)
     assert abs(np.corrcoef(plain.X_train[young & b, 0], plain.qualified_train[young & b])[0, 1] - corr(~young & b)) < 0.05
 
 
 def test_with_validation_splits_every_training_array_alike():
-    d = bias_data.loan_data(n=1000, label_bias=0.3, seed=0)
+    d = fairness_data.loan_data(n=1000, label_bias=0.3, seed=0)
     v = d.with_validation(0.2, seed=1)
     assert len(v.y_val) == 140 and len(v.y_train) == 560 and np.array_equal(v.X_test, d.X_test)
     assert v.train[0] is v.X_train and v.val[1] is v.y_val and v.test[0] is v.X_test
@@ -112,7 +112,7 @@ def test_with_validation_splits_every_training_array_alike():
 
 
 def test_drop_and_columns():
-    d = bias_data.loan_data(n=200)
+    d = fairness_data.loan_data(n=200)
     assert d.columns("group") == [3]
     blind = d.drop("group", "neighbourhood")
     assert blind.feature_names == ["credit_score", "income"] and blind.X_test.shape == (60, 2)
@@ -132,7 +132,7 @@ def test_drop_and_columns():
 ])
 def test_bad_knobs_get_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        bias_data.loan_data(**kwargs)
+        fairness_data.loan_data(**kwargs)
 
 
 # --- UCI Adult, never from the internet ------------------------------------------------------
@@ -156,14 +156,14 @@ def adult_files():
 def test_read_adult_skips_header_blank_and_missing_rows(tmp_path):
     for name, body in adult_files().items():
         (tmp_path / name).write_bytes(body)
-    train = bias_data.read_adult(tmp_path / "adult.data")
-    test = bias_data.read_adult(tmp_path / "adult.test")
+    train = fairness_data.read_adult(tmp_path / "adult.data")
+    test = fairness_data.read_adult(tmp_path / "adult.test")
     assert len(train) == 4 and len(test) == 3  # the row with "?" is dropped
     assert train[1]["income"] == ">50K" and test[1]["income"] == ">50K"  # trailing "." removed
     assert train[2]["native-country"] == "Cuba" and train[0]["age"] == "39"
     (tmp_path / "bad").write_text("1, 2, 3\n")
     with pytest.raises(ValueError, match="expected 15 comma-separated fields, got 3"):
-        bias_data.read_adult(tmp_path / "bad")
+        fairness_data.read_adult(tmp_path / "bad")
 
 
 
@@ -171,14 +171,14 @@ def test_read_adult_skips_header_blank_and_missing_rows(tmp_path):
 @pytest.fixture
 def adult_server(monkeypatch):
     files = adult_files()
-    monkeypatch.setitem(bias_data.ADULT, "sha256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
+    monkeypatch.setitem(fairness_data.ADULT, "sha256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
     srv = Server(files)
     yield srv
     srv.close()
 
 
 def test_load_adult_downloads_verifies_and_encodes(adult_server, tmp_path):
-    adult = bias_data.load_adult(directory=tmp_path, mirrors=[adult_server.url])
+    adult = fairness_data.load_adult(directory=tmp_path, mirrors=[adult_server.url])
     assert sorted(adult_server.requests) == ["/adult.data", "/adult.test"]
     assert adult.X_train.shape[0] == 4 and adult.X_test.shape[0] == 3 and not adult.synthetic
     np.testing.assert_array_equal(adult.y_train, [0, 1, 0, 1])
@@ -195,29 +195,29 @@ def test_load_adult_downloads_verifies_and_encodes(adult_server, tmp_path):
     np.testing.assert_array_equal(adult.X_train[:, sex].argmax(axis=1), [1, 1, 0, 0])  # one-hot Female, Male
     assert adult.drop("sex").X_train.shape[1] == len(names) - 2
     # a second call uses the cache: no new request
-    bias_data.load_adult(directory=tmp_path, mirrors=[adult_server.url], sensitive="race")
+    fairness_data.load_adult(directory=tmp_path, mirrors=[adult_server.url], sensitive="race")
     assert len(adult_server.requests) == 2
 
 
 def test_adult_with_a_wrong_checksum_is_refused(adult_server, tmp_path, monkeypatch):
-    monkeypatch.setitem(bias_data.ADULT, "sha256", {"adult.data": "0" * 64, "adult.test": "0" * 64})
+    monkeypatch.setitem(fairness_data.ADULT, "sha256", {"adult.data": "0" * 64, "adult.test": "0" * 64})
     with pytest.raises(data.ChecksumError):
-        bias_data.load_adult(directory=tmp_path, mirrors=[adult_server.url])
+        fairness_data.load_adult(directory=tmp_path, mirrors=[adult_server.url])
     assert list(tmp_path.iterdir()) == []
 
 
 def test_adult_checksums_are_pinned_sha256():
-    assert set(bias_data.ADULT["sha256"]) == {"adult.data", "adult.test"}
-    assert all(len(s) == 64 and int(s, 16) >= 0 for s in bias_data.ADULT["sha256"].values())
+    assert set(fairness_data.ADULT["sha256"]) == {"adult.data", "adult.test"}
+    assert all(len(s) == 64 and int(s, 16) >= 0 for s in fairness_data.ADULT["sha256"].values())
     with pytest.raises(ValueError, match="sensitive must be"):
-        bias_data.load_adult(sensitive="age")
+        fairness_data.load_adult(sensitive="age")
 
 
 
 
 def test_quick_mode_is_synthetic_and_full_mode_falls_back_offline(monkeypatch, tmp_path, capsys):
-    assert bias_data.load_fairness_data(quick=True, n=300).synthetic
-    monkeypatch.setitem(bias_data.ADULT, "mirrors", [closed_port_url()])
+    assert fairness_data.load_fairness_data(quick=True, n=300).synthetic
+    monkeypatch.setitem(fairness_data.ADULT, "mirrors", [closed_port_url()])
     monkeypatch.setenv("NNCOURSE_DATA", str(tmp_path))
-    result = bias_data.load_fairness_data(quick=False, n=300)
+    result = fairness_data.load_fairness_data(quick=False, n=300)
     assert result.synthetic and "using the synthetic loans instead" in capsys.readouterr().out
