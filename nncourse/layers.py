@@ -11,10 +11,17 @@ that follow the same protocol:
   forward, as in cs231n; PyTorch instead accumulates into ``.grad``);
 * ``to_torch()`` returns an equivalent ``torch.nn.Module`` holding the same weights;
 * constructors take ``seed=`` so initialisation is reproducible.
+
+Layers made of layers derive from :class:`Container`: their parameters are their children's,
+named ``"<child>.<param>"`` as PyTorch's ``named_parameters()`` does, and ``train()``/``eval()``
+reach every child. The maths of a layer lives in pure kernel functions (cs231n's pattern:
+``linear_forward(x, weight, bias) -> (out, cache)``, ``linear_backward(dout, cache)``); the layer
+class adds the checks and the dtype handling around them.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -111,13 +118,54 @@ def load_into_torch(module, params: dict[str, np.ndarray]):
     return module
 
 
+@dataclass
+class LinearCache:
+    """What :func:`linear_backward` needs from the forward pass."""
+
+    x: np.ndarray        # the input, (..., in_features)
+    weight: np.ndarray   # (out_features, in_features)
+    has_bias: bool
+
+
+def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None):
+    """out = x W^T + b.
+
+    x (..., in_features), weight (out_features, in_features), bias (out_features,) or None
+    -> out (..., out_features), and the cache for :func:`linear_backward`.
+    """
+    out = x @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out, LinearCache(x=x, weight=weight, has_bias=bias is not None)
+
+
+def linear_backward(dout: np.ndarray, cache: LinearCache):
+    """The gradients of out = x W^T + b, given dL/dout (..., out_features).
+
+    Returns (dx, dweight, dbias) with the shapes of x, weight and bias (dbias is None without a
+    bias). Each is a vector-Jacobian product:
+
+    * dx = dout W       (..., in): every output unit that x fed sends its gradient back (a sum over outputs);
+    * dW = dout^T x     (out, in): each example contributed to every weight (a sum over the batch);
+    * db = sum of dout over the batch (out,): b was added to every example.
+    """
+    x, weight = cache.x, cache.weight
+    x2 = x.reshape(-1, x.shape[-1])            # (batch, in): leading axes are all "batch"
+    d2 = dout.reshape(-1, dout.shape[-1])      # (batch, out)
+    dx = dout @ weight
+    dweight = d2.T @ x2
+    dbias = d2.sum(axis=0) if cache.has_bias else None
+    return dx, dweight, dbias
+
+
 class Linear(Layer):
     """y = x W^T + b, PyTorch's ``nn.Linear`` from scratch (notebooks 01 and 03).
 
     Parameters: ``weight`` (out_features, in_features) and ``bias`` (out_features,), initialised
     as PyTorch does: uniform in [-1/sqrt(in_features), 1/sqrt(in_features)].
 
-    forward: x (..., in_features) -> (..., out_features).
+    forward: x (..., in_features) -> (..., out_features), computed by :func:`linear_forward`;
+    backward by :func:`linear_backward`. The layer checks shapes and computes in the dtype of x.
     """
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True, seed: int = 0,
@@ -136,23 +184,21 @@ class Linear(Layer):
         if x.ndim == 0:
             raise ValueError(f"x must have at least 1 dimension (..., {self.in_features}), got a scalar")
         check_last_dim(x, self.in_features, "x")
-        w = self.params["weight"].astype(x.dtype, copy=False)
-        out = x @ w.T
-        if "bias" in self.params:
-            out = out + self.params["bias"].astype(x.dtype, copy=False)
-        self._cache = {"x": x, "out_shape": out.shape}
+        weight = self.params["weight"].astype(x.dtype, copy=False)
+        bias = self.params["bias"].astype(x.dtype, copy=False) if "bias" in self.params else None
+        out, cache = linear_forward(x, weight, bias)
+        self._cache = {"kernel": cache, "out_shape": out.shape}
         return out
 
     def backward(self, dout):
-        cache = self._saved()
-        x = cache["x"]
-        dout = self._check_dout(dout, cache["out_shape"]).astype(x.dtype, copy=False)
-        x2 = x.reshape(-1, self.in_features)          # (batch, in)
-        d2 = dout.reshape(-1, self.out_features)      # (batch, out)
-        self.grads["weight"] = (d2.T @ x2).astype(self.params["weight"].dtype, copy=False)
-        if "bias" in self.params:
-            self.grads["bias"] = d2.sum(axis=0).astype(self.params["bias"].dtype, copy=False)
-        return dout @ self.params["weight"].astype(x.dtype, copy=False)
+        saved = self._saved()
+        cache: LinearCache = saved["kernel"]
+        dout = self._check_dout(dout, saved["out_shape"]).astype(cache.x.dtype, copy=False)
+        dx, dweight, dbias = linear_backward(dout, cache)
+        self.grads["weight"] = dweight.astype(self.params["weight"].dtype, copy=False)
+        if dbias is not None:
+            self.grads["bias"] = dbias.astype(self.params["bias"].dtype, copy=False)
+        return dx
 
     def to_torch(self):
         import torch.nn as nn
@@ -239,12 +285,78 @@ class Identity(ActivationLayer):
         super().__init__("linear")
 
 
-class Sequential(Layer):
+class Container(Layer):
+    """A layer made of layers (PyTorch's ``nn.Module`` holding sub-modules).
+
+    Assigning a :class:`Layer` to an attribute (``self.linear1 = Linear(...)``) registers it as a
+    child under that name, in order, as PyTorch does; :meth:`add` registers one under any name.
+    A container owns no arrays itself:
+
+    * ``params``/``grads`` gather the children's, keyed ``"<child>.<name>"`` (nested containers
+      give ``"block.linear1.weight"``), exactly PyTorch's ``named_parameters()`` names; the values
+      *are* the children's arrays (no copies), so an optimizer updating ``params`` in place
+      updates the children, and a child's own update is seen through the container;
+    * ``train()``/``eval()``, ``zero_grad()`` and ``astype()`` are passed on to every child.
+
+    Subclasses write ``forward``/``backward`` (the order in which children are called) and, where
+    a PyTorch twin exists, ``to_torch()`` (``load_into_torch(module, self.params)`` fills it).
+    """
+
+    def __init__(self):
+        # No Layer.__init__: params and grads are read-only views of the children.
+        object.__setattr__(self, "_children", {})
+        self.training = True
+        self._cache = None
+
+    def __setattr__(self, name: str, value) -> None:
+        children = self.__dict__.get("_children")
+        if children is not None and not name.startswith("_"):
+            if isinstance(value, Layer):
+                children[name] = value
+            else:
+                children.pop(name, None)  # an attribute that stops being a layer stops being a child
+        object.__setattr__(self, name, value)
+
+    def add(self, name: str, layer: "Layer") -> "Layer":
+        """Register ``layer`` as the child ``name`` (for names that are not identifiers, like "0")."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{type(self).__name__}: a child must be a Layer, got {type(layer).__name__} for {name!r}")
+        self._children[str(name)] = layer
+        return layer
+
+    def named_children(self) -> dict[str, "Layer"]:
+        """The children by name, in the order they were registered."""
+        return dict(self._children)
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"{c}.{k}": v for c, layer in self._children.items() for k, v in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return {f"{c}.{k}": v for c, layer in self._children.items() for k, v in layer.grads.items()}
+
+    def train(self, mode: bool = True) -> "Container":
+        self.training = bool(mode)
+        for layer in self._children.values():
+            layer.train(mode)
+        return self
+
+    def zero_grad(self) -> None:
+        for layer in self._children.values():
+            layer.zero_grad()
+
+    def astype(self, dtype) -> "Container":
+        for layer in self._children.values():
+            layer.astype(dtype)
+        return self
+
+
+class Sequential(Container):
     """Layers applied one after another, like ``torch.nn.Sequential``.
 
-    ``params``/``grads`` are views over the children keyed ``"<index>.<name>"`` (``"0.weight"``,
-    ``"2.bias"``), exactly as PyTorch names them, and they share the children's arrays, so an
-    optimizer updating ``params`` in place updates the layers.
+    The children are named ``"0"``, ``"1"``, ... so ``params`` are ``"0.weight"``, ``"2.bias"``,
+    exactly as PyTorch names them (see :class:`Container`).
     """
 
     def __init__(self, *layers: Layer):
@@ -252,65 +364,38 @@ class Sequential(Layer):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential takes Layer objects, got {type(layer).__name__} at position {i}")
-        self.layers = list(layers)
+            self.add(str(i), layer)
 
     @property
-    def params(self):
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
-
-    @params.setter
-    def params(self, value):  # Layer.__init__ assigns {}; the children own the arrays
-        pass
-
-    @property
-    def grads(self):
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
-
-    @grads.setter
-    def grads(self, value):
-        pass
+    def layers(self) -> list[Layer]:
+        return list(self._children.values())
 
     def forward(self, x):
-        for layer in self.layers:
+        for layer in self._children.values():
             x = layer.forward(x)
         return x
 
     def backward(self, dout):
-        for layer in reversed(self.layers):
+        for layer in reversed(self._children.values()):
             dout = layer.backward(dout)
         return dout
-
-    def train(self, mode: bool = True):
-        self.training = bool(mode)
-        for layer in getattr(self, "layers", []):
-            layer.train(mode)
-        return self
-
-    def zero_grad(self):
-        for layer in self.layers:
-            layer.zero_grad()
-
-    def astype(self, dtype):
-        for layer in self.layers:
-            layer.astype(dtype)
-        return self
 
     def to_torch(self):
         import torch.nn as nn
 
-        return nn.Sequential(*(layer.to_torch() for layer in self.layers))
+        return nn.Sequential(*(layer.to_torch() for layer in self._children.values()))
 
     def __getitem__(self, i):
         return self.layers[i]
 
     def __len__(self):
-        return len(self.layers)
+        return len(self._children)
 
     def __iter__(self):
         return iter(self.layers)
 
     def __repr__(self) -> str:
-        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in self._children.items())
         return f"Sequential(\n{inner}\n)"
 
 

@@ -189,3 +189,132 @@ def test_non_numeric_input_is_a_clear_error():
 def test_unknown_activation_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown activation 'relu6'; known activations: .*gelu"):
         nncourse.ActivationLayer("relu6")
+
+
+# --- the cs231n kernels behind Linear -------------------------------------------------------------
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_kernels_match_torch_autograd(seed, with_bias):
+    from nncourse.layers import LinearCache, linear_backward, linear_forward
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 5, 4))                     # leading axes are all batch
+    weight, bias = rng.standard_normal((3, 4)), rng.standard_normal(3) if with_bias else None
+    dout = rng.standard_normal((2, 5, 3))
+    out, cache = linear_forward(x, weight, bias)
+    assert isinstance(cache, LinearCache) and cache.x is x and cache.weight is weight
+    dx, dweight, dbias = linear_backward(dout, cache)
+
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    tb = torch.tensor(bias, requires_grad=True) if with_bias else None
+    tout = torch.nn.functional.linear(tx, tw, tb)
+    tout.backward(torch.tensor(dout))
+    np.testing.assert_allclose(out, tout.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(dweight, tw.grad.numpy(), atol=1e-12)
+    if with_bias:
+        np.testing.assert_allclose(dbias, tb.grad.numpy(), atol=1e-12)
+    else:
+        assert dbias is None
+    assert dx.shape == x.shape and dweight.shape == weight.shape
+
+
+def test_linear_layer_uses_the_kernels_and_keeps_float32():
+    from nncourse.layers import linear_backward, linear_forward
+
+    layer = nncourse.Linear(4, 3, seed=1)
+    x = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
+    out = layer.forward(x)
+    want, cache = linear_forward(x.astype(np.float64), layer.params["weight"], layer.params["bias"])
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+    assert out.dtype == np.float32
+    dout = np.ones_like(out)
+    dx = layer.backward(dout)
+    dx64, dw64, db64 = linear_backward(dout.astype(np.float64), cache)
+    assert dx.dtype == np.float32 and layer.grads["weight"].dtype == np.float64  # grads in the params' dtype
+    np.testing.assert_allclose(layer.grads["weight"], dw64, rtol=1e-5)
+    np.testing.assert_allclose(layer.grads["bias"], db64, rtol=1e-5)
+    np.testing.assert_allclose(dx, dx64, rtol=1e-5)
+
+
+# --- Container: layers made of layers ------------------------------------------------------------
+class _Residual(nncourse.Container):
+    """A small container written the way TransformerBlock is: children as attributes."""
+
+    def __init__(self, d, seed=0):
+        super().__init__()
+        self.linear1 = nncourse.Linear(d, 2 * d, seed=seed)
+        self.act = nncourse.Tanh()
+        self.linear2 = nncourse.Linear(2 * d, d, seed=seed + 1)
+        self.drop = nncourse.Dropout(0.5, seed=seed)
+        self.width = d  # not a layer: not a child
+
+    def forward(self, x):
+        return x + self.drop.forward(self.linear2.forward(self.act.forward(self.linear1.forward(x))))
+
+    def backward(self, dout):
+        return dout + self.linear1.backward(self.act.backward(self.linear2.backward(self.drop.backward(dout))))
+
+
+def test_container_names_its_children_params_as_pytorch_does():
+    block = _Residual(3)
+    assert list(block.named_children()) == ["linear1", "act", "linear2", "drop"]
+    assert list(block.params) == ["linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"]
+    nested = nncourse.Sequential(nncourse.Linear(3, 3), _Residual(3))
+    assert list(nested.params) == ["0.weight", "0.bias", "1.linear1.weight", "1.linear1.bias",
+                                   "1.linear2.weight", "1.linear2.bias"]
+    assert nested.num_parameters() == 12 + 2 * (3 * 6 + 6) - 6 + 3
+
+
+def test_container_params_are_the_childrens_arrays_both_ways():
+    block = nncourse.Sequential(nncourse.Linear(2, 4), nncourse.ReLU(), _Residual(4, seed=2))
+    assert block.params["2.linear1.weight"] is block[2].linear1.params["weight"]
+    block.params["0.weight"][...] = 1.5                  # an optimizer's in-place update ...
+    assert (block[0].params["weight"] == 1.5).all()      # ... is the child's
+    block[2].linear2.params["bias"][:] = -2.0            # and the child's own update is seen above
+    assert (block.params["2.linear2.bias"] == -2.0).all()
+    block.train()
+    block.forward(np.ones((5, 2)))
+    block.backward(np.ones((5, 4)))
+    assert block.grads["2.linear1.weight"] is block[2].linear1.grads["weight"]
+    with pytest.raises(AttributeError):
+        block.params = {}                                 # a container owns no arrays of its own
+
+
+def test_container_train_eval_reach_every_child():
+    model = nncourse.Sequential(nncourse.Linear(3, 3), _Residual(3), nncourse.Dropout(0.2))
+    model.eval()
+    assert not model.training and not model[1].training and not model[1].drop.training
+    assert not model[2].training
+    model.train()
+    assert model[1].drop.training and model[2].training and model[1].linear1.training
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    model.eval()
+    np.testing.assert_array_equal(model.forward(x), model.forward(x))  # no dropout at eval
+
+
+def test_container_zero_grad_astype_and_reassigned_children():
+    block = _Residual(2)
+    block.forward(np.ones((3, 2)))
+    block.backward(np.ones((3, 2)))
+    block.zero_grad()
+    assert all((g == 0).all() for g in block.grads.values())
+    block.astype(np.float32)
+    assert all(p.dtype == np.float32 for p in block.params.values())
+    block.linear2 = nncourse.Linear(4, 2, seed=9)          # replacing a child replaces its params
+    assert block.params["linear2.weight"] is block.linear2.params["weight"]
+    block.act = None
+    assert "act" not in block.named_children()
+    with pytest.raises(TypeError, match="must be a Layer"):
+        block.add("x", "not a layer")
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_sequential_names_match_torch_named_parameters(activation):
+    model = nncourse.mlp([3, 5, 4, 2], activation, seed=4)
+    twin = model.to_torch()
+    assert list(model.params) == [name for name, _ in twin.named_parameters()]
+    for name, p in twin.named_parameters():
+        np.testing.assert_array_equal(p.detach().numpy(), model.params[name])
+    assert nncourse.Container.params.fset is None  # no more no-op setters
+    assert isinstance(model, nncourse.Container)
