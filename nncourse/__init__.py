@@ -10,8 +10,8 @@ from . import activations, data, losses
 from .config import REPO_URL, quick_mode
 from .gradcheck import compare_with_torch, gradcheck, numeric_gradient
 from .layers import (
-    ELU, GELU, ActivationLayer, Identity, Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid,
-    SiLU, Softplus, Tanh, mlp,
+    ELU, GELU, ActivationLayer, Container, Identity, Layer, LeakyReLU, Linear, ReLU, Sequential,
+    Sigmoid, SiLU, Softplus, Tanh, mlp,
 )
 from .perceptron import Perceptron
 from .at_scale.training import History, evaluate, fit, get_device, seed_everything
@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "activations", "data", "losses", "REPO_URL", "quick_mode",
     "compare_with_torch", "gradcheck", "numeric_gradient",
-    "ELU", "GELU", "ActivationLayer", "Identity", "Layer", "LeakyReLU", "Linear", "ReLU",
+    "ELU", "GELU", "ActivationLayer", "Container", "Identity", "Layer", "LeakyReLU", "Linear", "ReLU",
     "Sequential", "Sigmoid", "SiLU", "Softplus", "Tanh", "mlp",
     "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
     "autograd", "initializers", "Value",
