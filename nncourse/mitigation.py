@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import fairness
+from .activations import sigmoid
 from .layers import Sequential, mlp
 from .validation import as_1d, as_array, check_finite, check_labels, check_positive_int, check_sample_weight
 
@@ -50,15 +51,11 @@ class ScoreModel:
         return self.network.forward(X)[:, 0]  # (N,)
 
     def predict_proba(self, X) -> np.ndarray:
-        return _sigmoid(self.logits(X))
+        return sigmoid(self.logits(X))
 
     def predict(self, X, threshold: float = 0.5) -> np.ndarray:
         """Decisions (N,) in {0, 1}: 1 where the score is >= threshold."""
         return (self.predict_proba(X) >= threshold).astype(np.int64)
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
 
 
 def train_classifier(X, y, *, sample_weight=None, hidden_size: int = 0, steps: int = 200,
@@ -88,7 +85,7 @@ def train_classifier(X, y, *, sample_weight=None, hidden_size: int = 0, steps: i
     for step in range(1, steps + 1):
         z = network.forward(X)[:, 0]                                     # (N,) logits
         losses.append(float(np.dot(w, np.logaddexp(0, z) - y * z)))     # weighted BCE on logits
-        network.backward(((_sigmoid(z) - y) * w)[:, None])               # dL/dz = w (p - y), (N, 1)
+        network.backward(((sigmoid(z) - y) * w)[:, None])               # dL/dz = w (p - y), (N, 1)
         grads = network.grads
         for name, param in network.params.items():
             grad = grads[name] + weight_decay * param

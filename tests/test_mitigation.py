@@ -131,3 +131,16 @@ def test_bad_input_gets_clear_errors():
         mitigation.train_classifier(np.array([[0.0, np.nan]]), [1])
     with pytest.raises(ValueError, match="scores must be finite"):
         mitigation.apply_thresholds([np.nan], sensitive_features=["a"], thresholds=0.5)
+
+
+def test_scores_are_torch_sigmoid_of_the_twins_logits_even_far_out():
+    import torch
+
+    d = fairness_data.loan_data(n=600, seed=2)
+    model = mitigation.train_classifier(d.X_train, d.y_train, steps=50)
+    X = np.concatenate([d.X_test, 300 * d.X_test[:5], -300 * d.X_test[:5]])  # logits far beyond +-30
+    with torch.no_grad():
+        want = torch.sigmoid(model.network.to_torch()(torch.tensor(X, dtype=torch.float64))[:, 0]).numpy()
+    got = model.predict_proba(X)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
