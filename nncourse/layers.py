@@ -325,29 +325,30 @@ class Container(Layer):
         return layer
 
     def named_children(self) -> dict[str, "Layer"]:
-        """The children by name, in the order they were registered."""
+        """The children by name, in the order they were registered (a subclass holding its children
+        some other way, like Sequential's list, overrides this one method)."""
         return dict(self._children)
 
     @property
     def params(self) -> dict[str, np.ndarray]:
-        return {f"{c}.{k}": v for c, layer in self._children.items() for k, v in layer.params.items()}
+        return {f"{c}.{k}": v for c, layer in self.named_children().items() for k, v in layer.params.items()}
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        return {f"{c}.{k}": v for c, layer in self._children.items() for k, v in layer.grads.items()}
+        return {f"{c}.{k}": v for c, layer in self.named_children().items() for k, v in layer.grads.items()}
 
     def train(self, mode: bool = True) -> "Container":
         self.training = bool(mode)
-        for layer in self._children.values():
+        for layer in self.named_children().values():
             layer.train(mode)
         return self
 
     def zero_grad(self) -> None:
-        for layer in self._children.values():
+        for layer in self.named_children().values():
             layer.zero_grad()
 
     def astype(self, dtype) -> "Container":
-        for layer in self._children.values():
+        for layer in self.named_children().values():
             layer.astype(dtype)
         return self
 
@@ -355,8 +356,9 @@ class Container(Layer):
 class Sequential(Container):
     """Layers applied one after another, like ``torch.nn.Sequential``.
 
-    The children are named ``"0"``, ``"1"``, ... so ``params`` are ``"0.weight"``, ``"2.bias"``,
-    exactly as PyTorch names them (see :class:`Container`).
+    The children are the list ``layers``, named ``"0"``, ``"1"``, ... so ``params`` are
+    ``"0.weight"``, ``"2.bias"``, exactly as PyTorch names them (see :class:`Container`).
+    ``model[1] = Tanh()`` (or ``model.layers[1] = ...``) swaps a layer.
     """
 
     def __init__(self, *layers: Layer):
@@ -364,38 +366,42 @@ class Sequential(Container):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential takes Layer objects, got {type(layer).__name__} at position {i}")
-            self.add(str(i), layer)
+        self.layers = list(layers)
 
-    @property
-    def layers(self) -> list[Layer]:
-        return list(self._children.values())
+    def named_children(self) -> dict[str, Layer]:
+        return {str(i): layer for i, layer in enumerate(self.layers)}
 
     def forward(self, x):
-        for layer in self._children.values():
+        for layer in self.layers:
             x = layer.forward(x)
         return x
 
     def backward(self, dout):
-        for layer in reversed(self._children.values()):
+        for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
 
     def to_torch(self):
         import torch.nn as nn
 
-        return nn.Sequential(*(layer.to_torch() for layer in self._children.values()))
+        return nn.Sequential(*(layer.to_torch() for layer in self.layers))
 
     def __getitem__(self, i):
         return self.layers[i]
 
+    def __setitem__(self, i, layer):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential takes Layer objects, got {type(layer).__name__}")
+        self.layers[i] = layer
+
     def __len__(self):
-        return len(self._children)
+        return len(self.layers)
 
     def __iter__(self):
         return iter(self.layers)
 
     def __repr__(self) -> str:
-        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in self._children.items())
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
 
 

@@ -318,3 +318,15 @@ def test_sequential_names_match_torch_named_parameters(activation):
         np.testing.assert_array_equal(p.detach().numpy(), model.params[name])
     assert nncourse.Container.params.fset is None  # no more no-op setters
     assert isinstance(model, nncourse.Container)
+
+
+def test_sequential_layers_can_be_swapped_in_place():
+    model = nncourse.mlp([2, 3, 1], "tanh", seed=0)
+    model.layers[1] = nncourse.ReLU()                     # notebook 03 swaps in a buggy tanh this way
+    assert isinstance(model[1], nncourse.ReLU)
+    model[1] = nncourse.Sigmoid()
+    assert isinstance(model.layers[1], nncourse.Sigmoid) and isinstance(model.named_children()["1"], nncourse.Sigmoid)
+    model.eval()
+    assert not model[1].training
+    with pytest.raises(TypeError):
+        model[0] = "nonsense"
