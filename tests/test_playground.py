@@ -1,4 +1,5 @@
-"""The Playground: its datasets, its network, its headless controls, its config string."""
+"""The Playground: its datasets, its headless state (nncourse.playground, no widget), and the widget
+(nncourse.widgets.Playground) driven through its controls."""
 import numpy as np
 import pytest
 
@@ -83,12 +84,144 @@ def test_load_points_bad_input(tmp_path):
         data.load_points(tmp_path / "missing.csv")
 
 
-# --- the widget, driven headless --------------------------------------------------------------
+# --- the state, without any widget -----------------------------------------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
 import torch  # noqa: E402
 
 from nncourse.layers import ActivationLayer, Linear  # noqa: E402
+from nncourse.playground import PlaygroundState, Settings, build_network  # noqa: E402
 from nncourse.regularization import Dropout  # noqa: E402
+
+
+def test_the_state_needs_no_widget_library():
+    code = ("import sys; from nncourse.playground import PlaygroundState; s = PlaygroundState(); s.train(2); "
+            "assert 'ipywidgets' not in sys.modules and 'matplotlib' not in sys.modules, 'imported a widget library'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_state_training_reduces_the_loss():
+    state = PlaygroundState(dataset="xor", hidden=[8, 8], optimizer="adam", learning_rate=0.01)
+    assert state.task == "binary" and state.epoch == 0 and len(state.train_loss) == 1
+    assert state.train(30)
+    assert state.epoch == 30 and len(state.train_loss) == len(state.test_loss) == 31
+    assert state.train_loss[-1] < 0.5 * state.train_loss[0]
+    assert state.trainer.evaluate(state.X_test, state.y_test)["accuracy"] > 0.85
+
+
+def test_state_network_is_layers_mlp_with_an_activation_per_layer():
+    settings = Settings(hidden=[5, 3], activations=["relu", "sigmoid"], dropout=0.2, init_seed=2)
+    net = build_network(settings, 4, 1)
+    names = [type(layer).__name__ if not isinstance(layer, ActivationLayer) else layer.fn.name for layer in net]
+    assert names == ["Linear", "relu", "Dropout", "Linear", "sigmoid", "Dropout", "Linear"]
+    assert list(net.params) == ["0.weight", "0.bias", "3.weight", "3.bias", "6.weight", "6.bias"]  # torch's names
+    from nncourse.layers import mlp
+    same = mlp([4, 5, 3, 1], "relu", seed=2000, dropout=0.2)   # the weights are mlp's, seeded by init_seed
+    for name, p in same.params.items():
+        np.testing.assert_array_equal(net.params[name], p)
+
+
+def test_state_set_rebuilds_only_what_a_setting_needs():
+    state = PlaygroundState()
+    state.train(3)
+    points = state.points_train
+    assert state.set(learning_rate=0.1, batch_size=25, regularization="L2", regularization_rate=0.3) == {
+        "learning_rate", "batch_size", "regularization", "regularization_rate"}
+    assert state.epoch == 3 and state.points_train is points          # training continues
+    assert state.trainer.optimizer.lr == 0.1 and state.trainer.batch_size == 25 and state.trainer.l2 == 0.3
+    assert state.set(hidden=[4, 2, 2]) == {"hidden", "activations"}
+    assert state.epoch == 0 and state.settings.activations == ["tanh"] * 3 and state.points_train is points
+    assert state.set(noise=20) == {"noise"} and state.points_train is not points
+    assert state.set(noise=20) == set()                                 # no change, nothing rebuilt
+    state.reset()
+    assert state.settings.init_seed == 1 and state.epoch == 0
+
+
+def test_state_config_round_trip_continues_identically():
+    state = PlaygroundState(dataset="spiral", hidden=[6, 5], activations=["relu", "tanh"], optimizer="adam",
+                            learning_rate=0.01, dropout=0.1, features=["x1", "x2", "sin x1"], data_seed=3)
+    state.train(5)
+    copy = PlaygroundState(config=state.config())
+    assert copy.settings == state.settings and copy.epoch == 5 and copy.train_loss == state.train_loss
+    state.train(3)
+    copy.train(3)                                   # same moments, same random generators: same future
+    for name, p in state.model.params.items():
+        np.testing.assert_array_equal(copy.model.params[name], p)
+    fresh = PlaygroundState(config=state.config(weights=False))
+    assert fresh.settings == state.settings and fresh.epoch == 0
+    faster = PlaygroundState(config=state.config(), learning_rate=0.03)  # overriding a training setting
+    assert faster.epoch == 8 and faster.trainer.optimizer.lr == 0.03
+    with pytest.raises(ValueError, match="weights do not fit the network"):
+        PlaygroundState(config=state.config(), hidden=[2])
+    other = PlaygroundState()
+    other.load_config(state.config())
+    assert other.settings == state.settings and other.epoch == 8
+
+
+def test_state_torch_export_equals_the_numpy_network():
+    state = PlaygroundState(dataset="blobs (multi-class)", classes=4, features=["x1", "x2", "x1·x2", "sin x1"],
+                            hidden=[6, 4], activations=["sigmoid", "relu"], optimizer="adam", learning_rate=0.01)
+    state.train(3)
+    net = state.to_torch()
+    points = np.random.default_rng(1).uniform(-6, 6, (200, 2))
+    with torch.no_grad():
+        out = net(torch.from_numpy(points)).numpy()
+    assert out.shape == (200, 4)
+    np.testing.assert_allclose(out, state.predict(points), rtol=0, atol=1e-12)
+    outputs = state.layer_outputs(points)            # every column the widget draws, output last
+    assert [o.shape[1] for o in outputs] == [4, 6, 4, 4]
+    np.testing.assert_array_equal(outputs[-1], state.predict(points))
+
+
+def test_state_divergence_is_reported_not_raised():
+    state = PlaygroundState(dataset="plane (regression)", learning_rate=10.0, activations=["relu", "relu"])
+    assert state.train(20) is False and state.diverged and "no longer finite" in state.divergence
+    assert all(np.isfinite(state.train_loss)) and len(state.test_loss) == len(state.train_loss)
+    assert state.train(1) is False                  # stays stopped until a reset
+    state.set(learning_rate=0.01)
+    state.reset()
+    assert not state.diverged and state.train(2)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(noise=60), "noise must be a percentage from 0 to 50, got 60"),
+    (dict(noise="10"), "noise must be a percentage from 0 to 50, got '10'"),
+    (dict(hidden=[9]), r"hidden must list up to 6 layer widths from 1 to 8, got \[9\]"),
+    (dict(hidden=4), "hidden must list up to 6 layer widths from 1 to 8, got 4"),
+    (dict(hidden=[4], activations=["tanh", "relu"]),
+     r"activations must name one of \['relu', 'tanh', 'sigmoid', 'linear'\] per hidden layer \(1\), got \['tanh', 'relu'\]"),
+    (dict(activations=["gelu", "tanh"]), r"activations must name one of .* got \['gelu', 'tanh'\]"),
+    (dict(learning_rate=0.05), r"learning_rate must be one of \[1e-05, .*10.0\], got 0.05"),
+    (dict(optimizer="rmsprop"), r"optimizer must be one of \['sgd', 'momentum', 'adam'\], got 'rmsprop'"),
+    (dict(features=[]), r"features must be a non-empty list from \['x1', .*\], got \[\]"),
+    (dict(dataset="moons"), r"dataset must be one of \['circle', .*\], got 'moons'"),
+    (dict(dataset="own data"), r"got 'own data' \(pass your points with data=\(X, y\)\)"),
+    (dict(dropout=0.9), "dropout must be from 0 to 0.5, got 0.9"),
+    (dict(batch_size=0), "batch_size must be from 1 to 30, got 0"),
+    (dict(data_seed=-1), "data_seed must be an integer >= 0, got -1"),
+])
+def test_state_bad_settings_name_expected_and_given(settings, message):
+    with pytest.raises(ValueError, match=message):
+        PlaygroundState(**settings)
+
+
+def test_state_unknown_setting_and_bad_config_are_clear():
+    with pytest.raises(TypeError, match=r"unknown Playground setting\(s\) \['layers'\]; the settings are \['dataset'"):
+        PlaygroundState(layers=3)
+    state = PlaygroundState()
+    with pytest.raises(TypeError, match="unknown Playground setting"):
+        state.set(lr=0.1)
+    assert state.settings.learning_rate == 0.03     # a refused change changes nothing
+    with pytest.raises(ValueError, match="not a Playground config string"):
+        PlaygroundState(config="hello")
+    with pytest.raises(ValueError, match=r"points must have shape \(N, 2\), got \(3, 3\)"):
+        state.predict(np.zeros((3, 3)))
+
+
+# --- the widget, driven headless --------------------------------------------------------------
+
 from nncourse.widgets import Playground  # noqa: E402
 
 

@@ -5,7 +5,7 @@ from .perceptron import PerceptronExplorer  # notebook 01
 from .activations import ActivationExplorer, SignalPropagation  # notebook 02
 from .backprop import BackpropStepper, TrainingReplay  # notebook 03
 from .optimizers import OptimizerRace  # notebook 04
-from .playground import Playground  # notebooks 03-04, and on its own
+from .playground import Playground  # notebook 04, and on its own (its state: nncourse.playground)
 from .cnn import KernelExplorer  # notebook 06
 from .rnn import GradientThroughTime, LSTMGateViewer  # notebook 07
 from .sampling import SamplingWidget  # notebooks 07-08
