@@ -10,7 +10,7 @@ rerun the model or resize the axes and redraw the whole figure; they update on r
 import numpy as np
 
 from nncourse.text import CharVocab
-from nncourse.transformer import GPT, GPTConfig
+from nncourse.at_scale.gpt import GPT, GPTConfig
 from nncourse.widgets.attention import AttentionExplorer, PositionalEncodingWidget, gpt_attention
 from timing import measure_widget
 

@@ -21,6 +21,7 @@ that may attend to no key at all gets zero weights and a zero output, as in PyTo
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -79,8 +80,64 @@ def _additive_mask(mask, causal: bool, score_shape: tuple, dtype) -> np.ndarray 
     return total
 
 
+class AttentionCache(NamedTuple):
+    """What :func:`attention_backward` needs from the forward pass."""
+
+    q: np.ndarray        # (..., T_q, d)
+    k: np.ndarray        # (..., T_k, d)
+    v: np.ndarray        # (..., T_k, d_v)
+    weights: np.ndarray  # (..., T_q, T_k), the softmax of the scores
+    scale: float         # 1/sqrt(d) unless chosen otherwise
+
+
+def softmax_rows(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis; a row whose every entry is -inf (a query with no allowed key)
+    gets weights 0 instead of NaN, as in PyTorch."""
+    row_max = scores.max(axis=-1, keepdims=True)                  # (..., 1): subtract it, exp cannot overflow
+    row_max = np.where(np.isfinite(row_max), row_max, 0)
+    e = np.exp(scores - row_max)
+    total = e.sum(axis=-1, keepdims=True)
+    return e / np.where(total == 0, 1, total)
+
+
+def attention_forward(q, k, v, mask=None, scale=None):
+    """softmax(q k^T * scale + mask) v, the kernel: no checks, returns ``(out, cache)``.
+
+    q (..., T_q, d), k (..., T_k, d), v (..., T_k, d_v); mask None or a float array added to the
+    scores (0 = attend, -inf = blocked), broadcastable to (..., T_q, T_k); scale 1/sqrt(d) if None.
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = q @ np.swapaxes(k, -1, -2) * scale                   # (..., T_q, T_k)
+    if mask is not None:
+        scores = scores + mask
+    weights = softmax_rows(scores)                                # (..., T_q, T_k), rows sum to 1
+    out = weights @ v                                             # (..., T_q, d_v)
+    return out, AttentionCache(q, k, v, weights, scale)
+
+
+def attention_backward(dout, cache: AttentionCache):
+    """The gradients ``(dq, dk, dv)`` of :func:`attention_forward`, given dL/dout (..., T_q, d_v).
+
+    Going back through out = W v, W = softmax(S), S = q k^T * scale (the mask needs no gradient:
+    a blocked key has weight 0, so its gradient vanishes by itself)::
+
+        dv = W^T dout                          (..., T_k, d_v)
+        dW = dout v^T                          (..., T_q, T_k)
+        dS = W * (dW - rowsum(dW * W))         the softmax backward, row by row
+        dq = dS k * scale,   dk = dS^T q * scale
+    """
+    q, k, v, weights, scale = cache
+    dv = np.swapaxes(weights, -1, -2) @ dout                      # (..., T_k, d_v)
+    dweights = dout @ np.swapaxes(v, -1, -2)                      # (..., T_q, T_k)
+    dscores = weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))  # (..., T_q, T_k)
+    dq = dscores @ k * scale                                      # (..., T_q, d)
+    dk = np.swapaxes(dscores, -1, -2) @ q * scale                 # (..., T_k, d)
+    return dq, dk, dv
+
+
 def scaled_dot_product_attention(q, k, v, mask=None, causal: bool = False, *, scale: float | None = None):
-    """softmax(q k^T * scale + mask) v, returning ``(output, weights)``.
+    """softmax(q k^T * scale + mask) v, returning ``(output, weights)`` - the checked wrapper
+    around :func:`attention_forward`.
 
     q: (..., T_q, d), k: (..., T_k, d), v: (..., T_k, d_v) with the same leading dimensions
     (batch, heads). mask: None, boolean (True = may attend) or float (added to the scores),
@@ -93,33 +150,16 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal: bool = False, *, sc
     """
     q, k, v = _check_qkv(q, k, v)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    scores = q @ np.swapaxes(k, -1, -2)                     # (..., T_q, T_k)
-    # In place from here on: a (T_q, T_k) temporary per step would cost more than the arithmetic.
-    scores *= q.dtype.type(scale)
-    additive = _additive_mask(mask, causal, scores.shape, q.dtype)
-    if additive is not None:
-        scores += additive
-    # A softmax that survives rows where every key is blocked (all -inf): those get weight 0.
-    row_max = np.max(scores, axis=-1, keepdims=True)
-    row_max[~np.isfinite(row_max)] = 0
-    scores -= row_max
-    weights = np.exp(scores, out=scores)
-    row_sum = np.sum(weights, axis=-1, keepdims=True)
-    row_sum[row_sum == 0] = 1
-    weights /= row_sum
-    return weights @ v, weights
+    additive = _additive_mask(mask, causal, q.shape[:-1] + k.shape[-2:-1], q.dtype)
+    out, cache = attention_forward(q, k, v, additive, scale)
+    return out, cache.weights
 
 
 def scaled_dot_product_attention_backward(dout, q, k, v, weights, *, scale: float | None = None):
-    """Gradients ``(dq, dk, dv)`` of ``output = softmax(q k^T * scale + mask) v`` given dL/doutput.
+    """Gradients ``(dq, dk, dv)`` of ``output = softmax(q k^T * scale + mask) v`` given dL/doutput:
+    the checked wrapper around :func:`attention_backward`.
 
-    ``weights`` is the second result of :func:`scaled_dot_product_attention` (the mask needs no
-    gradient: blocked keys have weight 0, so their gradient vanishes by itself).
-
-        dv      = weights^T dout                                   (..., T_k, d_v)
-        dw      = dout v^T                                         (..., T_q, T_k)
-        dscores = weights * (dw - sum_j(dw * weights))             softmax backward, row by row
-        dq      = dscores k * scale,   dk = dscores^T q * scale
+    ``weights`` is the second result of :func:`scaled_dot_product_attention`.
     """
     q, k, v = _check_qkv(q, k, v)
     dout = as_array(dout, "dout").astype(q.dtype, copy=False)
@@ -131,16 +171,7 @@ def scaled_dot_product_attention_backward(dout, q, k, v, weights, *, scale: floa
         raise ValueError(f"weights must have shape {q.shape[:-1] + k.shape[-2:-1]} (..., T_q, T_k), "
                          f"got {weights.shape}")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    dv = np.swapaxes(weights, -1, -2) @ dout                           # (..., T_k, d_v)
-    dweights = dout @ np.swapaxes(v, -1, -2)                           # (..., T_q, T_k)
-    row = np.einsum("...ij,...ij->...i", dweights, weights)[..., None]  # sum_j dw * w, (..., T_q, 1)
-    dscores = dweights                                                 # reuse the buffer, in place:
-    dscores -= row
-    dscores *= weights
-    dscores *= q.dtype.type(scale)
-    dq = dscores @ k                                                   # (..., T_q, d)
-    dk = np.swapaxes(dscores, -1, -2) @ q                              # (..., T_k, d)
-    return dq, dk, dv
+    return attention_backward(dout, AttentionCache(q, k, v, weights.astype(q.dtype, copy=False), scale))
 
 
 # --- multi-head self-attention ------------------------------------------------------------------

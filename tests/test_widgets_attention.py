@@ -6,8 +6,8 @@ import torch
 from nncourse import Linear, Sequential
 from nncourse.attention import scaled_dot_product_attention
 from nncourse.text import CharVocab
-from nncourse.transformer import GPT, GPTConfig, LayerNorm, PositionalEmbedding, TransformerBlock, \
-    sinusoidal_positional_encoding
+from nncourse.at_scale.gpt import GPT, GPTConfig
+from nncourse.transformer import LayerNorm, PositionalEmbedding, TransformerBlock, sinusoidal_positional_encoding
 from nncourse.widgets.attention import (
     AttentionExplorer, PositionalEncodingWidget, gpt_attention, sequential_attention, token_label,
 )

@@ -25,6 +25,7 @@ from matplotlib.patches import Rectangle
 
 from ..attention import causal_mask
 from ..plotting import CLASS_COLORS
+from ..transformer import sinusoidal_positional_encoding
 from .base import FigureWidget
 
 Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
@@ -48,7 +49,7 @@ def _quietly(widget: FigureWidget):
 # --- adapters: model -> attend(text, causal) ----------------------------------------------------
 
 def gpt_attention(model, vocab, *, device=None) -> Attend:
-    """``attend`` for a :class:`nncourse.transformer.GPT` and its character vocabulary.
+    """``attend`` for a :class:`nncourse.at_scale.gpt.GPT` and its character vocabulary.
 
     Returns weights (n_layer, n_head, T, T) from ``model.attention_maps`` (the explicit
     mask-and-softmax path). ``causal=False`` lifts the mask the GPT was trained with.
@@ -295,9 +296,6 @@ class PositionalEncodingWidget(FigureWidget):
                 self.position.max = max_len - 1
         p = min(self.position.value, max_len - 1)
         if self._shape != (max_len, d_model):
-            # imported here: nncourse.transformer imports torch, which this widget does not need
-            from ..transformer import sinusoidal_positional_encoding
-
             self._shape = (max_len, d_model)
             self.encoding = sinusoidal_positional_encoding(max_len, d_model)      # (max_len, d)
             self.similarity = self.encoding @ self.encoding.T / (d_model / 2)     # (max_len, max_len)
