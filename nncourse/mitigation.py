@@ -28,6 +28,7 @@ import numpy as np
 from . import fairness
 from .activations import sigmoid
 from .layers import Sequential, mlp
+from .optim import Adam
 from .validation import as_1d, as_array, check_finite, check_labels, check_positive_int, check_sample_weight
 
 # --------------------------------------------------------------------------------------------
@@ -77,22 +78,13 @@ def train_classifier(X, y, *, sample_weight=None, hidden_size: int = 0, steps: i
     check_positive_int(steps, "steps")
     sizes = [X.shape[1], hidden_size, 1] if hidden_size else [X.shape[1], 1]
     network = mlp(sizes, "tanh", seed=seed)
-    # Adam, written out (the course's optimizers are taught in notebook 04)
-    moment1 = {k: np.zeros_like(v) for k, v in network.params.items()}
-    moment2 = {k: np.zeros_like(v) for k, v in network.params.items()}
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    optimizer = Adam(network.params, lr=lr, weight_decay=weight_decay)  # the Adam of notebook 04
     losses = []
-    for step in range(1, steps + 1):
+    for _ in range(steps):
         z = network.forward(X)[:, 0]                                     # (N,) logits
         losses.append(float(np.dot(w, np.logaddexp(0, z) - y * z)))     # weighted BCE on logits
         network.backward(((sigmoid(z) - y) * w)[:, None])               # dL/dz = w (p - y), (N, 1)
-        grads = network.grads
-        for name, param in network.params.items():
-            grad = grads[name] + weight_decay * param
-            moment1[name] = beta1 * moment1[name] + (1 - beta1) * grad
-            moment2[name] = beta2 * moment2[name] + (1 - beta2) * grad**2
-            m_hat, v_hat = moment1[name] / (1 - beta1**step), moment2[name] / (1 - beta2**step)
-            param -= lr * m_hat / (np.sqrt(v_hat) + eps)  # in place: the layer owns the array
+        optimizer.step(network.grads)  # weight_decay: + weight_decay * param on each gradient (L2)
     return ScoreModel(network, losses)
 
 
