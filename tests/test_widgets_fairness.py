@@ -143,3 +143,18 @@ def test_widgets_display_headless():
     tuner = ThresholdTuner([0.2, 0.8, 0.6, 0.4], [0, 1, 1, 0], sensitive_features=["a", "a", "b", "b"])
     png = tuner.to_png()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_widget_rates_are_the_concept_modules_and_fairlearns():
+    from nncourse.widgets import fairness as widget_module
+
+    flm = pytest.importorskip("fairlearn.metrics")
+    rng = np.random.default_rng(7)
+    y_true, y_pred, codes = rng.integers(0, 2, 300), rng.integers(0, 2, 300), rng.integers(0, 3, 300)
+    y_true[codes == 2] = 0  # group 2 has no positives: its TPR is 0, as in fairlearn
+    rates = widget_module._rates(y_true, y_pred, codes)  # (3, G): selection rate, TPR, FPR
+    frame = flm.MetricFrame(metrics={"s": flm.selection_rate, "tpr": flm.true_positive_rate,
+                                     "fpr": flm.false_positive_rate}, y_true=y_true, y_pred=y_pred,
+                            sensitive_features=codes)
+    np.testing.assert_allclose(rates, frame.by_group.to_numpy().T, atol=1e-12)
+    assert rates[1, 2] == 0.0
