@@ -2,8 +2,8 @@
 
 One step first, because that is the idea:
 
-* :func:`rnn_step`: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``
-* :func:`lstm_step`: four gates from the same affine map, in PyTorch's order i, f, g, o::
+* :func:`rnn_step_forward`: ``h_t = tanh(x_t W_ih^T + h_{t-1} W_hh^T + b)``
+* :func:`lstm_step_forward`: four gates from the same affine map, in PyTorch's order i, f, g, o::
 
       i, f, o = sigmoid(.), g = tanh(.)      (input gate, forget gate, output gate, candidate)
       c_t = f * c_{t-1} + i * g              (the cell state: a sum, not a squashing)
@@ -29,82 +29,67 @@ import math
 
 import numpy as np
 
+from .activations import sigmoid
 from .layers import Layer, _torch_dtype, load_into_torch
 from .validation import as_array, check_last_dim, check_positive_int
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x), written as (1 + tanh(x/2)) / 2: same value, no overflow warning for large |x|."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
 # --------------------------------------------------------------------------------------------
-# One step
+# One step: pure kernels, written like the math (cs231n's ``*_forward -> (out, cache)`` pattern)
 # --------------------------------------------------------------------------------------------
+# Weights as in PyTorch: W_ih (G*H, D), W_hh (G*H, H); one bias b (G*H,) - PyTorch keeps two,
+# bias_ih + bias_hh, whose sum is all the math needs and whose gradients are both db.
 
 
-def rnn_step(x_t, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
-    """One Elman step. x_t (N, D), h_prev (N, H) -> h (N, H), cache for :func:`rnn_step_backward`.
-
-    Weights as in ``torch.nn.RNN``: weight_ih (H, D), weight_hh (H, H), biases (H,).
-    """
-    h = np.tanh(x_t @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh)
-    cache = {"x": x_t, "h_prev": h_prev, "h": h, "weight_ih": weight_ih, "weight_hh": weight_hh}
-    return h, cache
+def rnn_step_forward(x, h_prev, W_ih, W_hh, b):
+    """h = tanh(x W_ih^T + h_prev W_hh^T + b). x (N, D), h_prev (N, H) -> h (N, H), cache."""
+    h = np.tanh(x @ W_ih.T + h_prev @ W_hh.T + b)
+    return h, (x, h_prev, h, W_ih, W_hh)
 
 
 def rnn_step_backward(dh, cache):
-    """Gradients of one Elman step: dh (N, H) -> dx (N, D), dh_prev (N, H), grads (dict).
+    """dh (N, H), the gradient reaching h -> dx, dh_prev, dW_ih, dW_hh, db.
 
-    ``dz = dh * (1 - h^2)`` is the gradient at the input of the tanh; every other gradient is
-    a matrix product with it. ``dh_prev = dz W_hh``: this product, repeated T times, is what
+    ``dz = dh * (1 - h^2)`` is the gradient at the input of the tanh; every other gradient is a
+    matrix product with it. ``dh_prev = dz W_hh``: this product, repeated T times, is what
     vanishes or explodes.
     """
-    dz = dh * (1.0 - cache["h"] ** 2)  # (N, H)
-    grads = {"weight_ih_l0": dz.T @ cache["x"], "weight_hh_l0": dz.T @ cache["h_prev"],
-             "bias_ih_l0": dz.sum(axis=0), "bias_hh_l0": dz.sum(axis=0)}
-    return dz @ cache["weight_ih"], dz @ cache["weight_hh"], grads
+    x, h_prev, h, W_ih, W_hh = cache
+    dz = dh * (1.0 - h**2)
+    return dz @ W_ih, dz @ W_hh, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0)
 
 
-def lstm_step(x_t, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
-    """One LSTM step. x_t (N, D), h_prev, c_prev (N, H) -> h, c (N, H), cache.
+def lstm_step_forward(x, h_prev, c_prev, W_ih, W_hh, b):
+    """One LSTM step. x (N, D), h_prev, c_prev (N, H) -> h, c (N, H), cache.
 
-    Weights as in ``torch.nn.LSTM``: weight_ih (4H, D), weight_hh (4H, H), biases (4H,), the
-    four row blocks being the input gate i, forget gate f, candidate g and output gate o.
+    The four row blocks of W_ih (4H, D), W_hh (4H, H) and b (4H,) are, in PyTorch's order, the
+    input gate i, forget gate f, candidate g and output gate o.
     """
-    H = h_prev.shape[-1]
-    gates = x_t @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh  # (N, 4H)
-    i = sigmoid(gates[:, :H])
-    f = sigmoid(gates[:, H:2 * H])
-    g = np.tanh(gates[:, 2 * H:3 * H])
-    o = sigmoid(gates[:, 3 * H:])
+    i, f, g, o = np.split(x @ W_ih.T + h_prev @ W_hh.T + b, 4, axis=1)
+    i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
     c = f * c_prev + i * g
-    tanh_c = np.tanh(c)
-    h = o * tanh_c
-    cache = {"x": x_t, "h_prev": h_prev, "c_prev": c_prev, "i": i, "f": f, "g": g, "o": o,
-             "tanh_c": tanh_c, "weight_ih": weight_ih, "weight_hh": weight_hh}
-    return h, c, cache
+    h = o * np.tanh(c)
+    return h, c, (x, h_prev, c_prev, i, f, g, o, c, W_ih, W_hh)
 
 
 def lstm_step_backward(dh, dc, cache):
-    """Gradients of one LSTM step.
+    """dh (N, H): gradient reaching h_t; dc (N, H): gradient reaching c_t from step t + 1.
 
-    dh (N, H): gradient reaching h_t; dc (N, H): gradient reaching c_t from step t + 1.
-    Returns dx (N, D), dh_prev, dc_prev (N, H), grads (dict). Note ``dc_prev = dc * f``: the
-    cell state passes its gradient back multiplied only by the forget gate - no weight matrix,
-    no squashing derivative - which is why an LSTM can carry a signal over many steps.
+    Returns dx, dh_prev, dc_prev, dW_ih, dW_hh, db. Note ``dc_prev = dc * f``: the cell state
+    passes its gradient back multiplied only by the forget gate - no weight matrix, no squashing
+    derivative - which is why an LSTM can carry a signal over many steps.
     """
-    i, f, g, o, tanh_c = cache["i"], cache["f"], cache["g"], cache["o"], cache["tanh_c"]
+    x, h_prev, c_prev, i, f, g, o, c, W_ih, W_hh = cache
+    tanh_c = np.tanh(c)
     dc = dc + dh * o * (1.0 - tanh_c**2)  # c_t reaches the loss directly and through h_t
     dgates = np.concatenate([
-        dc * g * i * (1.0 - i),                # input gate
-        dc * cache["c_prev"] * f * (1.0 - f),  # forget gate
-        dc * i * (1.0 - g**2),                 # candidate
-        dh * tanh_c * o * (1.0 - o),           # output gate
+        dc * g * i * (1.0 - i),       # input gate (sigmoid' = i (1 - i))
+        dc * c_prev * f * (1.0 - f),  # forget gate
+        dc * i * (1.0 - g**2),        # candidate (tanh' = 1 - g^2)
+        dh * tanh_c * o * (1.0 - o),  # output gate
     ], axis=1)  # (N, 4H)
-    grads = {"weight_ih_l0": dgates.T @ cache["x"], "weight_hh_l0": dgates.T @ cache["h_prev"],
-             "bias_ih_l0": dgates.sum(axis=0), "bias_hh_l0": dgates.sum(axis=0)}
-    return dgates @ cache["weight_ih"], dgates @ cache["weight_hh"], dc * f, grads
+    return (dgates @ W_ih, dgates @ W_hh, dc * f, dgates.T @ x, dgates.T @ h_prev,
+            dgates.sum(axis=0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,14 +258,9 @@ class LSTM(_Recurrent):
         for t in range(T):
             gates = xw[:, t] + h @ w_hh_t  # (N, 4H)
             a = acts[:, t]
-            # sigmoid(z) = (1 + tanh(z/2)) / 2: one tanh over all four blocks, then fix up i, f, o
-            gates[:, :2 * H] *= 0.5
-            gates[:, 3 * H:] *= 0.5
-            np.tanh(gates, out=a)
-            a[:, :2 * H] += 1.0
-            a[:, :2 * H] *= 0.5
-            a[:, 3 * H:] += 1.0
-            a[:, 3 * H:] *= 0.5
+            a[:, :2 * H] = sigmoid(gates[:, :2 * H])         # i, f
+            a[:, 2 * H:3 * H] = np.tanh(gates[:, 2 * H:3 * H])  # g
+            a[:, 3 * H:] = sigmoid(gates[:, 3 * H:])         # o
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
             c = f * c + i * g
             tanh_c = np.tanh(c)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layers import Layer, Linear, load_into_torch
+from .layers import Container, Linear, load_into_torch
 from .losses import cross_entropy
 from .rnn import LSTM, RNN
 from .validation import check_positive_int
@@ -58,12 +58,13 @@ def marked_recall(n: int, delay: int, *, num_symbols: int = 4, noise: float = 2.
     return X, y.astype(np.int64)
 
 
-class SequenceClassifier(Layer):
+class SequenceClassifier(Container):
     """A recurrent layer read out at its last step: x (N, T, D) -> logits (N, num_classes).
 
-    Parameters are the recurrent layer's, prefixed ``rnn.``, and the head's, prefixed
-    ``head.`` - the names ``to_torch()``'s module gives them - and they are the layers' own
-    arrays, so an optimizer updating ``params`` in place trains the layers.
+    A :class:`~nncourse.layers.Container` with two children, ``rnn`` and ``head``: its parameters
+    are theirs, named ``rnn.weight_ih_l0``, ``head.weight``, ... - the names ``to_torch()``'s
+    module gives them - and they are the children's own arrays, so an optimizer updating
+    ``params`` in place trains the layers.
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_classes: int, *, seed: int = 0,
@@ -78,24 +79,6 @@ class SequenceClassifier(Layer):
         self.rnn = CELLS[cell](input_size, hidden_size, seed=seed, dtype=dtype, **extra)
         self.head = Linear(hidden_size, num_classes, seed=seed + 1, dtype=dtype)
 
-    @property
-    def params(self):
-        return {**{f"rnn.{k}": v for k, v in self.rnn.params.items()},
-                **{f"head.{k}": v for k, v in self.head.params.items()}}
-
-    @params.setter
-    def params(self, value):  # Layer.__init__ assigns {}; the sublayers own the arrays
-        pass
-
-    @property
-    def grads(self):
-        return {**{f"rnn.{k}": v for k, v in self.rnn.grads.items()},
-                **{f"head.{k}": v for k, v in self.head.grads.items()}}
-
-    @grads.setter
-    def grads(self, value):
-        pass
-
     def forward(self, x):
         hs = self.rnn.forward(x)               # (N, T, H)
         self._cache = {"hs_shape": hs.shape}
@@ -107,11 +90,6 @@ class SequenceClassifier(Layer):
         dhs = np.zeros(shape, dlast.dtype)
         dhs[:, -1] = dlast                     # only the last step was read out
         return self.rnn.backward(dhs)
-
-    def astype(self, dtype):
-        self.rnn.astype(dtype)
-        self.head.astype(dtype)
-        return self
 
     def to_torch(self):
         return load_into_torch(_torch_sequence_classifier(self.rnn.to_torch(), self.head.to_torch()), self.params)

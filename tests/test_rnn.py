@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from nncourse import compare_with_torch, gradcheck
-from nncourse.rnn import GRU, LSTM, RNN, lstm_step, lstm_step_backward, rnn_step, rnn_step_backward, sigmoid, torch_outputs
+from nncourse.rnn import (GRU, LSTM, RNN, lstm_step_backward, lstm_step_forward, rnn_step_backward, rnn_step_forward,
+                          sigmoid, torch_outputs)
 
 SHAPES = [(1, 1, 1, 1), (3, 5, 4, 6), (2, 41, 3, 5), (4, 12, 7, 2), (2, 60, 2, 8)]  # (N, T, D, H)
 TOL = 1e-10
@@ -90,7 +91,13 @@ def test_rnn_and_gru_initial_and_final_state_gradients_match_torch(cls):
 
 
 def _step_params(layer):
-    return [layer.params[k] for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
+    """The kernels' W_ih, W_hh and one bias b = bias_ih + bias_hh."""
+    p = layer.params
+    return [p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"] + p["bias_hh_l0"]]
+
+
+def _layer_grads_from_steps(dW_ih, dW_hh, db):
+    return {"weight_ih_l0": dW_ih, "weight_hh_l0": dW_hh, "bias_ih_l0": db, "bias_hh_l0": db}
 
 
 def test_lstm_steps_in_a_loop_equal_the_layer():
@@ -104,7 +111,7 @@ def test_lstm_steps_in_a_loop_equal_the_layer():
 
     h, c, caches, outs = h0, c0, [], []
     for t in range(T):
-        h, c, cache = lstm_step(x[:, t], h, c, *_step_params(layer))
+        h, c, cache = lstm_step_forward(x[:, t], h, c, *_step_params(layer))
         caches.append(cache)
         outs.append(h)
     np.testing.assert_allclose(np.stack(outs, axis=1), out, atol=1e-14)
@@ -112,14 +119,14 @@ def test_lstm_steps_in_a_loop_equal_the_layer():
         x[:, 0] @ layer.params["weight_ih_l0"][:H].T + layer.params["bias_ih_l0"][:H]
         + h0 @ layer.params["weight_hh_l0"][:H].T + layer.params["bias_hh_l0"][:H]), atol=1e-14)
     dh, dc = np.zeros((N, H)), np.zeros((N, H))
-    grads = {k: 0.0 for k in layer.grads}
+    dW_ih, dW_hh, db = 0.0, 0.0, 0.0
     dxs = [None] * T
     for t in reversed(range(T)):
-        dxs[t], dh, dc, g = lstm_step_backward(R[:, t] + dh, dc, caches[t])
-        grads = {k: grads[k] + g[k] for k in grads}  # a weight used at every step sums its gradients
+        dxs[t], dh, dc, dWi, dWh, dbt = lstm_step_backward(R[:, t] + dh, dc, caches[t])
+        dW_ih, dW_hh, db = dW_ih + dWi, dW_hh + dWh, db + dbt  # a weight used at every step sums its gradients
     np.testing.assert_allclose(np.stack(dxs, axis=1), dx, atol=1e-12)
-    for k in grads:
-        np.testing.assert_allclose(grads[k], layer.grads[k], atol=1e-12, err_msg=k)
+    for k, g in _layer_grads_from_steps(dW_ih, dW_hh, db).items():
+        np.testing.assert_allclose(g, layer.grads[k], atol=1e-12, err_msg=k)
     np.testing.assert_allclose(dh, layer.dinitial_state[0], atol=1e-12)
     np.testing.assert_allclose(dc, layer.dinitial_state[1], atol=1e-12)
 
@@ -128,21 +135,43 @@ def test_rnn_steps_in_a_loop_equal_the_layer():
     N, T, D, H = 2, 5, 3, 4
     rng = np.random.default_rng(1)
     layer = RNN(D, H, seed=2)
-    x, R = rng.standard_normal((N, T, D)), rng.standard_normal((N, T, H))
-    out = layer.forward(x)
+    x, h0, R = rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((N, T, H))
+    out = layer.forward(x, state=h0)
     dx = layer.backward(R)
-    h, caches = np.zeros((N, H)), []
+    h, caches = h0, []
     for t in range(T):
-        h, cache = rnn_step(x[:, t], h, *_step_params(layer))
+        h, cache = rnn_step_forward(x[:, t], h, *_step_params(layer))
         caches.append(cache)
         np.testing.assert_allclose(h, out[:, t], atol=1e-14)
-    dh, grads = np.zeros((N, H)), {k: 0.0 for k in layer.grads}
+    dh, dW_ih, dW_hh, db = np.zeros((N, H)), 0.0, 0.0, 0.0
     for t in reversed(range(T)):
-        dx_t, dh, g = rnn_step_backward(R[:, t] + dh, caches[t])
+        dx_t, dh, dWi, dWh, dbt = rnn_step_backward(R[:, t] + dh, caches[t])
         np.testing.assert_allclose(dx_t, dx[:, t], atol=1e-12)
-        grads = {k: grads[k] + g[k] for k in grads}
-    for k in grads:
-        np.testing.assert_allclose(grads[k], layer.grads[k], atol=1e-12, err_msg=k)
+        dW_ih, dW_hh, db = dW_ih + dWi, dW_hh + dWh, db + dbt
+    for k, g in _layer_grads_from_steps(dW_ih, dW_hh, db).items():
+        np.testing.assert_allclose(g, layer.grads[k], atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(dh, layer.dinitial_state, atol=1e-12)
+
+
+def test_one_lstm_step_equals_torch_lstm_cell():
+    """The kernel, with PyTorch's two biases summed, is torch.nn.LSTMCell (gate order i, f, g, o)."""
+    N, D, H = 3, 4, 5
+    rng = np.random.default_rng(7)
+    cell = torch.nn.LSTMCell(D, H, dtype=torch.float64)
+    W_ih, W_hh, b_ih, b_hh = (p.detach().numpy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh))
+    x, h0, c0 = (rng.standard_normal(s) for s in [(N, D), (N, H), (N, H)])
+    h, c, _ = lstm_step_forward(x, h0, c0, W_ih, W_hh, b_ih + b_hh)
+    h_t, c_t = cell(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    np.testing.assert_allclose(h, h_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c, c_t.detach().numpy(), atol=1e-12)
+
+
+def test_lstm_layer_uses_plain_sigmoid_calls():
+    """No in-place tanh trick in LSTM.forward: the gates are sigmoid(.) / tanh(.) as in the formulas."""
+    import inspect
+
+    source = inspect.getsource(LSTM.forward)
+    assert "sigmoid(" in source and "*= 0.5" not in source and "out=" not in source
 
 
 def test_float32_is_kept_and_close_to_float64():

@@ -59,6 +59,18 @@ def test_classifier_params_are_the_layers_arrays():
         SequenceClassifier("rnn", 6, 4, 3, forget_bias=1.0)
 
 
+def test_classifier_is_a_container_of_its_two_layers():
+    from nncourse.layers import Container
+
+    model = SequenceClassifier("rnn", 6, 4, 3)
+    assert isinstance(model, Container) and list(model.named_children()) == ["rnn", "head"]
+    assert list(model.params) == [f"rnn.{k}" for k in model.rnn.params] + [f"head.{k}" for k in model.head.params]
+    model.eval()
+    assert not model.rnn.training and not model.head.training
+    model.astype(np.float32)
+    assert all(v.dtype == np.float32 for v in model.params.values())
+
+
 def test_clip_grad_norm_matches_torch():
     import torch
 

@@ -1,61 +1,152 @@
-"""Exercises of notebook 07 (recurrent networks and the LSTM), each with a self-check."""
+"""Exercises of notebook 07 (recurrent networks and the LSTM).
+
+The expected answers come from the answers in ``nncourse.exercises.solutions.rnn``, which the
+tests check against ``nncourse.rnn`` (the course's tested kernels) and PyTorch.
+"""
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
-from ..rnn import lstm_step
-from . import CheckResult, check
-
-_RNG = np.random.default_rng(1997)  # Hochreiter & Schmidhuber
-
-
-def _lstm_step_reference(x_t, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
-    h, c, _ = lstm_step(x_t, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh)
-    return h, c
+from ..rnn import rnn_step_forward
+from . import Exercise
+from .solutions import rnn as solutions
 
 
-def _lstm_step_case(N, D, H):
-    return (_RNG.normal(size=(N, D)), _RNG.normal(size=(N, H)), _RNG.normal(size=(N, H)),
-            _RNG.normal(size=(4 * H, D)), _RNG.normal(size=(4 * H, H)), _RNG.normal(size=4 * H),
-            _RNG.normal(size=4 * H))
+# -- the substantial one: backpropagation through time ---------------------------------------------
+def _bptt_cases():
+    rng = np.random.default_rng(1990)  # Elman's year
+    cases = []
+    for N, T, D, H in [(2, 4, 2, 3), (1, 7, 3, 4), (3, 10, 4, 5)]:
+        x, h0 = rng.standard_normal((N, T, D)), 0.5 * rng.standard_normal((N, H))
+        W_ih, W_hh, b = rng.normal(0, 0.6, (H, D)), rng.normal(0, 0.6, (H, H)), rng.normal(0, 0.3, H)
+        hs, h = np.empty((N, T, H)), h0
+        for t in range(T):
+            h, _ = rnn_step_forward(x[:, t], h, W_ih, W_hh, b)
+            hs[:, t] = h
+        cases.append((x, h0, hs, W_hh, rng.standard_normal((N, T, H))))
+    return cases
 
 
-def check_lstm_step(fn) -> CheckResult:
-    """fn(x_t, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h, c): one LSTM step by hand.
+def _bptt_variant(*, accumulate=True, tanh=True, carry=True, transpose=False, h_now=False):
+    """A BPTT with one typical mistake switched on."""
 
-    Shapes: x_t (N, D), h_prev and c_prev (N, H), weight_ih (4H, D), weight_hh (4H, H), biases (4H,),
-    gate blocks in PyTorch's order i, f, g, o.
-    """
-    cases = [_lstm_step_case(1, 1, 1), _lstm_step_case(2, 3, 4), _lstm_step_case(5, 2, 3)]
-    return check(fn, _lstm_step_reference, cases, name="one LSTM step",
-                 hint="gates = x_t @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh, then split into "
-                      "four blocks of H columns in the order i, f, g, o; sigmoid for i, f, o and tanh for g; "
-                      "c = f * c_prev + i * g and h = o * tanh(c).")
+    def wrong(x, h0, hs, W_hh, dhs):
+        N, T, H = hs.shape
+        dW_ih, dW_hh, db = np.zeros((H, x.shape[2])), np.zeros((H, H)), np.zeros(H)
+        dh_next = np.zeros_like(h0)
+        for t in reversed(range(T)):
+            h_prev = hs[:, t] if h_now else (hs[:, t - 1] if t > 0 else h0)
+            dh = dhs[:, t] + dh_next if carry else dhs[:, t]
+            dz = dh * (1 - hs[:, t] ** 2) if tanh else dh
+            if accumulate:
+                dW_ih, dW_hh, db = dW_ih + dz.T @ x[:, t], dW_hh + dz.T @ h_prev, db + dz.sum(axis=0)
+            else:
+                dW_ih, dW_hh, db = dz.T @ x[:, t], dz.T @ h_prev, dz.sum(axis=0)
+            dh_next = dz @ (W_hh.T if transpose else W_hh)
+        return dW_ih, dW_hh, db, dh_next
 
-
-def _parameter_count_reference(input_size, hidden_size):
-    return 4 * (hidden_size * input_size + hidden_size * hidden_size + 2 * hidden_size)
-
-
-def check_lstm_parameter_count(fn) -> CheckResult:
-    """fn(input_size, hidden_size) -> the number of parameters of ``torch.nn.LSTM(input_size, hidden_size)``."""
-    cases = [(1, 1), (3, 5), (64, 128), (100, 1), (1, 100)]
-    return check(fn, _parameter_count_reference, cases, name="LSTM parameter count",
-                 hint="four gates, each with a weight matrix for the input (hidden x input), one for the previous "
-                      "hidden state (hidden x hidden) and - as in PyTorch - two bias vectors (hidden each).")
+    return wrong
 
 
-def _carry_reference(forget):
-    return np.prod(forget, axis=0)
+rnn_bptt = Exercise(
+    "rnn_bptt", solution=solutions.rnn_bptt, cases=_bptt_cases, output_names=("dW_ih", "dW_hh", "db", "dh0"),
+    hints=["Walk backwards, t = T-1 down to 0. The gradient reaching h_t has two sources: the output at "
+           "step t (dhs[:, t]) and step t + 1, which used h_t as its h_prev.",
+           "At each step, first go back through the tanh: h_t = tanh(z_t), so dz = dh * (1 - h_t**2). The "
+           "same W_ih, W_hh and b serve every step: start their gradients at zero and add each step's share "
+           "(dz.T @ x_t, dz.T @ h_{t-1}, dz summed over the batch).",
+           "What step t sends back to h_{t-1} is dz @ W_hh; keep it for the next iteration. h_{t-1} is "
+           "hs[:, t-1], and h0 when t = 0; what step 0 sends back is dh0."],
+    mistakes=[(_bptt_variant(accumulate=False),
+               "your weight gradients hold one step's share only: the same weights act at every step, so "
+               "their gradient collects a share from each step."),
+              (_bptt_variant(tanh=False),
+               "the gradient skips the tanh: between h_t and the weights it must pass through the tanh's "
+               "derivative."),
+              (_bptt_variant(carry=False),
+               "each step gets only the gradient of its own output: the gradient arriving from step t + 1 "
+               "(which used h_t) is missing."),
+              (_bptt_variant(transpose=True),
+               "the gradient sent back to h_{t-1} goes through W_hh the wrong way round (transposed): "
+               "check the shapes in h_t = tanh(x_t @ W_ih.T + h_{t-1} @ W_hh.T + b)."),
+              (_bptt_variant(h_now=True),
+               "dW_hh pairs step t's gradient with h_t; W_hh multiplied the *previous* state.")])
 
 
-def check_cell_state_carry(fn) -> CheckResult:
-    """fn(forget) -> dc_T/dc_0 along the cell path: forget (T, H) gate values -> (H,) factors.
+# -- warm-ups --------------------------------------------------------------------------------------
+GATES = ("i", "f", "g", "o")
 
-    Along the cell state alone (c_t = f_t * c_{t-1} + ...), the gradient from c_T back to c_0
-    is multiplied by f_t once per step.
-    """
-    cases = [(np.full((3, 1), 0.5),), (_RNG.uniform(0.8, 1.0, size=(50, 4)),), (_RNG.uniform(size=(7, 3)),)]
-    return check(fn, _carry_reference, cases, name="cell-state carry",
-                 hint="c_t depends on c_{t-1} with the factor f_t, so the chain rule multiplies the forget gates "
-                      "of all T steps, for each unit separately (np.prod over the time axis).")
+
+def _lstm_step_cases():
+    rng = np.random.default_rng(1997)  # Hochreiter & Schmidhuber
+    cases = []
+    for N, D, H in [(2, 3, 4), (1, 1, 1), (5, 2, 3)]:
+        cases.append((rng.normal(size=(N, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H)),
+                      rng.normal(size=(4 * H, D)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H)))
+    return cases
+
+
+def _lstm_with_order(order):
+    """An LSTM step that reads the four blocks as ``order`` (e.g. ("f", "i", "g", "o"))."""
+
+    def wrong(x, h_prev, c_prev, W_ih, W_hh, b):
+        blocks = dict(zip(order, np.split(x @ W_ih.T + h_prev @ W_hh.T + b, 4, axis=1)))
+        sig = lambda z: 0.5 * (1 + np.tanh(0.5 * z))  # noqa: E731
+        c = sig(blocks["f"]) * c_prev + sig(blocks["i"]) * np.tanh(blocks["g"])
+        return sig(blocks["o"]) * np.tanh(c), c
+
+    return wrong
+
+
+def _lstm_without_tanh_c(x, h_prev, c_prev, W_ih, W_hh, b):
+    h, c = solutions.lstm_step(x, h_prev, c_prev, W_ih, W_hh, b)
+    i, f, g, o = np.split(x @ W_ih.T + h_prev @ W_hh.T + b, 4, axis=1)
+    return 0.5 * (1 + np.tanh(0.5 * o)) * c, c
+
+
+lstm_step = Exercise(
+    "lstm_step", solution=solutions.lstm_step, cases=_lstm_step_cases, output_names=("h", "c"),
+    hints=["One affine map gives all four gates at once: x @ W_ih.T + h_prev @ W_hh.T + b is (N, 4H). "
+           "np.split(..., 4, axis=1) cuts it into four (N, H) blocks.",
+           "The blocks come in PyTorch's order i, f, g, o; sigmoid for the three gates, tanh for the "
+           "candidate g.",
+           "c = f * c_prev + i * g, then h = o * tanh(c). Return (h, c)."],
+    mistakes=[(_lstm_with_order(order),
+               f"you read the four blocks in the order {', '.join(order)}; PyTorch stacks them as i, f, g, o.")
+              for order in itertools.permutations(GATES) if order != GATES]
+    + [(_lstm_without_tanh_c, "c is right, but h is not: the output gate multiplies a squashed cell state.")])
+
+
+def _count_cases():
+    return [(3, 5), (64, 128), (100, 1), (1, 100), (1, 1)]
+
+
+lstm_parameter_count = Exercise(
+    "lstm_parameter_count", solution=solutions.lstm_parameter_count, cases=_count_cases,
+    hints=["Four gates, each with its own weights; count one gate, then multiply.",
+           "One gate: a matrix for the input (hidden x input), one for the previous hidden state "
+           "(hidden x hidden) and - in PyTorch - two bias vectors of length hidden."],
+    mistakes=[(lambda d, h: 4 * h * (d + h + 1), "you counted one bias vector per gate; PyTorch keeps two "
+                                                 "(bias_ih and bias_hh)."),
+              (lambda d, h: 4 * h * (d + h), "you left out the biases."),
+              (lambda d, h: h * (d + h + 2), "that is one gate's worth of parameters."),
+              (lambda d, h: 4 * h * (d + 2), "you left out the recurrent weights (hidden x hidden per gate).")])
+
+
+def _carry_cases():
+    rng = np.random.default_rng(2000)  # Gers, Schmidhuber & Cummins: the forget gate
+    return [(np.full((3, 2), 0.5),), (rng.uniform(0.8, 1.0, size=(50, 4)),), (rng.uniform(size=(7, 3)),)]
+
+
+cell_state_carry = Exercise(
+    "cell_state_carry", solution=solutions.cell_state_carry, cases=_carry_cases,
+    hints=["Along c_t = f_t * c_{t-1} + ..., how does c_t change when c_{t-1} changes a little?",
+           "Each step multiplies the gradient by that step's f_t, separately for each unit; chain T steps."],
+    mistakes=[(lambda f: f.sum(axis=0), "you added the forget gates; the chain rule multiplies the factors of "
+                                        "consecutive steps."),
+              (lambda f: f[-1], "that is one step's factor; the gradient crosses every step back to c_0."),
+              (lambda f: f.mean(axis=0) ** len(f), "an average gate to the power T is not the product of the "
+                                                   "actual gates.")],
+    rtol=1e-6)
