@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .attention import MultiHeadAttention, causal_mask
-from .layers import GELU, Layer, Linear, _torch_dtype, load_into_torch
+from .layers import GELU, Container, Layer, Linear, _torch_dtype, load_into_torch
 from .validation import as_array, check_last_dim, check_positive_int
 
 
@@ -190,7 +190,8 @@ class PositionalEmbedding(Layer):
         return dout.copy()
 
     def to_torch(self):
-        module = _torch_twins().TorchPositionalEmbedding(self.max_len, self.embed_dim, dtype=_torch_dtype(self.params["weight"].dtype))
+        module = _torch_twins().TorchPositionalEmbedding(self.max_len, self.embed_dim,
+                                                         dtype=_torch_dtype(self.params["weight"].dtype))
         return load_into_torch(module, self.params)
 
     def __repr__(self) -> str:
@@ -199,7 +200,7 @@ class PositionalEmbedding(Layer):
 
 # --- the transformer block ----------------------------------------------------------------------
 
-class TransformerBlock(Layer):
+class TransformerBlock(Container):
     """A pre-norm transformer block on (N, T, E), from scratch::
 
         h   = x + self_attn(norm1(x))                       mix information across positions
@@ -210,8 +211,10 @@ class TransformerBlock(Layer):
     original post-norm. Sub-layers are the from-scratch :class:`MultiHeadAttention`,
     :class:`LayerNorm` and :class:`~nncourse.layers.Linear`.
 
-    Parameters are named as in PyTorch's ``nn.TransformerEncoderLayer(norm_first=True)``
-    (``self_attn.in_proj_weight``, ``linear1.weight``, ``norm1.weight``, ...), which is what
+    A :class:`~nncourse.layers.Container`: the sub-layers assigned in ``__init__`` are its
+    children, so its parameters are theirs, named as in PyTorch's
+    ``nn.TransformerEncoderLayer(norm_first=True)`` (``self_attn.in_proj_weight``,
+    ``linear1.weight``, ``norm1.weight``, ...), which is what
     ``to_torch()`` returns (dropout 0, GELU, batch_first; causal if this block is).
     After a forward, ``attention_weights`` holds the attention (N, H, T, T).
     """
@@ -227,29 +230,6 @@ class TransformerBlock(Layer):
         self.linear2 = Linear(self.ff_dim, embed_dim, seed=seed + 2, dtype=dtype)
         self.norm1 = LayerNorm(embed_dim, dtype=dtype)
         self.norm2 = LayerNorm(embed_dim, dtype=dtype)
-
-    @property
-    def children(self) -> dict[str, Layer]:
-        return {"self_attn": self.self_attn, "linear1": self.linear1, "linear2": self.linear2,
-                "norm1": self.norm1, "norm2": self.norm2}
-
-    # params/grads are views over the sub-layers, named "<child>.<param>" as PyTorch does, and
-    # share their arrays, so an optimizer updating params in place updates the sub-layers.
-    @property
-    def params(self):
-        return {f"{c}.{k}": v for c, layer in getattr(self, "children", {}).items() for k, v in layer.params.items()}
-
-    @params.setter
-    def params(self, value):  # Layer.__init__ assigns {}; the sub-layers own the arrays
-        pass
-
-    @property
-    def grads(self):
-        return {f"{c}.{k}": v for c, layer in self.children.items() for k, v in layer.grads.items()}
-
-    @grads.setter
-    def grads(self, value):
-        pass
 
     @property
     def causal(self) -> bool:
@@ -273,19 +253,10 @@ class TransformerBlock(Layer):
         dh = dout + self.norm2.backward(self.linear1.backward(self.activation.backward(self.linear2.backward(dout))))
         return dh + self.norm1.backward(self.self_attn.backward(dh))
 
-    def zero_grad(self):
-        for layer in self.children.values():
-            layer.zero_grad()
-
-    def astype(self, dtype):
-        for layer in self.children.values():
-            layer.astype(dtype)
-        return self
-
     def to_torch(self):
         dtype = _torch_dtype(self.norm1.params["weight"].dtype)
         module = _torch_twins().TorchTransformerBlock(self.embed_dim, self.self_attn.num_heads, self.ff_dim,
-                                       causal=self.causal, dtype=dtype)
+                                                      causal=self.causal, dtype=dtype)
         return load_into_torch(module, self.params)
 
     def __repr__(self) -> str:

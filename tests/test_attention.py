@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from nncourse import compare_with_torch, gradcheck
 from nncourse.attention import (
-    MultiHeadAttention, causal_mask, scaled_dot_product_attention, scaled_dot_product_attention_backward,
+    AttentionCache, MultiHeadAttention, attention_backward, attention_forward, causal_mask, softmax_rows,
+    scaled_dot_product_attention, scaled_dot_product_attention_backward,
 )
 from nncourse.gradcheck import numeric_gradient, relative_error
 
@@ -243,3 +244,24 @@ def test_multihead_attention_errors():
     layer.forward(np.zeros((1, 2, 4)))
     with pytest.raises(ValueError, match="dout must have the shape"):
         layer.backward(np.zeros((1, 3, 4)))
+
+
+# --- the kernels the wrappers call ---------------------------------------------------------------
+
+def test_attention_kernels_match_torch_with_an_additive_mask():
+    rng = np.random.default_rng(11)
+    q, k, v = _qkv(rng, (2, 3), 5, 6, 4, 3)
+    mask = np.where(rng.random((5, 6)) < 0.3, -np.inf, 0.0)
+    mask[:, 0] = 0.0  # every query may see key 0
+    dout = rng.standard_normal((2, 3, 5, 3))
+    out, cache = attention_forward(q, k, v, mask)
+    assert isinstance(cache, AttentionCache) and cache.scale == pytest.approx(0.5)
+    assert np.all(cache.weights[..., mask == -np.inf] == 0)
+    expected = _torch_reference(q, k, v, dout, attn_mask=torch.from_numpy(mask))
+    for mine, theirs in zip((out, *attention_backward(dout, cache)), expected):
+        np.testing.assert_allclose(mine, theirs, atol=1e-12)
+
+
+def test_softmax_rows_blocked_row_is_zero_and_large_scores_do_not_overflow():
+    weights = softmax_rows(np.array([[-np.inf, -np.inf], [800.0, -800.0]]))
+    np.testing.assert_array_equal(weights, [[0.0, 0.0], [1.0, 0.0]])

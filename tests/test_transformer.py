@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nncourse import Sequential, compare_with_torch, gradcheck
+from nncourse import Container, Sequential, compare_with_torch, gradcheck
 from nncourse.transformer import (
     LayerNorm, PositionalEmbedding, SinusoidalPositionalEncoding, TransformerBlock, layernorm_backward,
     layernorm_forward, sinusoidal_positional_encoding,
@@ -173,6 +173,17 @@ def test_transformer_block_causal_does_not_look_ahead():
     np.testing.assert_allclose(before[0, :3], after[0, :3], atol=1e-12)
     assert not np.allclose(before[0, 3:], after[0, 3:])
     assert np.all(np.triu(block.attention_weights[0], k=1) == 0)
+
+
+def test_transformer_block_is_a_container_of_its_sublayers():
+    block = TransformerBlock(8, 2, seed=0)
+    assert isinstance(block, Container)
+    assert list(block.named_children()) == ["self_attn", "linear1", "activation", "linear2", "norm1", "norm2"]
+    assert block.params["norm1.weight"] is block.norm1.params["weight"]  # the child's array, not a copy
+    block.eval()
+    assert not block.training and not block.self_attn.training and not block.norm2.training
+    block.train()
+    assert block.linear1.training
 
 
 def test_transformer_block_in_a_sequential_model_and_params_are_shared():

@@ -16,7 +16,6 @@ weights)`` with weights (layers, heads, T, T); :func:`gpt_attention` and
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import ipywidgets as widgets
 import numpy as np
@@ -34,16 +33,6 @@ Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
 def token_label(token: str) -> str:
     """A visible tick label: '␣' for a space, '\\n' for a newline, '$' escaped from mathtext."""
     return {" ": "␣", "\n": "\\n", "\t": "\\t", "$": r"\$"}.get(token, token)
-
-
-@contextmanager
-def _quietly(widget: FigureWidget):
-    """Change controls from inside ``update()`` without triggering a second refresh."""
-    widget._held += 1
-    try:
-        yield
-    finally:
-        widget._held -= 1
 
 
 # --- adapters: model -> attend(text, causal) ----------------------------------------------------
@@ -202,7 +191,7 @@ class AttentionExplorer(FigureWidget):
             ax.set_xlim(-0.5, length - 0.5)
             ax.set_ylim(length - 0.5, -0.5)
         self.row.set_width(length)
-        with _quietly(self):
+        with self.quietly():
             self.query.max = length - 1
             self.query.value = min(self.query.value, length - 1)
         self.invalidate()
@@ -292,7 +281,7 @@ class PositionalEncodingWidget(FigureWidget):
     def update(self):
         d_model, max_len = self.d_model.value, self.max_len.value
         if self.position.max != max_len - 1:
-            with _quietly(self):
+            with self.quietly():
                 self.position.max = max_len - 1
         p = min(self.position.value, max_len - 1)
         if self._shape != (max_len, d_model):
