@@ -6,8 +6,8 @@ import torch.nn.functional as F
 
 from nncourse import Linear, ReLU, Sequential, compare_with_torch, gradcheck
 from nncourse.cnn import (
-    AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten, col2im, conv2d_naive, im2col, output_size,
-    saliency_maps, speed_habits, torch_cnn, training_throughput,
+    AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten, col2im, conv2d_backward, conv2d_forward, conv2d_naive,
+    im2col, output_size,
 )
 
 TOL = 1e-8
@@ -261,11 +261,6 @@ def test_output_size_rejects_bad_arguments():
         output_size(28, 3, 1, -1)
 
 
-def test_naive_rejects_mismatched_weight():
-    with pytest.raises(ValueError, match=r"3 channel\(s\)"):
-        conv2d_naive(np.zeros((1, 2, 5, 5)), np.zeros((4, 3, 3, 3)))
-
-
 def test_unflatten_matches_torch_and_lets_flat_data_in():
     layer = Unflatten((2, 3, 4))
     x = _x((5, 24), 0)
@@ -288,81 +283,19 @@ def test_numpy_cnn_learns_the_digits_through_the_flat_training_loop():
     assert history.val_accuracy[-1] > 0.85 and history.train_loss[-1] < history.train_loss[0]
 
 
-# --- the PyTorch side -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("shape", [(8, 8), (28, 28), (12, 16)])
-def test_torch_cnn_shapes(shape):
-    torch.manual_seed(0)
-    model = torch_cnn(shape, 10, channels=(4, 8), hidden=16).eval()
-    assert model(torch.zeros(3, 1, *shape)).shape == (3, 10)
-
-
-def test_torch_cnn_rejects_sizes_it_cannot_pool_twice():
-    with pytest.raises(ValueError, match=r"divisible by 4.*\(10, 10\)"):
-        torch_cnn((10, 10))
-
-
-def test_saliency_of_a_linear_model_is_its_weight_row():
-    """For logits = W x + b the gradient of score c is W[c] whatever x is: an exact check."""
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
-    images = np.random.default_rng(0).standard_normal((4, 1, 4, 4)).astype(np.float32)
-    classes = np.array([0, 2, 1, 2])
-    maps = saliency_maps(model, images, classes)
-    weight = model[1].weight.detach().numpy()
-    np.testing.assert_allclose(maps, np.abs(weight[classes]).reshape(4, 4, 4), rtol=1e-6)
-    predicted = model(torch.from_numpy(images)).argmax(1).numpy()
-    np.testing.assert_allclose(saliency_maps(model, images), np.abs(weight[predicted]).reshape(4, 4, 4), rtol=1e-6)
-    with pytest.raises(ValueError, match="one class per image"):
-        saliency_maps(model, images, [0, 1])
-
-
-def test_saliency_leaves_the_model_mode_alone():
-    model = torch_cnn((8, 8), channels=(2, 4), hidden=8).train()
-    maps = saliency_maps(model, np.random.default_rng(0).random((2, 1, 8, 8)))
-    assert maps.shape == (2, 8, 8) and (maps >= 0).all() and maps.max() > 0 and model.training
-
-
-@pytest.mark.parametrize("habits", [dict(), dict(data_on_device=False), dict(channels_last=True), dict(bf16=True)])
-def test_training_throughput_trains(habits):
-    torch.manual_seed(0)
-    model = torch_cnn((8, 8), channels=(2, 4), hidden=8)
-    before = [p.detach().clone() for p in model.parameters()]
-    X = np.random.default_rng(0).random((40, 1, 8, 8))
-    speed = training_throughput(model, X, np.arange(40) % 10, batch_size=16, device="cpu", **habits)
-    assert speed > 0
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the weights moved
-
-
-def test_speed_habits_table():
-    rows = speed_habits(lambda: torch_cnn((8, 8), channels=(2, 4), hidden=8), np.zeros((32, 1, 8, 8)),
-                        np.zeros(32, dtype=int), batch_size=8, big_batch=16, device="cpu")
-    setups = [r["setup"] for r in rows]
-    assert len(rows) == 7 and setups[0].startswith("plain") and setups[-1].startswith("plain again")
-    assert all(r["samples_per_sec"] > 0 and np.isclose(r["speedup"], r["samples_per_sec"] / rows[0]["samples_per_sec"])
-               for r in rows)
-
-
-def test_speed_habits_changes_one_habit_per_row_and_repeats_the_plain_setup(monkeypatch):
-    import nncourse.cnn as cnn
-
-    calls = []
-
-    def fake_throughput(model, X, y, **options):
-        calls.append(options)
-        return 100.0 + 10 * len(calls)  # a different speed per run
-
-    monkeypatch.setattr(cnn, "training_throughput", fake_throughput)
-    rows = speed_habits(lambda: None, np.zeros((4, 1, 8, 8)), np.zeros(4, dtype=int), batch_size=8, big_batch=32,
-                        epochs=2, device="cpu")
-    plain = dict(batch_size=8, data_on_device=False, channels_last=False, bf16=False, epochs=2, device="cpu", seed=0)
-    changes = [{}, {"data_on_device": True}, {"channels_last": True}, {"bf16": True}, {"batch_size": 32},
-               {"data_on_device": True, "channels_last": True, "bf16": True, "batch_size": 32}, {}]
-    assert calls == [{**plain, **change} for change in changes]
-    assert [r["speedup"] for r in rows] == pytest.approx([(100 + 10 * k) / 110 for k in range(1, 8)])
-
-
-def test_training_throughput_rejects_flat_data():
-    with pytest.raises(ValueError, match=r"images \(N, C, H, W\)"):
-        training_throughput(torch_cnn((8, 8)), np.zeros((4, 64)), np.zeros(4), device="cpu")
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_pure_kernels_match_torch_autograd(case):
+    """conv2d_forward -> (out, cache) and conv2d_backward(dout, cache) -> (dx, dw, db), without the layer."""
+    n, c_in, h, w, c_out, k, s, p = case
+    rng = np.random.default_rng(7)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x, weight, bias = rng.standard_normal((n, c_in, h, w)), rng.standard_normal((c_out, c_in, kh, kw)), rng.standard_normal(c_out)
+    out, cache = conv2d_forward(x, weight, bias, s, p)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
+    out_t = F.conv2d(xt, wt, bt, stride=s, padding=p)
+    out_t.backward(torch.from_numpy(dout))
+    for mine, theirs in ((out, out_t), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
+        np.testing.assert_allclose(mine, theirs.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(conv2d_naive(x, weight, bias, s, p), out, atol=1e-10)

@@ -1,0 +1,173 @@
+"""A small modern CNN in PyTorch, the habits that make it train fast, and what it looks at
+(notebook 06, "at scale").
+
+The PyTorch side of :mod:`nncourse.cnn` (which builds convolution from scratch in NumPy):
+
+* :func:`torch_cnn` - the model: VGG-style stages of 3x3 conv -> BatchNorm -> ReLU, max-pooling,
+  a dropout-regularised classifier; trained with ``nncourse.fit``;
+* :func:`training_throughput` and :func:`speed_habits` - training samples per second with and
+  without each speed habit (data on the device, ``channels_last``, bf16 autocast, a larger batch);
+* :func:`saliency_maps` - ``|d score / d pixel|``, one backward pass (Simonyan et al. 2013).
+
+This module imports torch at the top, so ``import nncourse`` does not import it:
+``from nncourse.at_scale.cnn import torch_cnn``.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from ..validation import check_positive_int
+from .training import get_device, seed_everything
+
+
+def torch_cnn(image_shape=(28, 28), num_classes: int = 10, *, channels=(32, 64), hidden: int = 128,
+              dropout: float = 0.25):
+    """A small modern CNN for one-channel images (notebook 06, "at scale").
+
+    Two stages of [3x3 conv -> BatchNorm -> ReLU] x 2 -> 2x2 max-pool (VGG-style: small kernels
+    stacked, so after the second stage every unit sees a 16x16 patch of the input), then
+    dropout -> Linear -> ReLU -> dropout -> Linear.
+    x (N, 1, H, W) -> logits (N, num_classes); H and W must be multiples of 4 (8x8 digits, 28x28 MNIST).
+    """
+    height, width = (check_positive_int(s, "image_shape entries") for s in image_shape)
+    if height % 4 or width % 4:
+        raise ValueError(f"image_shape must have sides divisible by 4 (two 2x2 poolings), got {tuple(image_shape)}")
+    narrow, wide = (check_positive_int(c, "channels") for c in channels)
+
+    def conv_block(c_in, c_out):  # no conv bias: BatchNorm's shift replaces it
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+    return nn.Sequential(
+        *conv_block(1, narrow), *conv_block(narrow, narrow), nn.MaxPool2d(2),  # (N, narrow, H/2, W/2)
+        *conv_block(narrow, wide), *conv_block(wide, wide), nn.MaxPool2d(2),   # (N, wide, H/4, W/4)
+        nn.Flatten(),                                                           # (N, wide*H/4*W/4)
+        nn.Dropout(dropout), nn.Linear(wide * (height // 4) * (width // 4), hidden), nn.ReLU(inplace=True),
+        nn.Dropout(dropout), nn.Linear(hidden, num_classes),
+    )
+
+
+def training_throughput(model, X, y, *, batch_size: int = 128, data_on_device: bool = True,
+                        channels_last: bool = False, bf16: bool = False, epochs: int = 1,
+                        device=None, seed: int = 0) -> float:
+    """Training samples per second of ``model`` on ``(X, y)`` under one set of speed habits.
+
+    data_on_device: keep X, y on the device and slice shuffled batches there (what ``fit`` does);
+        False uses the textbook ``DataLoader`` over CPU tensors, copying every batch across.
+    channels_last: NHWC memory layout for the model and the batches (faster convolution kernels
+        on tensor-core GPUs and on recent CPUs).
+    bf16: ``torch.autocast`` in bfloat16 (half the memory traffic, tensor cores).
+    A few untimed warm-up steps come first (kernel selection, allocator); then ``epochs`` epochs
+    are timed one by one and the fastest counts. Adam, cross-entropy.
+    """
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(epochs, "epochs")
+    device = torch.device(device) if device is not None else get_device(verbose=False)
+    seed_everything(seed)
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    y = torch.as_tensor(np.asarray(y)).long()
+    if X.ndim != 4 or len(X) != len(y):
+        raise ValueError(f"X must be images (N, C, H, W) with one label each, got X {tuple(X.shape)} and y {tuple(y.shape)}")
+    model = model.to(device)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    if data_on_device:
+        X_dev, y_dev = X.to(device), y.to(device)
+
+        def batches():
+            order = torch.randperm(len(X_dev), device=device)
+            for i in range(0, len(X_dev), batch_size):
+                idx = order[i : i + batch_size]
+                yield X_dev[idx], y_dev[idx]
+    else:
+        loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
+
+        def batches():
+            for xb, yb in loader:
+                yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+
+    def step(xb, yb):
+        xb = xb.contiguous(memory_format=layout)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(xb), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for i, (xb, yb) in enumerate(batches()):  # warm-up
+        step(xb, yb)
+        if i == 2:
+            break
+    synchronize()
+    fastest = math.inf  # the fastest epoch: other work on a shared machine only ever slows one down
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for xb, yb in batches():
+            step(xb, yb)
+        synchronize()
+        fastest = min(fastest, time.perf_counter() - start)
+    return len(X) / fastest
+
+
+def speed_habits(make_model, X, y, *, batch_size: int = 128, big_batch: int = 512, epochs: int = 3,
+                 device=None, seed: int = 0) -> list[dict]:
+    """Time each speed-run habit alone against the plain version, and all together (notebook 06).
+
+    ``make_model()`` builds a fresh model for every run, so each starts from the same weights.
+    Returns rows ``{"setup", "samples_per_sec", "speedup"}``; the speed-up is against the first
+    row, the plain version (DataLoader, float32, NCHW, ``batch_size``). Each setup counts its
+    fastest of ``epochs`` epochs (see :func:`training_throughput`). The last row times the plain
+    version again: its distance from 1 is the run-to-run noise, the yardstick for the other rows.
+    """
+    plain = dict(batch_size=batch_size, data_on_device=False, channels_last=False, bf16=False)
+    setups = [
+        (f"plain: DataLoader, float32, NCHW, batch {batch_size}", {}),
+        ("data kept on the device", {"data_on_device": True}),
+        ("channels_last memory layout", {"channels_last": True}),
+        ("bf16 autocast", {"bf16": True}),
+        (f"larger batch ({big_batch})", {"batch_size": big_batch}),
+        ("all four together", {"data_on_device": True, "channels_last": True, "bf16": True, "batch_size": big_batch}),
+        ("plain again (same setup: the noise)", {}),
+    ]
+    rows = []
+    for name, change in setups:
+        speed = training_throughput(make_model(), X, y, **{**plain, **change}, epochs=epochs, device=device, seed=seed)
+        rows.append({"setup": name, "samples_per_sec": speed, "speedup": speed / rows[0]["samples_per_sec"] if rows else 1.0})
+    return rows
+
+
+def saliency_maps(model, images, classes=None) -> np.ndarray:
+    """How much each input pixel moves the class score: ``|d score_c / d x|`` (Simonyan et al. 2013).
+
+    images (N, C, H, W) array or tensor; classes (N,) or None for the predicted classes.
+    Returns (N, H, W): the absolute gradient, maximised over channels. Notebook 06.
+    """
+    param = next(model.parameters())
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
+    if x.ndim != 4:
+        raise ValueError(f"images must be 4-D (N, C, H, W), got shape {tuple(x.shape)}")
+    x = x.to(param.device, param.dtype).clone().requires_grad_(True)
+    was_training = model.training
+    model.eval()  # dropout off, BatchNorm running statistics: the map explains the deployed model
+    scores = model(x)                                   # (N, classes)
+    if classes is None:
+        classes = scores.argmax(dim=1)
+    classes = torch.as_tensor(np.asarray(classes) if not torch.is_tensor(classes) else classes).long().to(param.device)
+    if classes.shape != (len(x),):
+        raise ValueError(f"classes must hold one class per image ({len(x)}), got shape {tuple(classes.shape)}")
+    scores.gather(1, classes[:, None]).sum().backward()  # each image's own score: gradients do not mix
+    model.train(was_training)
+    return x.grad.abs().amax(dim=1).cpu().numpy()       # (N, H, W)
