@@ -10,6 +10,24 @@ def _not_attempted(*args):
     raise NotImplementedError
 
 
+def test_mean_squared_error_of_notebook_00(capsys):
+    assert ex.mean_squared_error.check(solutions.mean_squared_error)
+    assert ex.mean_squared_error.check(lambda y_hat, y: ((y - y_hat) ** 2).sum() / len(y))
+    assert "✓" in capsys.readouterr().out
+    for wrong, words in [(lambda y_hat, y: np.mean(y_hat - y), "without squaring"),
+                         (lambda y_hat, y: np.sum((y_hat - y) ** 2), "you summed"),
+                         (lambda y_hat, y: np.mean(np.abs(y_hat - y)), "mean *absolute* error"),
+                         (lambda y_hat, y: np.sqrt(np.mean((y_hat - y) ** 2)), "RMSE"),
+                         (lambda y_hat, y: (y_hat - y) ** 2, "shape")]:
+        assert not ex.mean_squared_error.check(wrong)
+        assert words in capsys.readouterr().out
+    ex.mean_squared_error.hints_shown = 0
+    ex.mean_squared_error.hint()
+    assert "Hint 1/2" in capsys.readouterr().out
+    ex.mean_squared_error.solution()
+    assert "np.mean((y_hat - y) ** 2)" in capsys.readouterr().out
+
+
 def test_perceptron_predict(capsys):
     assert ex.perceptron_predict.check(solutions.perceptron_predict)
     assert ex.perceptron_predict.check(lambda w, b, X: np.where(X @ w + b > 0, 1, 0))

@@ -6,9 +6,16 @@ import pytest
 from scipy import integrate, stats as scipy_stats
 
 from nncourse import activations
-from nncourse.widgets.activations import (
-    ActivationExplorer, SignalPropagation, input_statistics, verdict,
-)
+from nncourse.activations import input_statistics
+from nncourse.initializers import verdict
+from nncourse.widgets import activations as widget_module
+from nncourse.widgets.activations import ActivationExplorer, SignalPropagation
+
+
+def test_concept_code_lives_in_concept_modules():
+    """The widget uses input_statistics and verdict from the concept modules (no second copy)."""
+    assert widget_module.input_statistics is input_statistics and widget_module.verdict is verdict
+    assert input_statistics.__module__ == "nncourse.activations" and verdict.__module__ == "nncourse.initializers"
 
 
 # --- Activation explorer -------------------------------------------------------------------------

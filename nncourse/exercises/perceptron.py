@@ -8,6 +8,24 @@ from . import Exercise
 from .solutions import perceptron as solutions
 
 
+# --- notebook 00: a first exercise, to see how check, hint and solution work ------------------------
+def _mse_cases():
+    rng = np.random.default_rng(0)
+    return [(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]))] + [
+        (rng.normal(size=n), rng.normal(size=n)) for n in (5, 50)]
+
+
+mean_squared_error = Exercise(
+    "mean_squared_error", solution=solutions.mean_squared_error, cases=_mse_cases,
+    hints=["Three steps: the errors y_hat - y, their squares, the mean of those.",
+           "NumPy does each step on the whole array at once: ** 2 squares every element, np.mean averages."],
+    mistakes=[(lambda y_hat, y: np.sum((y_hat - y) ** 2), "you summed the squared errors; the mean divides by N."),
+              (lambda y_hat, y: np.mean(y_hat - y), "you averaged the errors without squaring them "
+                                                    "(positive and negative errors cancel)."),
+              (lambda y_hat, y: np.mean(np.abs(y_hat - y)), "that is the mean *absolute* error; square the errors instead."),
+              (lambda y_hat, y: np.sqrt(np.mean((y_hat - y) ** 2)), "that is the root of the mean squared error (RMSE).")])
+
+
 # --- warm-up: predictions -------------------------------------------------------------------------
 def _predict_cases():
     rng = np.random.default_rng(1957)  # Rosenblatt's year
