@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import log_softmax, softmax
+from .activations import log_softmax, sigmoid, softmax
 from .validation import as_array, check_same_shape
 
 
@@ -47,8 +47,7 @@ def binary_cross_entropy_with_logits(logits, target) -> tuple[float, np.ndarray]
     target = as_array(target, "target").astype(logits.dtype, copy=False)
     check_same_shape(logits, target, "logits", "target")
     loss = np.mean(np.logaddexp(0, logits) - target * logits)
-    prob = 0.5 * (1.0 + np.tanh(0.5 * logits))
-    return float(loss), (prob - target) / logits.size
+    return float(loss), (sigmoid(logits) - target) / logits.size
 
 
 def cross_entropy(logits, targets) -> tuple[float, np.ndarray]:

@@ -14,7 +14,7 @@ def test_numeric_gradient_of_a_known_function():
 
 
 class BuggyLinear(nncourse.Linear):
-    """Forgets the transpose-free sum over the batch for the bias (a typical slip)."""
+    """Takes the bias gradient from the first example instead of summing it over the batch (a typical slip)."""
 
     def backward(self, dout):
         dx = super().backward(dout)

@@ -134,3 +134,13 @@ def test_cross_entropy_bad_targets():
 def test_losses_reject_non_numbers():
     with pytest.raises(TypeError, match="pred must hold numbers"):
         losses.mse(["a"], [1.0])
+
+
+def test_bce_with_logits_gradient_keeps_the_tails():
+    """The gradient uses activations.sigmoid: sigmoid(-30) is 9.4e-14, not 0, as in torch."""
+    logits = np.array([-30.0, -5.0, 0.0, 30.0])
+    target = np.zeros(4)
+    _, grad = losses.binary_cross_entropy_with_logits(logits, target)
+    z = torch.tensor(logits, requires_grad=True)
+    F.binary_cross_entropy_with_logits(z, torch.tensor(target)).backward()
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-12, atol=0)
