@@ -158,3 +158,17 @@ def test_training_replay_opens_on_the_last_epoch_and_draws_snapshots():
     with pytest.raises(ValueError, match=r"epochs \[7\] were not recorded"):
         replay.plot_snapshots([7])
     plt.close("all")
+
+
+def test_training_replay_new_recordings_refresh_once_and_the_slider_still_reacts(monkeypatch):
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    replay = TrainingReplay(X, np.array([0, 1]), resolution=10)
+    for epoch, loss in [(0, 0.7), (5, 0.3)]:
+        replay.record(epoch, lambda P, e=epoch: np.clip(P.sum(axis=1) / 2 + e / 100, 0, 1), loss)
+    calls = []
+    original = replay.update
+    monkeypatch.setattr(replay, "update", lambda: (calls.append(1), original())[1])
+    replay.refresh()  # new recordings: the slider's options change inside update(), quietly
+    assert len(calls) == 1 and replay.epoch.value == 5 and not replay.quiet
+    replay.epoch.value = 0  # the learner drags the slider: the widget redraws on its own
+    assert len(calls) == 2 and replay.ax.get_title().startswith("epoch 0")

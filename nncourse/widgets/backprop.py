@@ -359,12 +359,9 @@ class TrainingReplay(FigureWidget):
             return
         if len(self.epochs) != self._drawn_epochs:  # new recordings: refresh the slider and the curve once
             self._drawn_epochs = len(self.epochs)
-            self._held += 1  # changing the options fires the slider: no nested refresh
-            try:
+            with self.quietly():  # changing the options fires the slider: no nested refresh
                 self.epoch.options = self.epochs
                 self.epoch.value = self.epochs[-1]  # open on the latest network; drag back to replay
-            finally:
-                self._held -= 1
             self.loss_line.set_data(self.epochs, self.losses)
             last = max(self.epochs[-1], self.epochs[0] + 1)
             margin = 0.03 * (last - self.epochs[0])  # the marker on the last epoch is drawn whole
