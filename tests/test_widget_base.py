@@ -100,6 +100,18 @@ def test_hold_redraws_once_and_quietly_inside_hold_or_hold_inside_quietly_compos
     assert w.updates == 3  # hold is released after an exception: changes refresh again
 
 
+def test_the_encoded_picture_is_the_rendered_figure():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    w = WidgetCheck()
+    rgba = w.render().copy()
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(w.to_png()))), rgba[..., :3])
+    assert w.encode()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_a_closed_widget_runs_no_handler():
     w = Counter()
     w.close()
