@@ -310,6 +310,9 @@ class Container(Layer):
 
     def __setattr__(self, name: str, value) -> None:
         children = self.__dict__.get("_children")
+        if children is None and isinstance(value, Layer):
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning the "
+                               f"sub-layer {name!r}, so that the container can register it")
         if children is not None and not name.startswith("_"):
             if isinstance(value, Layer):
                 children[name] = value

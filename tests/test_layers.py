@@ -330,3 +330,12 @@ def test_sequential_layers_can_be_swapped_in_place():
     assert not model[1].training
     with pytest.raises(TypeError):
         model[0] = "nonsense"
+
+
+def test_container_subclass_that_forgets_super_init_is_told_so():
+    class Forgetful(nncourse.Container):
+        def __init__(self):
+            self.linear = nncourse.Linear(2, 2)
+
+    with pytest.raises(RuntimeError, match=r"call super\(\).__init__\(\) before assigning the sub-layer 'linear'"):
+        Forgetful()
