@@ -32,14 +32,15 @@ def _mask_compare(got, want, case):
     if np.array_equal(got, np.tril(want, -1)):
         return "position i must also see itself (the diagonal is True)."
     if np.array_equal(got, ~want):
-        return "your mask is the opposite: True must mean 'may attend' (the convention of F.scaled_dot_product_attention)."
+        return ("your mask is the opposite: True must mean 'may attend' (the convention of "
+                "F.scaled_dot_product_attention).")
     if length > 1 and np.array_equal(got, want.T):
         return ("your mask lets query i see the keys *after* it (the upper triangle): that is attending "
                 "to the future. Row i is the query, column j the key.")
     if not np.array_equal(got, want):
-        wrong = np.argwhere(got != want)[0]
-        return (f"query {wrong[0]} and key {wrong[1]}: yours says {bool(got[tuple(wrong)])}, "
-                f"but {'a key at or before the query may be seen' if wrong[1] <= wrong[0] else 'a later key is the future'}.")
+        i, j = np.argwhere(got != want)[0]
+        why = "a key at or before the query may be seen" if j <= i else "a later key is the future"
+        return f"query {i} and key {j}: yours says {bool(got[i, j])}, but {why}."
     return None
 
 
@@ -110,7 +111,8 @@ layernorm_backward = Exercise(
            "the result: dx_hat with two things removed, then scaled by inv_std.",
            "The path through the mean removes the average of dx_hat over the features; the path through "
            "the variance removes x_hat times the average of dx_hat * x_hat. All means over the last axis.",
-           "dx = inv_std * (dx_hat - dx_hat.mean(-1, keepdims=True) - x_hat * (dx_hat * x_hat).mean(-1, keepdims=True))"],
+           "dx = inv_std * (dx_hat - dx_hat.mean(-1, keepdims=True)\n"
+           "                - x_hat * (dx_hat * x_hat).mean(-1, keepdims=True))"],
     mistakes=[(_constants, "you treated the mean and the variance as constants (dx = dout * gamma * inv_std): "
                            "they are computed from x, so x reaches x_hat through them too."),
               (_without_mean_path, "your dx has the path through the variance but not the one through the mean."),
