@@ -95,6 +95,10 @@ def lstm_step_backward(dh, dc, cache):
 # --------------------------------------------------------------------------------------------
 # Whole sequences
 # --------------------------------------------------------------------------------------------
+# The layers compute exactly the kernels above, step after step (tests/test_rnn.py checks a loop of
+# the kernels against each layer), rearranged for speed: x_t W_ih^T + b for all T steps in one
+# product before the loop, and each weight gradient - the sum over t of the kernels' dW - as one
+# product after it. Only the recurrence itself stays in the loop.
 
 
 class _Recurrent(Layer):
