@@ -98,6 +98,7 @@ def _range_test_cases():
 
     from ..data import load_digits
 
+    _PRISTINE.clear()  # only the cases of the check running now
     digits = load_digits()
     rng = np.random.default_rng(2017)  # Smith's year
     X = torch.from_numpy(digits.X_train.astype(np.float32))
@@ -209,6 +210,7 @@ def _fixed_train_cases():
 
     from ..data import load_digits
 
+    _HELD_OUT.clear()
     digits = load_digits().with_validation(1 / 6, 0)
     torch.manual_seed(1986)  # Rumelhart, Hinton & Williams
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
