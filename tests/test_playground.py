@@ -456,3 +456,22 @@ def test_every_control_has_its_own_layout():
                                   pg.dropout_control)]
     assert len({id(layout) for layout in layouts}) == len(layouts)
     assert pg.classes_control.layout.display == "none" and pg.noise_control.layout.display != "none"
+
+
+def test_the_fast_network_picture_matches_matplotlib_nearest():
+    pg = Playground(hidden=[8, 8])
+    pg.step(3)
+    pg.invalidate()
+    fast = pg.render().astype(int)
+    from matplotlib.image import AxesImage
+
+    reference = AxesImage(pg.ax_net, origin="lower", interpolation="nearest", extent=pg.net_image.get_extent())
+    reference.set_data(pg.net_image.get_array())
+    pg.ax_net.add_image(reference)
+    pg.net_image.set_visible(False)
+    reference.set_animated(True)
+    pg._animated.append(reference)
+    pg.invalidate()
+    slow = pg.render().astype(int)
+    assert np.abs(fast - slow).max() <= 1          # same picture, colours within 1/255 (rounding)
+    assert pg.ax_net.get_aspect() == 1.0            # square tiles
