@@ -97,7 +97,8 @@ def softmax_rows(scores: np.ndarray) -> np.ndarray:
     row_max = np.where(np.isfinite(row_max), row_max, 0)
     e = np.exp(scores - row_max)
     total = e.sum(axis=-1, keepdims=True)
-    return e / np.where(total == 0, 1, total)
+    e /= np.where(total == 0, 1, total)                           # in place (e is a new array): rows sum to 1
+    return e
 
 
 def attention_forward(q, k, v, mask=None, scale=None):
@@ -107,9 +108,9 @@ def attention_forward(q, k, v, mask=None, scale=None):
     scores (0 = attend, -inf = blocked), broadcastable to (..., T_q, T_k); scale 1/sqrt(d) if None.
     """
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = q @ np.swapaxes(k, -1, -2) * scale                   # (..., T_q, T_k)
+    scores = (q * scale) @ np.swapaxes(k, -1, -2)                 # (..., T_q, T_k); scaling q is cheaper
     if mask is not None:
-        scores = scores + mask
+        scores += mask
     weights = softmax_rows(scores)                                # (..., T_q, T_k), rows sum to 1
     out = weights @ v                                             # (..., T_q, d_v)
     return out, AttentionCache(q, k, v, weights, scale)
@@ -130,8 +131,8 @@ def attention_backward(dout, cache: AttentionCache):
     dv = np.swapaxes(weights, -1, -2) @ dout                      # (..., T_k, d_v)
     dweights = dout @ np.swapaxes(v, -1, -2)                      # (..., T_q, T_k)
     dscores = weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))  # (..., T_q, T_k)
-    dq = dscores @ k * scale                                      # (..., T_q, d)
-    dk = np.swapaxes(dscores, -1, -2) @ q * scale                 # (..., T_k, d)
+    dq = dscores @ (k * scale)                                    # (..., T_q, d)
+    dk = np.swapaxes(dscores, -1, -2) @ (q * scale)               # (..., T_k, d)
     return dq, dk, dv
 
 
