@@ -131,3 +131,18 @@ def test_questions_reveal_their_model_answer_only_when_asked(capsys):
     assert "answer()" in repr(q) and capsys.readouterr().out == ""
     q.answer()
     assert "who bears the cost" in capsys.readouterr().out
+
+
+def test_every_notebook_stub_is_an_exercise_and_every_exercise_is_in_a_notebook():
+    """The solved run can solve every stub (strict), and no exercise is orphaned."""
+    from pathlib import Path
+
+    load_all()
+    in_notebooks = set()
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        nb = solve.solve_notebook(nbformat.read(path, as_version=4), strict=True)
+        assert all("raise NotImplementedError" not in c.source for c in nb.cells if c.cell_type == "code"), path.name
+        in_notebooks |= {name for c in nb.cells if c.cell_type == "code" for name in REGISTRY if f"exercises.{name}." in c.source
+                         or f".{name}.check(" in c.source or f".{name}.use(" in c.source}
+    orphans = sorted(name for name in REGISTRY if name not in in_notebooks and not name.startswith("test_"))
+    assert not orphans, f"exercises no notebook uses: {orphans}"
