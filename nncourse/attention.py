@@ -90,14 +90,16 @@ class AttentionCache(NamedTuple):
     scale: float         # 1/sqrt(d) unless chosen otherwise
 
 
-def softmax_rows(scores: np.ndarray) -> np.ndarray:
+def softmax_rows(scores: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     """Softmax over the last axis; a row whose every entry is -inf (a query with no allowed key)
-    gets weights 0 instead of NaN, as in PyTorch."""
-    row_max = scores.max(axis=-1, keepdims=True)                  # (..., 1): subtract it, exp cannot overflow
-    row_max = np.where(np.isfinite(row_max), row_max, 0)
-    e = np.exp(scores - row_max)
+    gets weights 0 instead of NaN, as in PyTorch. ``in_place`` overwrites ``scores`` (the kernels
+    own their score arrays: a fresh (T, T) temporary per step costs more than the arithmetic)."""
+    e = scores if in_place else scores.copy()
+    row_max = e.max(axis=-1, keepdims=True)                       # (..., 1): subtract it, exp cannot overflow
+    e -= np.where(np.isfinite(row_max), row_max, 0)
+    np.exp(e, out=e)
     total = e.sum(axis=-1, keepdims=True)
-    e /= np.where(total == 0, 1, total)                           # in place (e is a new array): rows sum to 1
+    e /= np.where(total == 0, 1, total)                           # rows sum to 1
     return e
 
 
@@ -111,7 +113,7 @@ def attention_forward(q, k, v, mask=None, scale=None):
     scores = (q * scale) @ np.swapaxes(k, -1, -2)                 # (..., T_q, T_k); scaling q is cheaper
     if mask is not None:
         scores += mask
-    weights = softmax_rows(scores)                                # (..., T_q, T_k), rows sum to 1
+    weights = softmax_rows(scores, in_place=True)                 # (..., T_q, T_k), rows sum to 1
     out = weights @ v                                             # (..., T_q, d_v)
     return out, AttentionCache(q, k, v, weights, scale)
 
@@ -130,9 +132,14 @@ def attention_backward(dout, cache: AttentionCache):
     q, k, v, weights, scale = cache
     dv = np.swapaxes(weights, -1, -2) @ dout                      # (..., T_k, d_v)
     dweights = dout @ np.swapaxes(v, -1, -2)                      # (..., T_q, T_k)
-    dscores = weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))  # (..., T_q, T_k)
-    dq = dscores @ (k * scale)                                    # (..., T_q, d)
-    dk = np.swapaxes(dscores, -1, -2) @ (q * scale)               # (..., T_k, d)
+    # The softmax backward, dS = W * (dW - rowsum(dW * W)), computed in dweights' own buffer:
+    rowsum = np.einsum("...ij,...ij->...i", dweights, weights)[..., None]   # (..., T_q, 1)
+    dscores = dweights
+    dscores -= rowsum
+    dscores *= weights                                            # (..., T_q, T_k)
+    dscores *= scale                                              # through S = q k^T * scale
+    dq = dscores @ k                                              # (..., T_q, d)
+    dk = np.swapaxes(dscores, -1, -2) @ q                         # (..., T_k, d)
     return dq, dk, dv
 
 
