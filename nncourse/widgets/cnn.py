@@ -83,7 +83,6 @@ class KernelExplorer(FigureWidget):
         # "custom" is shown (not chosen) once a typed weight leaves every preset, so that picking a
         # preset again is a real change of the dropdown and refills the grid.
         self.preset = widgets.Dropdown(options=[*KERNELS, "custom"], value=kernel, description="preset")
-        self._filling_grid = False
         self.weights = [widgets.FloatText(value=float(v), step=0.25, layout=widgets.Layout(width="72px"))
                         for v in KERNELS[kernel].ravel()]
         self.stride = widgets.IntSlider(value=stride, min=1, max=MAX_STRIDE, description="stride")
@@ -100,8 +99,7 @@ class KernelExplorer(FigureWidget):
             self.status,
         ])
         self.preset.observe(self._on_preset, names="value")
-        for box in self.weights:
-            box.observe(self._on_weight, names="value")
+        self.observe(*self.weights, handler=self._on_weight)
         self.image.observe(self._on_geometry, names="value")
         self.stride.observe(self._on_geometry, names="value")
         self.padding.observe(self._on_geometry, names="value")
@@ -198,17 +196,12 @@ class KernelExplorer(FigureWidget):
     def _on_preset(self, change):
         if change["new"] == "custom":  # set by _on_weight: the grid already holds the kernel
             return
-        self._filling_grid = True
-        try:
-            with self.hold():
-                for box, value in zip(self.weights, KERNELS[change["new"]].ravel()):
-                    box.value = float(value)
-        finally:
-            self._filling_grid = False
+        with self.hold(), self.quietly():  # the grid follows the preset; draw once, at the end
+            for box, value in zip(self.weights, KERNELS[change["new"]].ravel()):
+                box.value = float(value)
 
     def _on_weight(self, change):
-        if not self._filling_grid:
-            self.preset.value = self.kernel_name  # "custom", or the preset a typed grid matches
+        self.preset.value = self.kernel_name  # "custom", or the preset a typed grid matches
 
     def _on_geometry(self, change):
         with self.hold():

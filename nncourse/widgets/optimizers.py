@@ -89,9 +89,8 @@ class OptimizerRace(FigureWidget):
 
         self.observe(self.play)
         self.landscape_control.observe(self._on_landscape, names="value")
-        self.steps_control.observe(lambda _: self._recompute(), names="value")
-        for control in (*self.enabled, *self.optimizer_controls, *self.lr_controls):
-            control.observe(lambda _: self._recompute(), names="value")
+        self.observe(self.steps_control, *self.enabled, *self.optimizer_controls, *self.lr_controls,
+                     handler=lambda _: self._recompute())
         self.step_button.on_click(lambda _: self.step())
         self.reset_button.on_click(lambda _: self.reset())
         self._draw_landscape()
@@ -150,7 +149,7 @@ class OptimizerRace(FigureWidget):
         self.invalidate()
 
     def _on_landscape(self, change):
-        with self.hold():  # several controls change: compute and draw once, at the end
+        with self.hold(), self.quietly():  # several controls change: compute and draw once, at the end
             for i, (name, lr) in enumerate(PRESETS[change["new"]]):
                 self.optimizer_controls[i].value = name
                 self.lr_controls[i].value = lr
@@ -159,8 +158,6 @@ class OptimizerRace(FigureWidget):
             self._compute_paths()
 
     def _recompute(self):
-        if self._held:
-            return
         self._compute_paths()
         self.refresh()
 
