@@ -3,7 +3,6 @@ import nbformat
 import numpy as np
 import pytest
 
-from nncourse import exercises
 from nncourse.exercises import Exercise, Question, REGISTRY, load_all, report, solve
 
 
