@@ -2,8 +2,8 @@
 PyTorch, then at scale.
 
 The package holds the logic; the notebooks in ``notebooks/`` hold the stories. ``import nncourse``
-does not import torch: the modules that need it at import time (``nncourse.at_scale.rnn``,
-``nncourse.transformer``) are imported on demand, and the rest import it inside functions.
+does not import torch: the modules that need it at import time (``nncourse.at_scale.cnn``,
+``.rnn``, ``.gpt``) are imported on demand, and the rest import it inside functions.
 """
 # Foundation (notebooks 00-01): the layer protocol, checks against PyTorch, data, the fit loop.
 from . import activations, data, losses
