@@ -80,7 +80,7 @@ class ActivationExplorer(FigureWidget):
         self.grad_texts = [self.ax_bar.text(0, r + 0.19, "", **text) for r in rows]
         # Names as animated text left of the bars (not tick labels, which live in the cached background).
         self.name_texts = [self.ax_bar.text(-0.05, r, "", ha="right", va="center", fontsize=10) for r in rows]
-        self.ax_bar.set(xlim=(-0.7, 1.35), yticks=[], xticks=[0, 0.5, 1], title=f"units with |f'(x)| < {SATURATION_THRESHOLD:g} (dark), mean f' (light)")
+        self.ax_bar.set(xlim=(-0.7, 1.35), yticks=[], xticks=[0, 0.5, 1], title=f"inputs with |f'(x)| < {SATURATION_THRESHOLD:g} (dark), mean f' (light)")
         self.ax_bar.title.set_fontsize(9)
         self.ax_bar.axvline(0, color="0.5", lw=0.8)
         self.ax_bar.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=7.5, frameon=False, ncol=1)
