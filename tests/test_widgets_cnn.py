@@ -24,11 +24,24 @@ def test_sample_images_are_real_and_offline(photo):
     assert digit.shape == (8, 8) and digit.max() > 0.9 and digit.min() == 0
 
 
-def test_initial_state_is_the_sobel_on_the_photo(photo):
+def test_initial_state_is_the_box_blur_on_the_photo(photo):
     w = KernelExplorer()
-    np.testing.assert_array_equal(w.kernel, KERNELS["Sobel x (vertical edges)"])
+    np.testing.assert_array_equal(w.kernel, KERNELS["box blur"])
     np.testing.assert_allclose(w.output_image.get_array(), _torch_output(photo, w.kernel, 1, 1), atol=1e-12)
     assert w.output_shape == (75, 64) and (w.row.value, w.col.value) == (37, 32)  # centre pixel selected
+
+
+def test_no_preset_gives_away_the_sobel_exercise_but_typing_it_works(photo):
+    sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float)
+    assert not any(np.allclose(np.abs(k), np.abs(sobel_x)) or np.allclose(np.abs(k), np.abs(sobel_x.T))
+                   for k in KERNELS.values())
+    w = KernelExplorer()
+    with w.hold():
+        for box, value in zip(w.weights, sobel_x.ravel()):
+            box.value = value
+    np.testing.assert_array_equal(w.kernel, sobel_x)
+    np.testing.assert_allclose(w.output_image.get_array(), _torch_output(photo, sobel_x, 1, 1), atol=1e-12)
+    assert w.preset.value == "custom" and w.ax_k.get_title() == "kernel: custom"
 
 
 def test_preset_fills_the_grid_and_the_output_follows(photo):
@@ -123,16 +136,16 @@ def test_bad_arguments():
 
 
 def test_the_preset_dropdown_follows_typed_weights_and_can_restore_the_preset():
-    w = KernelExplorer(kernel="Sobel x (vertical edges)")
-    sobel_output = w.output_image.get_array().copy()
+    w = KernelExplorer(kernel="emboss")
+    emboss_output = w.output_image.get_array().copy()
     w.weights[0].value = 5.0
     assert w.preset.value == "custom" and w.ax_k.get_title() == "kernel: custom"
-    w.preset.value = "Sobel x (vertical edges)"  # picking the preset again restores it
-    np.testing.assert_array_equal(w.kernel, KERNELS["Sobel x (vertical edges)"])
-    np.testing.assert_allclose(w.output_image.get_array(), sobel_output)
+    w.preset.value = "emboss"                     # picking the preset again restores it
+    np.testing.assert_array_equal(w.kernel, KERNELS["emboss"])
+    np.testing.assert_allclose(w.output_image.get_array(), emboss_output)
     w.weights[0].value = 5.0
-    w.weights[0].value = -1.0                     # typing a preset's weights back names it again
-    assert w.preset.value == "Sobel x (vertical edges)"
+    w.weights[0].value = -2.0                     # typing a preset's weights back names it again
+    assert w.preset.value == "emboss"
     w.preset.value = "box blur"                   # refilling the grid never passes through "custom"
     assert w.preset.value == "box blur" and w.ax_k.get_title() == "kernel: box blur"
 
