@@ -72,7 +72,7 @@ def test_bptt_accepts_the_answer_and_equivalent_forms(capsys):
     (dict(accumulate=False), "one step's share only"),
     (dict(tanh=False), "skips the tanh"),
     (dict(carry=False), "arriving from step t + 1"),
-    (dict(transpose=True), "transposed"),
+    (dict(transpose=True), "through W_hh[j, k]"),
     (dict(h_now=True), "*previous* state"),
 ])
 def test_bptt_names_each_typical_mistake(capsys, mistake, words):

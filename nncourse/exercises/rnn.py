@@ -69,8 +69,9 @@ rnn_bptt = Exercise(
                "each step gets only the gradient of its own output: the gradient arriving from step t + 1 "
                "(which used h_t) is missing."),
               (_bptt_variant(transpose=True),
-               "the gradient sent back to h_{t-1} goes through W_hh the wrong way round (transposed): "
-               "check the shapes in h_t = tanh(x_t @ W_ih.T + h_{t-1} @ W_hh.T + b)."),
+               "the gradient sent back to h_{t-1} goes through W_hh the wrong way round: the forward uses "
+               "h_{t-1} @ W_hh.T - write one element out: h_t[n, j] depends on h_{t-1}[n, k] through "
+               "W_hh[j, k]."),
               (_bptt_variant(h_now=True),
                "dW_hh pairs step t's gradient with h_t; W_hh multiplied the *previous* state.")])
 
