@@ -81,6 +81,7 @@ def test_equalized_odds_accepts_equivalent_answers(capsys):
     (ex._both_over_everyone, "divide by all of the group's examples"),
     (ex._precision_for_tpr, "PPV (precision)"),
     (ex._mean_of_gaps, "averaged the TPR gap and the FPR gap"),
+    (ex._sum_of_gaps, "you added the two gaps"),
     (ex._tpr_gap_only, "TPR gap alone"),
     (ex._fpr_gap_only, "FPR gap alone"),
     (ex._first_two_groups, "not the first two"),

@@ -125,6 +125,11 @@ def _mean_of_gaps(y_true, y_pred, groups):
     return (_gap(tpr) + _gap(fpr)) / 2
 
 
+def _sum_of_gaps(y_true, y_pred, groups):
+    tpr, fpr = _group_rates(y_true, y_pred, groups)
+    return _gap(tpr) + _gap(fpr)
+
+
 def _tpr_gap_only(y_true, y_pred, groups):
     return _gap(_group_rates(y_true, y_pred, groups)[0])
 
@@ -157,6 +162,8 @@ equalized_odds = Exercise(
                                    "PPV (precision). The TPR is the share of the *positives* who are approved."),
               (_mean_of_gaps, "you averaged the TPR gap and the FPR gap; equalized odds is violated as much "
                               "as its worse half is: report the larger gap."),
+              (_sum_of_gaps, "you added the two gaps; equalized odds is violated as much as its worse "
+                             "half: report the larger gap."),
               (_tpr_gap_only, "that is the TPR gap alone (the equal opportunity difference): equalized odds "
                               "also asks for equal false positive rates."),
               (_fpr_gap_only, "that is the FPR gap alone: equalized odds also asks for equal true positive "
