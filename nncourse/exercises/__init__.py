@@ -166,14 +166,17 @@ class Exercise:
                 got = answer
             want = self.reference(*_copy(case))
             problem = (self.compare(got, want, case) if self.compare is not None
-                       else self._compare(got, want, case, answer))
+                       else self.default_compare(got, want, case))
             if problem:
                 return False, (f"✗ {self.name}: {problem}\n  (test case {k} of {len(cases)}: "
                                f"{self.describe(case)}){self._more()}")
         what = f"all {len(cases)} test cases" if len(cases) > 1 else "the test case"
         return True, f"✓ {self.name}: correct on {what}."
 
-    def _compare(self, got, want, case, answer) -> str | None:
+    def default_compare(self, got, want, case) -> str | None:
+        """None when ``got`` is allclose to ``want``, else a nudge: the tuple size, a shape, a named
+        mistake, an overflow, the sign, a constant factor, or the first wrong entry. A ``compare=``
+        function can call it for what it does not check itself."""
         wants = want if isinstance(want, tuple) else (want,)
         if isinstance(want, tuple):
             if not isinstance(got, (tuple, list)):
@@ -194,7 +197,7 @@ class Exercise:
                 continue
             # What kind of wrong? Known mistakes first, then overflow, sign and scale.
             for wrong, message in self.mistakes:
-                if callable(answer) and _matches(wrong, case, got, self.atol, self.rtol):
+                if _matches(wrong, case, got, self.atol, self.rtol):
                     return message
             if not np.isfinite(g_arr).all() and np.isfinite(w_arr).all():
                 largest = max((np.abs(np.asarray(a, dtype=float)).max() for a in case if _numeric(a)), default=0)
@@ -327,21 +330,3 @@ def _kind(x) -> str:
 
 def _shape_words(shape) -> str:
     return f" of shape {shape}" if shape else ""
-
-
-def check(fn: Callable, reference: Callable, cases: Sequence[tuple], *, name: str, hint: str,
-          atol: float = 1e-8) -> CheckResult:
-    """One-shot check (the older interface, kept for modules not yet moved to :class:`Exercise`):
-    compare ``fn(*case)`` with ``reference(*case)``, print ✓ or what is wrong and the hint."""
-    exercise = Exercise.__new__(Exercise)
-    exercise.name, exercise.solution_object, exercise._cases = name, reference, cases
-    exercise.hints, exercise.mistakes, exercise.reference = [hint], [], reference
-    exercise.compare, exercise.describe, exercise.output_names = None, describe_case, None
-    exercise.atol, exercise.rtol, exercise.handle, exercise.hints_shown = atol, 1e-6, name, 0
-    passed, message = exercise._verdict(fn)
-    if not passed and "not attempted" not in message:
-        message = message.split("\n  More help:")[0] + f"\n  Hint: {hint}"
-    elif not passed:
-        message = message.split("\n  More help:")[0]
-    print(message)
-    return CheckResult(passed, message)
