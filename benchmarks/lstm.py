@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nncourse.rnn import GRU, LSTM, RNN
-from timing import median_seconds
+from timing import set_threads, time_separately
 
 
 
@@ -45,24 +45,20 @@ def bench(cls, batch, steps, input_size, hidden_size, repeats, dtype=np.float32)
     torch_step()
     err = max(float(np.abs(dx - x_t.grad.numpy()).max()),
               max(float(np.abs(layer.grads[k] - p.grad.numpy()).max()) for k, p in module.named_parameters()))
-    t_numpy, t_torch = median_seconds(numpy_step, torch_step, repeats=repeats)
+    t_numpy, t_torch = time_separately(numpy_step, torch_step, repeats=max(1, repeats // 4))  # 4 blocks each
     print(f"{cls.__name__:4s} N={batch} T={steps} D={input_size} H={hidden_size} {np.dtype(dtype).name}: "
-          f"NumPy {t_numpy * 1e3:7.2f} ms | torch {t_torch * 1e3:7.2f} ms | ratio {t_numpy / t_torch:4.2f}x "
-          f"| max grad diff {err:.1e}")
-    return t_numpy / t_torch
+          f"NumPy {t_numpy} | torch {t_torch} | ratio {t_numpy.min / t_torch.min:4.2f}x (min), "
+          f"{t_numpy.median / t_torch.median:4.2f}x (median) | max grad diff {err:.1e}")
+    return t_numpy.median / t_torch.median
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for both torch and NumPy's BLAS (default: each library's own)")
+                        help="threads for both torch and NumPy's BLAS (default: torch's count, for both)")
     args = parser.parse_args()
-    if args.threads:
-        from threadpoolctl import threadpool_limits  # comes with scikit-learn
-
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
+    set_threads(args.threads)  # the same count for both libraries, printed
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, numpy {np.__version__}, "
           f"load average {os.getloadavg()[0]:.1f}")
     ratio = bench(LSTM, 32, 50, 64, 128, args.repeats)
