@@ -168,8 +168,30 @@ def train_val_split(X, y, val_fraction: float = 1 / 6, seed: int = 0):
 # --------------------------------------------------------------------------------------------
 
 
+class Splits:
+    """The splits of a dataset class as ``(X, y)`` pairs: ``data.train``, ``data.val``, ``data.test``
+    (for ``fit(model, data.train, data.val)``). Expects ``X_train``/``y_train``, ``X_val``/``y_val``
+    (``None`` until a validation split is carved), ``X_test``/``y_test`` and ``name``."""
+
+    _no_val_hint = "use data.with_validation()"
+
+    @property
+    def train(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X_train, self.y_train
+
+    @property
+    def val(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.X_val is None:
+            raise ValueError(f"{self.name} has no validation split; {self._no_val_hint}")
+        return self.X_val, self.y_val
+
+    @property
+    def test(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.X_test, self.y_test
+
+
 @dataclass
-class ImageData:
+class ImageData(Splits):
     """A labelled image dataset split into train, validation (optional) and test.
 
     X_*: (N, H*W) float32 in [0, 1]; y_*: (N,) int64; ``image_shape`` is (H, W).
@@ -186,20 +208,7 @@ class ImageData:
     X_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
 
-    @property
-    def train(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.X_train, self.y_train
-
-    @property
-    def val(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.X_val is None:
-            raise ValueError(f"{self.name} has no validation split; use data.with_validation() "
-                             "(load_image_data makes one)")
-        return self.X_val, self.y_val
-
-    @property
-    def test(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.X_test, self.y_test
+    _no_val_hint = "use data.with_validation() (load_image_data makes one)"
 
     def with_validation(self, fraction: float = 1 / 6, seed: int = 0) -> "ImageData":
         """A copy whose training data is split into train and validation (the test set is untouched)."""

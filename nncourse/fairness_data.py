@@ -28,12 +28,12 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .data import DownloadError, cache_dir, download
+from .data import DownloadError, Splits, cache_dir, download
 from .validation import check_positive_int
 
 
 @dataclass
-class FairnessData:
+class FairnessData(Splits):
     """A binary classification data set with a sensitive attribute, split into train, validation
     (optional) and test.
 
@@ -67,20 +67,6 @@ class FairnessData:
     A_val: np.ndarray | None = None
     qualified_val: np.ndarray | None = None
     attributes_val: dict | None = None
-
-    @property
-    def train(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.X_train, self.y_train
-
-    @property
-    def val(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.X_val is None:
-            raise ValueError(f"{self.name} has no validation split; use data.with_validation()")
-        return self.X_val, self.y_val
-
-    @property
-    def test(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.X_test, self.y_test
 
     def with_validation(self, fraction: float = 0.2, seed: int = 0) -> "FairnessData":
         """A copy whose training data is split into train and validation (the test set is untouched).
