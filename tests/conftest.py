@@ -1,5 +1,7 @@
 import sys
 
+import pytest
+
 import matplotlib
 
 matplotlib.use("Agg")  # unit tests draw off-screen; notebooks keep their inline backend
@@ -15,3 +17,15 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("max |nncourse - fairlearn| per metric")
     for name, err in sorted(module.MAX_ERRORS.items()):
         terminalreporter.write_line(f"  {name:55s} {err:.1e}")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of tiny torch models (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``):
+    one thread is as fast, and far faster on a busy shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -6,13 +6,7 @@ import torch
 from nncourse.at_scale.cnn import saliency_maps, speed_habits, torch_cnn, training_throughput
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These models are tiny: one thread is as fast, and far faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (28, 28), (12, 16)])

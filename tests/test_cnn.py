@@ -13,13 +13,7 @@ from nncourse.cnn import (
 TOL = 1e-8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These models are tiny: one thread is as fast, and far faster on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # (N, C_in, H, W, C_out, kernel, stride, padding): odd sizes, stride 2, padding, 1x1 and 5x5,
 # non-square inputs and kernels, several channels.
