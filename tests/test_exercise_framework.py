@@ -139,7 +139,7 @@ def test_every_notebook_stub_is_an_exercise_and_every_exercise_is_in_a_notebook(
     load_all()
     in_notebooks = set()
     for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
-        nb = solve.solve_notebook(nbformat.read(path, as_version=4), strict=True)
+        nb = solve.solve_notebook(nbformat.read(path, as_version=4))
         assert all("raise NotImplementedError" not in c.source for c in nb.cells if c.cell_type == "code"), path.name
         in_notebooks |= {name for c in nb.cells if c.cell_type == "code" for name in REGISTRY if f"exercises.{name}." in c.source
                          or f".{name}.check(" in c.source or f".{name}.use(" in c.source}

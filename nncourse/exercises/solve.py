@@ -36,21 +36,19 @@ def stubs(source: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def solve_source(source: str, strict: bool = True) -> tuple[str, list[str]]:
+def solve_source(source: str) -> tuple[str, list[str]]:
     """A cell's code with its stubs replaced by the answers, and the exercise names solved
-    (``strict``: a stub without an exercise is an error, else it is left as it is)."""
+    (a stub without an exercise is an error)."""
     lines, solved = source.splitlines(), []
     for name, first, last in reversed(stubs(source)):
         if name not in REGISTRY:
-            if not strict:
-                continue
             raise KeyError(f"stub {name!r} has no exercise in nncourse.exercises (known: {sorted(REGISTRY)})")
         lines[first - 1:last] = solution_source(REGISTRY[name]).rstrip("\n").splitlines()
         solved.append(name)
     return "\n".join(lines), solved[::-1]
 
 
-def solve_notebook(nb, strict: bool = False):
+def solve_notebook(nb):
     """Solve an nbformat notebook in place and return it (with the report cell appended)."""
     import nbformat
 
@@ -58,7 +56,7 @@ def solve_notebook(nb, strict: bool = False):
     names = []
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source, solved = solve_source(cell.source, strict)
+            cell.source, solved = solve_source(cell.source)
             names += solved
     if names:
         nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL.format(names=names)))
