@@ -76,11 +76,13 @@ def _pyproject():
 
 
 def _name_and_range(spec: str) -> tuple[str, str]:
-    """'ipywidgets>=7.6,<9' -> ('ipywidgets', '>=7.6,<9'); conda's 'pytorch' is PyPI's 'torch'."""
+    """'ipywidgets>=7.6,<9' -> ('ipywidgets', '>=7.6,<9'); conda's 'pytorch' is PyPI's 'torch', its
+    'pytorch_geometric' PyPI's 'torch_geometric'."""
     spec = spec.split("#")[0].split(";")[0].replace(" ", "")
     name, version = re.match(r"([A-Za-z0-9_.-]+)(.*)", spec).groups()
     name = name.lower().replace("_", "-")
-    return ("torch" if name == "pytorch" else name), version
+    conda_to_pypi = {"pytorch": "torch", "pytorch-geometric": "torch-geometric"}
+    return conda_to_pypi.get(name, name), version
 
 
 def test_environment_yml_matches_the_runtime_dependencies():
