@@ -87,7 +87,8 @@ def lab(browser):
 
 @pytest.fixture(scope="module")
 def report():
-    """Collects each notebook's run; written as report.md / report.json next to the screenshots."""
+    """Collects each notebook's run; written as report.md / report.json next to the screenshots
+    (report-gw0.md ... under pytest-xdist: one per worker)."""
     runs: list[NotebookRun] = []
     yield runs
     if runs:
@@ -100,8 +101,10 @@ def report():
             shot = run.screenshot.relative_to(ROOT) if run.screenshot else "-"
             lines.append(f"| {run.notebook} | {run.executed_cells}/{run.code_cells} ({run.seconds:.0f} s) | "
                          f"{len(run.errors)} | {run.widget_views} | {sliders} | {shot} |")
-        (SCREENSHOTS / "report.md").write_text("\n".join(lines) + "\n")
-        (SCREENSHOTS / "report.json").write_text(json.dumps([{
+        # One report per pytest-xdist worker (each runs its own share of the notebooks).
+        suffix = f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+        (SCREENSHOTS / f"report{suffix}.md").write_text("\n".join(lines) + "\n")
+        (SCREENSHOTS / f"report{suffix}.json").write_text(json.dumps([{
             "notebook": r.notebook, "code_cells": r.code_cells, "executed_cells": r.executed_cells,
             "seconds": round(r.seconds, 1), "errors": r.errors, "widget_views": r.widget_views,
             "widget_problems": r.widget_problems, "callback_errors": r.callback_errors,
@@ -123,9 +126,7 @@ def _run(browser, server: LabServer, notebook: str, shot: Path, **kwargs) -> Not
         server.shutdown_kernels()  # one kernel at a time
 
 
-@pytest.mark.timeout(RUN_TIMEOUT + 120)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_in_jupyterlab(path, browser, lab, report):
+def check_notebook_in_jupyterlab(path, browser, lab, report):
     SEEDED.mkdir(parents=True, exist_ok=True)
     copy = SEEDED / path.name
     nbformat.write(with_seed(path, OTHER_SEED), copy)
@@ -155,6 +156,30 @@ def test_notebook_runs_in_jupyterlab(path, browser, lab, report):
     assert not widget_console, f"{notebook}: widget errors in the browser console:\n" + "\n".join(widget_console)
     unchanged = [f"{s.description}: {s.detail}" for s in run.sliders if not s.picture_changed]
     assert not unchanged, f"{notebook}: moving a slider did not change its picture:\n" + "\n".join(unchanged)
+
+
+# The notebooks in two halves, one test class each: under pytest-xdist's ``--dist loadscope`` (the
+# suite's default, ``-n 2``) a class is a unit of scheduling, so the two halves can run side by side on
+# the two workers, each with its own Chromium and JupyterLab server (module fixtures are per worker).
+HALVES = (NOTEBOOKS[0::2], NOTEBOOKS[1::2])
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 120)
+@pytest.mark.parametrize("path", HALVES[0], ids=[p.name for p in HALVES[0]])
+class TestNotebooksInJupyterLabFirstHalf:
+    def test_notebook_runs_in_jupyterlab(self, path, browser, lab, report):
+        check_notebook_in_jupyterlab(path, browser, lab, report)
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 120)
+@pytest.mark.parametrize("path", HALVES[1], ids=[p.name for p in HALVES[1]])
+class TestNotebooksInJupyterLabSecondHalf:
+    def test_notebook_runs_in_jupyterlab(self, path, browser, lab, report):
+        check_notebook_in_jupyterlab(path, browser, lab, report)
+
+
+def test_the_halves_cover_every_notebook_once():
+    assert sorted(HALVES[0] + HALVES[1]) == NOTEBOOKS and not set(HALVES[0]) & set(HALVES[1])
 
 
 # --- the harness must be able to fail -------------------------------------------------------------
