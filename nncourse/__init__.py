@@ -34,7 +34,7 @@ from .attention import MultiHeadAttention, scaled_dot_product_attention
 from .rnn import GRU, LSTM, RNN
 
 # Notebook 09: graph neural networks (message passing on an edge_index).
-from . import gnn
+from . import gnn, graph_data
 from .gnn import GATConv, GCNConv, GlobalPool, SAGEConv
 
 # Notebook 13: fairness metrics, biased data, mitigation, model cards.
@@ -52,6 +52,6 @@ __all__ = [
     "landscapes", "optim", "regularization", "training", "BatchNorm1d", "Dropout",
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
     "attention", "rnn", "text", "MultiHeadAttention", "scaled_dot_product_attention", "GRU", "LSTM", "RNN",
-    "gnn", "GATConv", "GCNConv", "GlobalPool", "SAGEConv",
+    "gnn", "graph_data", "GATConv", "GCNConv", "GlobalPool", "SAGEConv",
     "fairness", "fairness_data", "mitigation", "model_card",
 ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers import Layer, _torch_dtype, load_into_torch
+from .layers import Container, Layer, Linear, _torch_dtype, load_into_torch
 from .validation import as_array, check_positive_int
 
 # --- the graph: edge_index helpers ------------------------------------------------------------------
@@ -542,3 +542,77 @@ class GlobalPool(Layer):
 
     def __repr__(self) -> str:
         return f"GlobalPool({self.mode!r})"
+
+
+# --- small models for notebook 09 ------------------------------------------------------------------
+
+
+class GCN(Container):
+    """A stack of graph convolutions with ReLU between them, then a linear read-out.
+
+    GCN(in_channels, hidden (a list of widths), num_classes, conv="gcn"|"sage"|"gat", residual=False,
+    pool=None|"sum"|"mean"|"max"). forward(x (N, F), edge_index, batch=None) -> node logits
+    (N, num_classes), or graph logits (G, num_classes) with a ``pool``. ``embedding`` holds the
+    last hidden layer's node features (N, hidden[-1]) of the latest forward (for pictures).
+    ``residual`` adds each hidden layer's input to its output where the widths agree.
+    """
+
+    CONVS = {"gcn": GCNConv, "sage": SAGEConv, "gat": GATConv}
+
+    def __init__(self, in_channels: int, hidden, num_classes: int, *, conv: str = "gcn", residual: bool = False,
+                 pool: str | None = None, seed: int = 0):
+        super().__init__()
+        if conv not in self.CONVS:
+            raise ValueError(f"conv must be one of {sorted(self.CONVS)}, got {conv!r}")
+        widths = [in_channels, *([hidden] if isinstance(hidden, int) else hidden)]
+        self.residual, self.pool_mode = bool(residual), pool
+        self.convs = []
+        for k, (a, b) in enumerate(zip(widths, widths[1:])):
+            self.convs.append(self.add(f"conv{k + 1}", self.CONVS[conv](a, b, seed=seed + k)))
+        self.pool = GlobalPool(pool) if pool else None
+        self.head = Linear(widths[-1], num_classes, seed=seed + len(widths))
+        self.embedding = None
+
+    def forward(self, x, edge_index, batch=None):
+        h = as_array(x, "x", ndim=2)
+        masks = []
+        for conv in self.convs:
+            z = conv.forward(h, edge_index)
+            mask = z > 0
+            z = z * mask
+            if self.residual and z.shape == h.shape:
+                z = z + h
+            masks.append((mask, self.residual and z.shape == h.shape))
+            h = z
+        self.embedding = h
+        if self.pool is not None:
+            if batch is None:
+                batch = np.zeros(h.shape[0], dtype=np.int64)
+            h = self.pool.forward(h, batch)
+        self._cache = masks
+        return self.head.forward(h)
+
+    def __call__(self, x, edge_index, batch=None):
+        return self.forward(x, edge_index, batch)
+
+    def backward(self, dout):
+        masks = self._saved()
+        dh = self.head.backward(dout)
+        if self.pool is not None:
+            dh = self.pool.backward(dh)
+        for conv, (mask, skip) in zip(reversed(self.convs), reversed(masks)):
+            dz = dh * mask
+            dh = conv.backward(dz) + (dh if skip else 0)
+        return dh
+
+
+def smoothness(h, edge_index) -> float:
+    """Dirichlet energy per edge, normalised by the features' scale: mean over edges (j, i) of
+    ||h_i - h_j||^2, divided by the mean ||h_i - mean(h)||^2. 0 when all connected nodes agree
+    (over-smoothed); about 2 for unrelated features."""
+    h = np.asarray(h, dtype=np.float64)
+    source, target = check_edge_index(edge_index, h.shape[0])
+    spread = np.mean(np.sum((h - h.mean(0)) ** 2, axis=1))
+    if spread == 0 or source.size == 0:
+        return 0.0
+    return float(np.mean(np.sum((h[target] - h[source]) ** 2, axis=1)) / spread)

@@ -149,3 +149,33 @@ def test_worst_differences_recorded():
     print("\nmax |NumPy - PyG| (outputs, dx and parameter gradients, float64):",
           {name: f"{value:.1e}" for name, value in WORST.items()})
     assert max(WORST.values()) < 1e-12
+
+
+def test_gcn_model_backward_matches_finite_differences_with_residual_and_pool():
+    from nncourse.gnn import GCN
+    from nncourse.gradcheck import numeric_gradient
+
+    rng = np.random.default_rng(0)
+    x, edges, batch = rng.normal(size=(N, 3)), GRAPHS["repeated edges"], np.array([0, 0, 0, 1, 1, 1, 1])
+    for conv, pool, residual in (("gcn", None, True), ("sage", "max", False), ("gat", "sum", True)):
+        model = GCN(3, [4, 4], 2, conv=conv, pool=pool, residual=residual, seed=1)
+        dout = rng.normal(size=model(x, edges, batch).shape)
+        model(x, edges, batch)
+        dx = model.backward(dout)
+        numeric = numeric_gradient(lambda: float(np.sum(model(x, edges, batch) * dout)), x)
+        np.testing.assert_allclose(dx, numeric, atol=1e-6, err_msg=conv)
+        model(x, edges, batch)
+        model.backward(dout)
+        grads = {k: g.copy() for k, g in model.grads.items()}
+        name = "conv2.lin.weight" if conv != "sage" else "conv2.lin_l.weight"
+        numeric = numeric_gradient(lambda: float(np.sum(model(x, edges, batch) * dout)), model.params[name])
+        np.testing.assert_allclose(grads[name], numeric, atol=1e-6, err_msg=conv)
+
+
+def test_smoothness_is_zero_for_constant_neighbours():
+    from nncourse.gnn import smoothness
+
+    edges = GRAPHS["undirected, isolated node"]
+    assert smoothness(np.ones((N, 3)), edges) == 0
+    h = np.random.default_rng(0).normal(size=(N, 3))
+    assert 0.5 < smoothness(h, edges) < 4
