@@ -40,6 +40,9 @@ from .gnn import GATConv, GCNConv, GlobalPool, SAGEConv
 # Notebook 13: fairness metrics, biased data, mitigation, model cards.
 from . import fairness, fairness_data, mitigation, model_card
 
+# Notebook 14: explainability (attributions, faithfulness, sanity checks).
+from . import explain
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -54,4 +57,5 @@ __all__ = [
     "attention", "rnn", "text", "MultiHeadAttention", "scaled_dot_product_attention", "GRU", "LSTM", "RNN",
     "gnn", "graph_data", "GATConv", "GCNConv", "GlobalPool", "SAGEConv",
     "fairness", "fairness_data", "mitigation", "model_card",
+    "explain",
 ]
