@@ -40,6 +40,9 @@ from .gnn import GATConv, GCNConv, GlobalPool, SAGEConv
 # Notebook 13: fairness metrics, biased data, mitigation, model cards.
 from . import fairness, fairness_data, mitigation, model_card
 
+# Notebook 10: transfer learning and self-supervision.
+from . import transfer
+
 # Notebook 14: explainability (attributions, faithfulness, sanity checks).
 from . import explain
 

@@ -1,0 +1,242 @@
+"""Transfer learning and self-supervision in PyTorch (notebook 10, "at scale").
+
+* :func:`make_encoder` - a small CNN body: image (N, 1, H, W) -> embedding (N, width).
+* :class:`Classifier` - a body and a linear head; :func:`train_steps` trains one with Adam on a
+  (small) labelled set, the body at its own (lower) learning rate for fine-tuning, or frozen.
+* :func:`embed` - the body's embeddings as a NumPy array (for probes and nearest class means).
+* :func:`nt_xent_torch` and :func:`simclr_pretrain` - SimCLR (Chen et al. 2020): two augmented
+  views of every image, a projection head, the NT-Xent loss; no labels.
+* :func:`label_budget_runs` - the notebook's experiment: for every label budget and seed, the same
+  labelled examples for four methods (from scratch, linear probe, fine-tuning, nearest class mean).
+
+The NumPy side (augmentations, NT-Xent forward/backward, the probe) is :mod:`nncourse.transfer`.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import transfer
+from ..validation import check_positive_int
+from .training import seed_everything
+
+METHODS = ("from scratch", "linear probe", "fine-tune", "nearest class mean")
+
+
+def make_encoder(image_shape=(8, 8), *, channels=(16, 16), seed: int | None = None) -> nn.Sequential:
+    """[3x3 conv -> ReLU -> 2x2 max-pool] x 2 -> flatten: (N, 1, H, W) -> (N, width) with
+    width = channels[1] * H/4 * W/4 (64 for 8x8 digits); see :func:`encoder_width`.
+
+    No BatchNorm: fine-tuning on 5 labelled images would re-estimate its statistics from 5 images.
+    H and W must be multiples of 4 (8x8 digits, 28x28 MNIST).
+    """
+    height, wide = (check_positive_int(s, "image_shape entries") for s in image_shape)
+    if height % 4 or wide % 4:
+        raise ValueError(f"image_shape must have sides divisible by 4 (two 2x2 poolings), got {tuple(image_shape)}")
+    c1, c2 = (check_positive_int(c, "channels") for c in channels)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # (N, c1, H/2, W/2)
+        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # (N, c2, H/4, W/4)
+        nn.Flatten(),                                                    # (N, c2 * H/4 * W/4)
+    )
+
+
+def encoder_width(image_shape=(8, 8), channels=(16, 16)) -> int:
+    """The length of :func:`make_encoder`'s embedding."""
+    return channels[1] * (image_shape[0] // 4) * (image_shape[1] // 4)
+
+
+class Classifier(nn.Module):
+    """``head(body(x))``: a (pretrained) body and a new linear head for ``num_classes`` classes."""
+
+    def __init__(self, body: nn.Module, width: int, num_classes: int):
+        super().__init__()
+        self.body, self.head = body, nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def _tensor(X, dtype=torch.float32):
+    return X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X), dtype=dtype)
+
+
+def embed(body: nn.Module, images, *, batch_size: int = 2048) -> np.ndarray:
+    """The body's embeddings of ``images`` (N, 1, H, W), as a float64 NumPy array (N, width)."""
+    device = next(body.parameters()).device
+    was_training = body.training
+    body.eval()
+    X = _tensor(images)
+    with torch.no_grad():
+        out = torch.cat([body(X[i:i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)])
+    body.train(was_training)
+    return out.double().numpy()
+
+
+def train_steps(model: Classifier, images, labels, *, steps: int = 100, lr: float = 3e-3,
+                body_lr: float | None = None, batch_size: int = 256, seed: int = 0) -> list[float]:
+    """Adam on cross-entropy for ``steps`` steps (the whole set each step when it fits in a batch).
+
+    ``body_lr``: the body's learning rate (``None``: the same as the head's; ``0``: frozen).
+    Returns the loss of every step.
+    """
+    steps = check_positive_int(steps, "steps")
+    body_lr = lr if body_lr is None else body_lr
+    device = next(model.parameters()).device
+    X, y = _tensor(images).to(device), _tensor(labels, torch.long).to(device)
+    groups = [{"params": model.head.parameters(), "lr": lr}]
+    if body_lr > 0:
+        groups.append({"params": model.body.parameters(), "lr": body_lr})
+    opt = torch.optim.Adam(groups)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        if len(X) > batch_size:
+            pick = torch.randint(len(X), (batch_size,), generator=generator).to(device)
+            xb, yb = X[pick], y[pick]
+        else:
+            xb, yb = X, y
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def accuracy(model: nn.Module, images, labels) -> float:
+    """Fraction of ``images`` whose arg-max logit is the label."""
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        pred = model(_tensor(images).to(device)).argmax(dim=1).cpu().numpy()
+    return float((pred == np.asarray(labels)).mean())
+
+
+# --------------------------------------------------------------------------------------------
+# SimCLR
+# --------------------------------------------------------------------------------------------
+
+
+def nt_xent_torch(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """SimCLR's NT-Xent in PyTorch: a cross-entropy over the other 2N - 1 embeddings whose correct
+    class is the other view (the reference for :func:`nncourse.transfer.nt_xent_forward`)."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)                          # (2N, D) unit vectors
+    n = len(z1)
+    s = z @ z.T / temperature
+    s = s.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positive = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    return F.cross_entropy(s, positive)
+
+
+def simclr_pretrain(body: nn.Module, images, *, width: int = 64, projection: int = 32, steps: int = 300,
+                    batch_size: int = 256, temperature: float = 0.5, lr: float = 3e-3, seed: int = 0,
+                    augment: Callable | None = None, progress: bool = True) -> list[float]:
+    """Pretrain ``body`` without labels: every step, two random views of ``batch_size`` images
+    (``augment(batch, rng)``, default :func:`nncourse.transfer.augment`), body -> projection MLP ->
+    NT-Xent. The projection head is thrown away afterwards (SimCLR found the body's features, before
+    it, transfer better). images: (N, 1, H, W) NumPy. Returns the loss of every step."""
+    from tqdm.auto import tqdm
+
+    steps = check_positive_int(steps, "steps")
+    augment = augment or transfer.augment
+    seed_everything(seed)
+    rng = np.random.default_rng(seed)
+    device = next(body.parameters()).device
+    head = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, projection)).to(device)
+    opt = torch.optim.Adam([*body.parameters(), *head.parameters()], lr=lr)
+    images = np.asarray(images)
+    body.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="SimCLR", unit="step", disable=not progress):
+        batch = images[rng.choice(len(images), size=min(batch_size, len(images)), replace=False)]
+        v1, v2 = (torch.as_tensor(augment(batch, rng), dtype=torch.float32, device=device) for _ in range(2))
+        loss = nt_xent_torch(head(body(v1)), head(body(v2)), temperature)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+# --------------------------------------------------------------------------------------------
+# The label-budget experiment
+# --------------------------------------------------------------------------------------------
+
+
+def head_from_probe(head: nn.Linear, probe: transfer.LinearProbe) -> nn.Linear:
+    """Set ``head`` to the fitted probe, its standardisation folded in: (x - m) / s @ W + b =
+    x @ (W / s) + (b - m / s @ W). The probe's classes become outputs 0..C-1 in sorted order."""
+    W = probe.W / probe.std[:, None]                                     # (D, C)
+    if head.weight.shape != (W.shape[1], W.shape[0]):
+        raise ValueError(f"head is {tuple(head.weight.shape)} (out, in), the probe needs {(W.shape[1], W.shape[0])}")
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(W.T, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(probe.b - probe.mean / probe.std @ probe.W, dtype=head.bias.dtype))
+    return head
+
+
+def label_budget_runs(pretrained: nn.Module, make_body: Callable[[int], nn.Module], train, test, *,
+                      budgets: Sequence[int] = (1, 5, 10, 50), seeds: Sequence[int] = (0, 1, 2),
+                      width: int = 64, steps: int = 50, lr: float = 3e-3, body_lr: float = 1e-3,
+                      probe_loss_and_grad=transfer.probe_loss_and_grad, methods: Sequence[str] = METHODS,
+                      progress: bool = True) -> list[dict]:
+    """For every seed and budget k: draw k labelled examples per class from ``train = (images,
+    labels)`` (the same draw for every method) and measure the test accuracy of
+
+    * ``from scratch``: ``make_body(seed)`` + a head, ``steps`` Adam steps at ``lr``;
+    * ``linear probe``: :func:`nncourse.transfer.fit_linear_probe` on the frozen ``pretrained`` body's
+      embeddings (with ``probe_loss_and_grad``, the learner's once it passes);
+    * ``fine-tune``: a copy of ``pretrained`` + the linear probe as its head ("LP-FT", Kumar et al.
+      2022: a random head's large early gradients would scramble the pretrained features), then
+      every layer trained, the body at the lower ``body_lr``;
+    * ``nearest class mean``: on the frozen embeddings, L2-normalised.
+
+    Labels may be any integers (5..9); they are mapped to 0..C-1 for training. Returns records
+    ``{"method", "budget", "seed", "accuracy"}``.
+    """
+    from tqdm.auto import tqdm
+
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
+    (X, y), (X_test, y_test) = train, test
+    classes, y_index = np.unique(y, return_inverse=True)
+    y_test_index = np.searchsorted(classes, y_test)
+    features = embed(pretrained, X) if set(methods) - {"from scratch"} else None
+    features_test = embed(pretrained, X_test) if features is not None else None
+
+    def unit(f):
+        return f / (np.linalg.norm(f, axis=1, keepdims=True) + 1e-12)
+
+    records = []
+    runs = [(seed, k) for seed in seeds for k in budgets]
+    for seed, k in tqdm(runs, desc="label budgets", unit="run", disable=not progress):
+        pick = transfer.sample_per_class(y, k, np.random.default_rng(1000 * seed + k))
+        for method in methods:
+            if method == "from scratch":
+                model = Classifier(make_body(seed), width, len(classes))
+                train_steps(model, X[pick], y_index[pick], steps=steps, lr=lr, seed=seed)
+                acc = accuracy(model, X_test, y_test_index)
+            elif method == "fine-tune":
+                model = Classifier(copy.deepcopy(pretrained), width, len(classes))
+                head_from_probe(model.head, transfer.fit_linear_probe(features[pick], y[pick],
+                                                                      loss_and_grad=probe_loss_and_grad))
+                train_steps(model, X[pick], y_index[pick], steps=steps, lr=lr, body_lr=body_lr, seed=seed)
+                acc = accuracy(model, X_test, y_test_index)
+            elif method == "linear probe":
+                probe = transfer.fit_linear_probe(features[pick], y[pick], loss_and_grad=probe_loss_and_grad)
+                acc = probe.accuracy(features_test, y_test)
+            else:
+                pred = transfer.nearest_class_mean(unit(features[pick]), y[pick], unit(features_test))
+                acc = float((pred == y_test).mean())
+            records.append({"method": method, "budget": k, "seed": seed, "accuracy": acc})
+    return records
