@@ -40,6 +40,9 @@ from .gnn import GATConv, GCNConv, GlobalPool, SAGEConv
 # Notebook 13: fairness metrics, biased data, mitigation, model cards.
 from . import fairness, fairness_data, mitigation, model_card
 
+# Notebook 15: robustness (adversarial examples, distribution shift) and privacy (DP-SGD, FedAvg).
+from . import privacy, robustness
+
 # Notebook 10: transfer learning and self-supervision.
 from . import transfer
 
@@ -60,5 +63,6 @@ __all__ = [
     "attention", "rnn", "text", "MultiHeadAttention", "scaled_dot_product_attention", "GRU", "LSTM", "RNN",
     "gnn", "graph_data", "GATConv", "GCNConv", "GlobalPool", "SAGEConv",
     "fairness", "fairness_data", "mitigation", "model_card",
+    "privacy", "robustness",
     "explain",
 ]
