@@ -1,0 +1,260 @@
+"""Training at scale with PyTorch (notebook 11): DDP launched with torchrun, checkpoint and resume,
+activation checkpointing measured with saved-tensor hooks, torch.compile timing, a scaling-law sweep.
+
+* :func:`run_ddp` launches :mod:`nncourse.at_scale.ddp_train` with ``torchrun --nproc_per_node=K``
+  (CPU/gloo) and loads what each rank saved (``weights_only=True``).
+* :class:`ResumableRun` trains a small dropout MLP with Adam and a learning-rate schedule; its
+  :meth:`~ResumableRun.checkpoint` holds model, optimizer, scheduler, both RNG states and the data
+  position, so a run stopped and resumed ends bit-identical to one never stopped.
+* :func:`saved_activation_bytes` counts the bytes autograd keeps for the backward (saved-tensor
+  hooks: device-independent), with or without ``torch.utils.checkpoint``.
+* :func:`time_compile` times eager against ``torch.compile`` (None with a reason where it cannot).
+* :func:`scaling_sweep` trains MLPs of several widths on one fixed task and budget: loss vs parameters.
+"""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint_sequential
+
+from . import ddp_train
+
+# --- DistributedDataParallel, really run -----------------------------------------------------------
+
+
+def ddp_command(out_dir, *, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2,
+                seed: int = 0) -> list[str]:
+    """The torchrun command line (``python -m torch.distributed.run`` is ``torchrun``). ``--standalone``
+    starts a local rendezvous on a free port, so runs side by side do not collide."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+            ddp_train.__file__, "--out", str(out_dir), "--steps", str(steps), "--batch-size", str(batch_size),
+            "--lr", str(lr), "--seed", str(seed)]
+
+
+def run_ddp(*, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2, seed: int = 0,
+            timeout: float = 240, out_dir=None, verbose: bool = True) -> list[dict]:
+    """Run ``ddp_train`` on ``nproc`` CPU processes; return each rank's saved dict (state_dict, indices).
+
+    Raises RuntimeError with the processes' output if the run fails or takes over ``timeout`` s."""
+    for name, value in (("nproc", nproc), ("steps", steps), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="nncourse_ddp_"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = ddp_command(out_dir, nproc=nproc, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as err:
+        raise RuntimeError(f"torchrun did not finish within {timeout} s:\n{err.stdout}\n{err.stderr}") from err
+    if done.returncode != 0:
+        raise RuntimeError(f"torchrun failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
+    if verbose:
+        print("$ torchrun --standalone --nproc_per_node=%d ddp_train.py --out ... --steps %d" % (nproc, steps))
+        print(done.stdout.strip())
+    return [torch.load(out_dir / f"rank{r}.pt", weights_only=True) for r in range(nproc)]
+
+
+def max_state_difference(a: dict, b: dict) -> float:
+    """Largest absolute difference between two state_dicts with the same keys."""
+    if a.keys() != b.keys():
+        raise ValueError(f"the state_dicts have different keys: {sorted(a)} vs {sorted(b)}")
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    """Bit-identical state_dicts."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --- checkpoint and resume --------------------------------------------------------------------------
+
+class ResumableRun:
+    """A small training run that can be stopped and resumed exactly.
+
+    Model: MLP with dropout (so the global RNG matters); Adam; StepLR; each epoch's order drawn
+    from a data generator. ``train(steps)`` trains that many more steps; ``checkpoint()`` returns
+    everything needed to continue; ``ResumableRun.resume(ckpt, data)`` rebuilds the run from it.
+    """
+
+    def __init__(self, data, *, seed: int = 0, batch_size: int = 16, lr: float = 0.01, hidden: int = 32):
+        self.X, self.y = data
+        self.batch_size = batch_size
+        torch.manual_seed(seed)
+        self.model = nn.Sequential(nn.Linear(self.X.shape[1], hidden), nn.ReLU(), nn.Dropout(0.2),
+                                   nn.Linear(hidden, int(self.y.max()) + 1))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=10, gamma=0.5)
+        self.data_rng = torch.Generator().manual_seed(seed + 1)
+        self.step, self.order = 0, None
+        self.steps_per_epoch = len(self.X) // batch_size
+
+    def train(self, steps: int) -> None:
+        self.model.train()
+        for _ in range(steps):
+            position = self.step % self.steps_per_epoch
+            if position == 0:  # a new epoch: a new order
+                self.order = torch.randperm(len(self.X), generator=self.data_rng)
+            idx = self.order[position * self.batch_size:(position + 1) * self.batch_size]
+            self.optimizer.zero_grad()
+            nn.functional.cross_entropy(self.model(self.X[idx]), self.y[idx]).backward()
+            self.optimizer.step()
+            self.step += 1
+            if self.step % self.steps_per_epoch == 0:
+                self.scheduler.step()  # once an epoch
+
+    def checkpoint(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                "data_rng": self.data_rng.get_state(), "order": self.order, "step": self.step}
+
+    @classmethod
+    def resume(cls, ckpt: dict, data, **kwargs) -> "ResumableRun":
+        run = cls(data, **kwargs)
+        run.model.load_state_dict(ckpt["model"])
+        run.optimizer.load_state_dict(ckpt["optimizer"])
+        run.scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        run.data_rng.set_state(ckpt["data_rng"])
+        run.order, run.step = ckpt["order"], ckpt["step"]
+        return run
+
+
+def save_and_load(obj, *, weights_only: bool = True):
+    """torch.save into memory and torch.load back (as a file on disk would)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=weights_only)
+
+
+UNPICKLE_LOG: list[str] = []
+
+
+def record_unpickling(message: str) -> None:
+    UNPICKLE_LOG.append(message)
+
+
+class RunsCodeWhenUnpickled:
+    """Why ``weights_only=True``: unpickling calls whatever ``__reduce__`` names. This harmless one
+    only appends a line to ``UNPICKLE_LOG``; a malicious checkpoint could run any command."""
+
+    def __reduce__(self):
+        return (record_unpickling, ("code ran while loading the checkpoint",))
+
+
+# --- activation memory ------------------------------------------------------------------------------
+
+def deep_mlp(depth: int = 16, width: int = 256, seed: int = 0) -> nn.Sequential:
+    """``depth`` blocks of Linear(width, width) + Tanh."""
+    torch.manual_seed(seed)
+    return nn.Sequential(*[nn.Sequential(nn.Linear(width, width), nn.Tanh()) for _ in range(depth)])
+
+
+def saved_activation_bytes(model: nn.Sequential, x: torch.Tensor, *, segments: int | None = None):
+    """Bytes autograd keeps for the backward at the end of the forward (parameters excluded; each
+    storage counted once), with ``checkpoint_sequential(model, segments, x)`` if ``segments``.
+
+    Returns (bytes, output). Uses ``torch.autograd.graph.saved_tensors_hooks``: works on any device."""
+    params = {p.data_ptr() for p in model.parameters()}
+    kept: dict = {}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in params:
+            kept[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        if segments is None:
+            out = model(x)
+        else:
+            out = checkpoint_sequential(model, segments, x, use_reentrant=True)
+    return sum(kept.values()), out
+
+
+def time_forward_backward(model, x, *, segments=None, repeats: int = 5) -> float:
+    """Median seconds of one forward + backward (checkpointed with ``segments`` if given)."""
+    times = []
+    for _ in range(repeats + 1):
+        model.zero_grad()
+        start = time.perf_counter()
+        out = model(x) if segments is None else checkpoint_sequential(model, segments, x, use_reentrant=True)
+        out.square().mean().backward()
+        times.append(time.perf_counter() - start)
+    times = sorted(times[1:])  # the first run warms up
+    return times[len(times) // 2]
+
+
+# --- torch.compile ----------------------------------------------------------------------------------
+
+def time_compile(model, x, *, repeats: int = 20):
+    """(eager seconds per call, compiled seconds per call, compile seconds), or (None, reason) where
+    torch.compile cannot run here (no C++ compiler, unsupported platform)."""
+    model.eval()
+    try:
+        compiled = torch.compile(model)
+        start = time.perf_counter()
+        with torch.no_grad():
+            compiled(x)
+        compile_s = time.perf_counter() - start
+    except Exception as err:  # no compiler, unsupported Python: say why and move on
+        return None, f"torch.compile is not available here: {type(err).__name__}: {str(err)[:200]}"
+
+    def per_call(fn):
+        with torch.no_grad():
+            fn(x)
+            best = float("inf")
+            for _ in range(3):  # best of 3 blocks of `repeats` calls
+                start = time.perf_counter()
+                for _ in range(repeats):
+                    fn(x)
+                best = min(best, (time.perf_counter() - start) / repeats)
+        return best
+
+    return (per_call(model), per_call(compiled), compile_s), None
+
+
+# --- scaling laws -----------------------------------------------------------------------------------
+
+def teacher_task(seed: int = 0, features: int = 16, hidden: int = 256):
+    """A fixed random 'teacher' network: the function every student learns (fresh samples each step,
+    so the loss measures capacity, not memorisation)."""
+    g = torch.Generator().manual_seed(10_000 + seed)
+    W1 = torch.randn(features, hidden, generator=g) / features**0.5
+    W2 = torch.randn(hidden, 1, generator=g) / hidden**0.5
+
+    def sample(n, generator):
+        X = torch.randn(n, features, generator=generator)
+        return X, torch.tanh(X @ W1) @ W2
+    return sample
+
+
+def scaling_sweep(widths, *, steps: int = 300, batch_size: int = 128, seed: int = 0, lr: float = 3e-3):
+    """Train a 2-layer tanh MLP student of each width for ``steps`` Adam steps on the teacher task.
+    Returns a list of (parameters, test MSE, training FLOPs ~ 6 N D)."""
+    sample = teacher_task(seed)
+    X_test, y_test = sample(2048, torch.Generator().manual_seed(seed + 7))
+    results = []
+    for width in widths:
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(X_test.shape[1], width), nn.Tanh(), nn.Linear(width, 1))
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        data_rng = torch.Generator().manual_seed(seed + 1)
+        for _ in range(steps):
+            X, y = sample(batch_size, data_rng)
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(X), y).backward()
+            optimizer.step()
+        with torch.no_grad():
+            test = float(nn.functional.mse_loss(model(X_test), y_test))
+        n_params = sum(p.numel() for p in model.parameters())
+        results.append((n_params, test, 6.0 * n_params * steps * batch_size))
+    return results
