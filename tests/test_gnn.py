@@ -172,10 +172,15 @@ def test_gcn_model_backward_matches_finite_differences_with_residual_and_pool():
         np.testing.assert_allclose(grads[name], numeric, atol=1e-6, err_msg=conv)
 
 
-def test_smoothness_is_zero_for_constant_neighbours():
-    from nncourse.gnn import smoothness
+def test_dirichlet_energy_zero_when_over_smoothed_and_matches_dense_laplacian():
+    from nncourse.gnn import dirichlet_energy
 
     edges = GRAPHS["undirected, isolated node"]
-    assert smoothness(np.ones((N, 3)), edges) == 0
+    deg = degree(add_remaining_self_loops(edges, N)[1], N)
+    assert dirichlet_energy(np.sqrt(deg)[:, None] * np.ones((N, 3)), edges) < 1e-12   # GCN's fixed point
     h = np.random.default_rng(0).normal(size=(N, 3))
-    assert 0.5 < smoothness(h, edges) < 4
+    L = np.eye(N) - normalized_adjacency(edges, N)
+    assert np.isclose(dirichlet_energy(h, edges), np.trace(h.T @ L @ h) / np.sum(h * h))
+    assert 0.3 < dirichlet_energy(h, edges) < 1.7
+    A = normalized_adjacency(edges, N)
+    assert dirichlet_energy(A @ A @ h, edges) < dirichlet_energy(h, edges)   # propagation smooths
