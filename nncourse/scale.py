@@ -335,10 +335,12 @@ class TransformerShape:
         return 12 * self.layers * self.hidden**2 + self.vocab * self.hidden
 
 
+# GPT-2's shapes (Radford et al. 2019) and the 7B / 13B / 65B shapes of LLaMA (Touvron et al. 2023),
+# counted with the plain 12 L h^2 formula (LLaMA's gated MLP differs a little)
 MODELS = (TransformerShape("GPT-2 small (124M)", 12, 768, 12), TransformerShape("GPT-2 XL (1.5B)", 48, 1600, 25),
-          TransformerShape("7B (LLaMA-like)", 32, 4096, 32, 32_000),
-          TransformerShape("13B (LLaMA-like)", 40, 5120, 40, 32_000),
-          TransformerShape("70B (LLaMA-like)", 80, 8192, 64, 32_000))
+          TransformerShape("7B (32 x 4096)", 32, 4096, 32, 32_000),
+          TransformerShape("13B (40 x 5120)", 40, 5120, 40, 32_000),
+          TransformerShape("65B (80 x 8192)", 80, 8192, 64, 32_000))
 
 GPUS = {"16 GB (T4, V100)": 16, "24 GB (RTX 4090)": 24, "40 GB (A100)": 40, "80 GB (A100, H100)": 80,
         "141 GB (H200)": 141}
