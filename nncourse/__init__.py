@@ -49,6 +49,9 @@ from . import transfer
 # Notebook 14: explainability (attributions, faithfulness, sanity checks).
 from . import explain
 
+# Notebook 12: efficient inference (quantization, pruning, distillation, cost).
+from . import compression
+
 __version__ = "0.1.0"
 
 __all__ = [
