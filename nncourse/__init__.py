@@ -52,6 +52,10 @@ from . import explain
 # Notebook 12: efficient inference (quantization, pruning, distillation, cost).
 from . import compression
 
+# Notebook 11: training at scale (ring all-reduce, loss scaling, checkpointing, memory, scaling laws).
+from . import scale
+from .scale import DynamicLossScaler, ring_allreduce
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -68,4 +72,5 @@ __all__ = [
     "fairness", "fairness_data", "mitigation", "model_card",
     "privacy", "robustness",
     "explain",
+    "scale", "DynamicLossScaler", "ring_allreduce",
 ]
