@@ -113,8 +113,8 @@ def test_time_forward_backward_returns_seconds():
 
 
 def test_scaling_sweep_loss_falls_with_width():
-    results = S.scaling_sweep([2, 8, 32], steps=60, seed=0)
+    results = S.scaling_sweep([1, 4, 16], steps=60, seed=0)
     params, losses, flops = map(np.array, zip(*results))
-    assert list(params) == [18 * w + 1 for w in (2, 8, 32)]  # 16 inputs: (16 + 1) w + (w + 1)
-    assert losses[-1] < losses[0]
-    np.testing.assert_allclose(flops, 6 * params * 60 * 128)
+    assert list(params) == [10 * w + 1 for w in (1, 4, 16)]  # 8 inputs: (8 + 1) w + (w + 1)
+    assert losses[-1] < losses[0] < 1.5  # a fraction of the teacher's variance
+    np.testing.assert_allclose(flops, 6 * params * 60 * 256)
