@@ -551,7 +551,7 @@ class GCN(Container):
     """A stack of graph convolutions with ReLU between them, then a linear read-out.
 
     GCN(in_channels, hidden (a list of widths), num_classes, conv="gcn"|"sage"|"gat", residual=False,
-    pool=None|"sum"|"mean"|"max"). forward(x (N, F), edge_index, batch=None) -> node logits
+    pool=None|"sum"|"mean"|"max", activation="relu"|"tanh"). forward(x (N, F), edge_index, batch=None) -> node logits
     (N, num_classes), or graph logits (G, num_classes) with a ``pool``. ``embedding`` holds the
     last hidden layer's node features (N, hidden[-1]) of the latest forward (for pictures).
     ``residual`` adds each hidden layer's input to its output where the widths agree.
@@ -560,8 +560,11 @@ class GCN(Container):
     CONVS = {"gcn": GCNConv, "sage": SAGEConv, "gat": GATConv}
 
     def __init__(self, in_channels: int, hidden, num_classes: int, *, conv: str = "gcn", residual: bool = False,
-                 pool: str | None = None, seed: int = 0):
+                 pool: str | None = None, activation: str = "relu", seed: int = 0):
         super().__init__()
+        if activation not in ("relu", "tanh"):
+            raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
+        self.activation = activation
         if conv not in self.CONVS:
             raise ValueError(f"conv must be one of {sorted(self.CONVS)}, got {conv!r}")
         widths = [in_channels, *([hidden] if isinstance(hidden, int) else hidden)]
@@ -578,8 +581,12 @@ class GCN(Container):
         masks = []
         for conv in self.convs:
             z = conv.forward(h, edge_index)
-            mask = z > 0
-            z = z * mask
+            if self.activation == "relu":
+                mask = z > 0
+                z = z * mask
+            else:
+                z = np.tanh(z)
+                mask = 1 - z * z       # tanh' = 1 - tanh^2: the factor backward multiplies by
             if self.residual and z.shape == h.shape:
                 z = z + h
             masks.append((mask, self.residual and z.shape == h.shape))

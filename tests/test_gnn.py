@@ -157,8 +157,9 @@ def test_gcn_model_backward_matches_finite_differences_with_residual_and_pool():
 
     rng = np.random.default_rng(0)
     x, edges, batch = rng.normal(size=(N, 3)), GRAPHS["repeated edges"], np.array([0, 0, 0, 1, 1, 1, 1])
-    for conv, pool, residual in (("gcn", None, True), ("sage", "max", False), ("gat", "sum", True)):
-        model = GCN(3, [4, 4], 2, conv=conv, pool=pool, residual=residual, seed=1)
+    for conv, pool, residual, activation in (("gcn", None, True, "relu"), ("sage", "max", False, "relu"),
+                                             ("gat", "sum", True, "relu"), ("gcn", "mean", False, "tanh")):
+        model = GCN(3, [4, 4], 2, conv=conv, pool=pool, residual=residual, activation=activation, seed=1)
         dout = rng.normal(size=model(x, edges, batch).shape)
         model(x, edges, batch)
         dx = model.backward(dout)
