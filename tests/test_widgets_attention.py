@@ -53,8 +53,10 @@ def test_explorer_menus_and_query_change_the_picture(explorer):
         explorer.layer.value, explorer.head.value = 1, 1
     np.testing.assert_array_equal(explorer.heat.get_array(), explorer.weights[1, 1])
     assert explorer.ax_heat.title.get_text().startswith("layer 1, head 1")
-    box = explorer.thumb_axes[1, 1].get_position()
-    assert explorer.selected.get_x() == pytest.approx(box.x0) and explorer.selected.get_y() == pytest.approx(box.y0)
+    # the red frame sits on thumbnail (1, 1) of the mosaic
+    step = len(explorer.tokens) + explorer._gap()
+    assert explorer.selected.get_bbox().bounds == (step - 0.5, step - 0.5, len(explorer.tokens), len(explorer.tokens))
+    np.testing.assert_array_equal(explorer.thumbnail(1, 1), explorer.weights[1, 1])
     explorer.query.value = 2
     heights = [max(y for _, y in path.vertices) for path in explorer.bars.get_paths()]
     np.testing.assert_allclose(heights, explorer.weights[1, 1, 2])
@@ -71,7 +73,12 @@ def test_explorer_causal_box_removes_the_upper_triangle(explorer):
     assert "(causal)" in explorer.ax_heat.title.get_text()
     for i in range(2):
         for h in range(2):
-            np.testing.assert_array_equal(explorer.thumbs[i, h].get_array(), explorer.weights[i, h])
+            np.testing.assert_array_equal(explorer.thumbnail(i, h), explorer.weights[i, h])
+    repainted = explorer.render().copy()  # the thumbnails were painted into the cached background ...
+    explorer.invalidate()
+    np.testing.assert_array_equal(repainted, explorer.render())  # ... exactly as a full redraw draws them
+    gaps = np.ma.getmaskarray(explorer.thumbs.get_array())  # between the thumbnails: masked (transparent)
+    assert gaps.sum() == explorer.thumbs.get_array().size - explorer.weights[:, :, 0].size * len(explorer.tokens)
 
 
 def test_explorer_new_text_resizes_and_bad_text_is_reported(explorer):
@@ -146,8 +153,8 @@ def test_explorer_labels_stay_inside_the_figure():
     explorer = AttentionExplorer(sequential_attention(one_head, _encode_digits), "31415926", causal=False)
     explorer.to_png()
     renderer = explorer.fig.canvas.get_renderer()
-    labels = [t for ax in explorer.thumb_axes.ravel() for t in ax.texts]
-    assert [t.get_text() for t in labels] == ["L0"]
-    for text in labels + [ax.title for ax in explorer.thumb_axes.ravel()]:
+    labels = explorer.ax_thumbs.texts
+    assert [t.get_text() for t in labels] == ["L0", "h0"]
+    for text in labels:
         box = text.get_window_extent(renderer)
         assert box.x0 >= 0 and box.y1 <= explorer.fig.bbox.y1, text.get_text()

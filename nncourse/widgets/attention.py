@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
@@ -116,25 +117,21 @@ class AttentionExplorer(FigureWidget):
 
         grid = self.fig.add_gridspec(1, 3, width_ratios=[0.75, 1.25, 1.35], wspace=0.3,
                                      left=0.04, right=0.98, bottom=0.14, top=0.89)
-        thumbs = grid[0].subgridspec(n_layers, n_heads, wspace=0.08, hspace=0.08)
-        self.thumb_axes = np.empty((n_layers, n_heads), dtype=object)
-        self.thumbs = np.empty((n_layers, n_heads), dtype=object)
-        for i in range(n_layers):
-            for h in range(n_heads):
-                ax = self.fig.add_subplot(thumbs[i, h])
-                ax.set_axis_off()  # no axis machinery to draw: the thumbnails redraw much faster
-                if h == 0:
-                    # a fixed offset in points: a fraction of a wide one-head thumbnail fell off the figure
-                    ax.annotate(f"L{i}", xy=(0, 0.5), xycoords="axes fraction", xytext=(-3, 0),
-                                textcoords="offset points", fontsize=8, ha="right", va="center")
-                if i == 0:
-                    ax.set_title(f"h{h}", fontsize=8, pad=2)
-                self.thumb_axes[i, h] = ax
-                self.thumbs[i, h] = ax.imshow(self.weights[i, h], vmin=0, vmax=1, cmap="viridis",
-                                              interpolation="nearest", aspect="auto")
-        self.selected = Rectangle((0, 0), 0, 0, transform=self.fig.transFigure, fill=False,
-                                  edgecolor="red", linewidth=2, zorder=10)
-        self.fig.add_artist(self.selected)
+        # Every (layer, head) thumbnail in one image, a mosaic with transparent gaps: one artist to
+        # draw instead of layers x heads axes, so it can be redrawn on every update.
+        self.ax_thumbs = self.fig.add_subplot(grid[0])
+        self.ax_thumbs.set_axis_off()
+        cmap = matplotlib.colormaps["viridis"].copy()
+        cmap.set_bad(alpha=0.0)
+        self.thumbs = self.ax_thumbs.imshow(np.zeros((1, 1)), vmin=0, vmax=1, cmap=cmap,
+                                            interpolation="nearest", aspect="auto")
+        # fixed offsets in points: a fraction of a wide one-head thumbnail fell off the figure
+        self.layer_labels = [self.ax_thumbs.annotate(f"L{i}", xy=(0, 0), xytext=(-3, 0), textcoords="offset points",
+                                                     fontsize=8, ha="right", va="center") for i in range(n_layers)]
+        self.head_labels = [self.ax_thumbs.annotate(f"h{h}", xy=(0, 0), xytext=(0, 2), textcoords="offset points",
+                                                    fontsize=8, ha="center", va="bottom") for h in range(n_heads)]
+        self.selected = Rectangle((0, 0), 0, 0, fill=False, edgecolor="red", linewidth=2, zorder=10)
+        self.ax_thumbs.add_patch(self.selected)
 
         self.ax_heat = self.fig.add_subplot(grid[1])
         self.heat = self.ax_heat.imshow(self.weights[0, 0], vmin=0, vmax=1, cmap="viridis",
@@ -157,9 +154,12 @@ class AttentionExplorer(FigureWidget):
         self.ax_bar.set_title(" ", fontsize=10)
         self.fig.suptitle(title, fontsize=11)
         self._set_layout_for_tokens()
-        # Thumbnails only change with the text or the mask (then everything is redrawn); what the
-        # menus and the query slider move is animated.
-        self.animate(self.heat, self.row, self.bars, self.ax_heat.title, self.ax_bar.title, self.selected)
+        self.thumbs.set_data(self.mosaic())
+        # Only a new text changes the static parts (tick labels, limits: everything is redrawn then);
+        # the causal box repaints the thumbnails into the cached background; the heatmap, the bars
+        # and the titles are animated.
+        self.animate(self.heat, self.row, self.bars, self.ax_heat.title, self.ax_bar.title,
+                     self.selected)
         self.update()
 
     # --- state -----------------------------------------------------------------------------
@@ -185,16 +185,42 @@ class AttentionExplorer(FigureWidget):
         self.ax_heat.set_yticks(np.arange(length))
         self.ax_heat.set_yticklabels(labels, fontsize=size, fontfamily="monospace")
         self.ax_heat.set_ylim(length - 0.5, -0.5)
-        for image in [self.heat, *self.thumbs.ravel()]:
-            image.set_extent((-0.5, length - 0.5, length - 0.5, -0.5))
-        for ax in self.thumb_axes.ravel():
-            ax.set_xlim(-0.5, length - 0.5)
-            ax.set_ylim(length - 0.5, -0.5)
+        self.heat.set_extent((-0.5, length - 0.5, length - 0.5, -0.5))
+        n_layers, n_heads = self.weights.shape[:2]
+        step = length + self._gap()
+        height, width = n_layers * step - self._gap(), n_heads * step - self._gap()
+        self.thumbs.set_extent((-0.5, width - 0.5, height - 0.5, -0.5))
+        self.ax_thumbs.set_xlim(-0.5, width - 0.5)
+        self.ax_thumbs.set_ylim(height - 0.5, -0.5)
+        for i, label in enumerate(self.layer_labels):
+            label.xy = (-0.5, i * step + (length - 1) / 2)
+        for h, label in enumerate(self.head_labels):
+            label.xy = (h * step + (length - 1) / 2, -0.5)
         self.row.set_width(length)
         with self.quietly():
             self.query.max = length - 1
             self.query.value = min(self.query.value, length - 1)
         self.invalidate()
+
+    def _gap(self) -> int:
+        """Cells of empty space between two thumbnails (about an eighth of a thumbnail)."""
+        return max(1, len(self.tokens) // 8)
+
+    def mosaic(self) -> np.ndarray:
+        """Every head's weights in one (layers x heads) grid of T x T blocks, NaN (transparent) between."""
+        n_layers, n_heads, length, _ = self.weights.shape
+        step = length + self._gap()
+        grid = np.full((n_layers * step - self._gap(), n_heads * step - self._gap()), np.nan)
+        for i in range(n_layers):
+            for h in range(n_heads):
+                grid[i * step:i * step + length, h * step:h * step + length] = self.weights[i, h]
+        return grid
+
+    def thumbnail(self, layer: int, head: int) -> np.ndarray:
+        """The block of the mosaic that shows ``weights[layer, head]``."""
+        length, step = len(self.tokens), len(self.tokens) + self._gap()
+        block = np.asarray(self.thumbs.get_array())
+        return block[layer * step:layer * step + length, head * step:head * step + length]
 
     # --- drawing ---------------------------------------------------------------------------
     def update(self):
@@ -205,19 +231,21 @@ class AttentionExplorer(FigureWidget):
             except ValueError as err:
                 self.status.value = f"<span style='color:#c00'>Cannot read this text: {err}</span>"
                 return
+            new_tokens = tokens != self.tokens
             self.tokens, self.weights, self._computed_for = tokens, weights, wanted
-            self._set_layout_for_tokens()
-            for i in range(self.weights.shape[0]):
-                for h in range(self.weights.shape[1]):
-                    self.thumbs[i, h].set_data(self.weights[i, h])
+            self.thumbs.set_data(self.mosaic())
+            if new_tokens:
+                self._set_layout_for_tokens()  # new ticks and sizes: everything is redrawn
+            else:
+                self.repaint(self.thumbs)  # the causal box: only the thumbnails' pixels change
         layer, head, query = self.layer.value, self.head.value, self.query.value
         current = self.weights[layer, head]
         self.heat.set_data(current)
         self.row.set_y(query - 0.5)
         self.bars.set_verts([[(i - 0.4, 0), (i - 0.4, w), (i + 0.4, w), (i + 0.4, 0)]
                              for i, w in enumerate(current[query])])
-        box = self.thumb_axes[layer, head].get_position()
-        self.selected.set_bounds(box.x0, box.y0, box.width, box.height)
+        length, step = len(self.tokens), len(self.tokens) + self._gap()
+        self.selected.set_bounds(head * step - 0.5, layer * step - 0.5, length, length)
         self.ax_heat.set_title(f"layer {layer}, head {head}" + (" (causal)" if self.causal.value else ""),
                                fontsize=10)
         token = token_label(self.tokens[query])

@@ -107,6 +107,7 @@ class FigureWidget:
         self._quiet = 0  # > 0 inside quietly(): changes made there trigger nothing
         self._animated: list = []
         self._background = None  # cached render of everything not animated
+        self._repaint: list = []  # static artists changed in place, to paint into that cache
         self.closed = False
 
     # --- for subclasses --------------------------------------------------------------------
@@ -135,6 +136,14 @@ class FigureWidget:
     def invalidate(self) -> None:
         """Something static changed (limits, labels, a new artist): redraw everything next time."""
         self._background = None
+
+    def repaint(self, *artists) -> None:
+        """Static artists whose pixels changed but not their place or size (new data in an image of
+        the same extent): next time, paint them over the cached background instead of redrawing
+        everything. They must cover what they covered before (an opaque image does), and nothing
+        static may be drawn over them (spines, other artists): they are painted last. The
+        attention explorer's thumbnails (an image in axes with the axis off) are the example."""
+        self._repaint.extend(artists)
 
     @contextmanager
     def hold(self):
@@ -201,6 +210,11 @@ class FigureWidget:
             self._background = canvas.copy_from_bbox(self.fig.bbox)
         else:
             canvas.restore_region(self._background)
+            if self._repaint:
+                for artist in self._repaint:
+                    self.fig.draw_artist(artist)
+                self._background = canvas.copy_from_bbox(self.fig.bbox)
+        self._repaint.clear()
         for artist in self._animated:  # ... and drawn on top of the cached background
             if artist.get_visible():
                 self.fig.draw_artist(artist)
@@ -249,6 +263,7 @@ class FigureWidget:
         self.fig.clear()
         self._animated.clear()
         self._background = None
+        self._repaint.clear()
         self._handle = None
 
     def _close_previous_run_of_this_cell(self) -> None:
