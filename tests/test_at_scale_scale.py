@@ -118,3 +118,10 @@ def test_scaling_sweep_loss_falls_with_width():
     assert list(params) == [10 * w + 1 for w in (1, 4, 16)]  # 8 inputs: (8 + 1) w + (w + 1)
     assert losses[-1] < losses[0] < 1.5  # a fraction of the teacher's variance
     np.testing.assert_allclose(flops, 6 * params * 60 * 256)
+
+
+def test_slow_dataset_is_deterministic_and_loader_throughput_counts_samples():
+    data = S.SlowDataset(n=20, size=4, work=2)
+    torch.testing.assert_close(data[3][0], data[3][0])
+    assert data[13][1] == 3 and len(data) == 20
+    assert S.loader_throughput(data, num_workers=0, batch_size=8) > 0

@@ -47,7 +47,11 @@ def run_ddp(*, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 
     for name, value in (("nproc", nproc), ("steps", steps), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="nncourse_ddp_"))
+    if out_dir is None:  # a temporary folder, removed once the results are loaded
+        with tempfile.TemporaryDirectory(prefix="nncourse_ddp_") as tmp:
+            return run_ddp(nproc=nproc, steps=steps, batch_size=batch_size, lr=lr, seed=seed, timeout=timeout,
+                           out_dir=tmp, verbose=verbose)
+    out_dir = Path(out_dir)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = ddp_command(out_dir, nproc=nproc, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
     try:
@@ -191,6 +195,37 @@ def time_forward_backward(model, x, *, segments=None, repeats: int = 5) -> float
         times.append(time.perf_counter() - start)
     times = sorted(times[1:])  # the first run warms up
     return times[len(times) // 2]
+
+
+# --- data loading ------------------------------------------------------------------------------------
+
+class SlowDataset(torch.utils.data.Dataset):
+    """Items that cost CPU time to prepare (decoding and augmenting an image, say): ``work`` rounds of
+    a small matrix product per item. Deterministic: item i is the same whoever loads it."""
+
+    def __init__(self, n: int = 512, size: int = 32, work: int = 20):
+        self.n, self.size, self.work = n, size, work
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        x = torch.randn(self.size, self.size, generator=g)
+        for _ in range(self.work):
+            x = torch.tanh(x @ x.T / self.size)
+        return x, i % 10
+
+
+def loader_throughput(dataset, *, num_workers: int = 0, batch_size: int = 64, pin_memory: bool = False) -> float:
+    """Samples per second of one pass over a ``DataLoader`` with ``num_workers`` worker processes
+    (0: the training process prepares every batch itself). ``pin_memory`` puts batches in page-locked
+    memory, which makes copies to a GPU faster and asynchronous (it only matters with a GPU)."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers,
+                                         pin_memory=pin_memory and torch.cuda.is_available())
+    start = time.perf_counter()
+    count = sum(len(y) for _, y in loader)
+    return count / (time.perf_counter() - start)
 
 
 # --- torch.compile ----------------------------------------------------------------------------------
