@@ -65,7 +65,7 @@ class AttackExplorer(FigureWidget):
         self.adv_bars = self.ax_prob.bar(positions + 0.2, np.zeros(len(positions)), 0.4, color="C0", label="adversarial")
         self.ax_prob.set(ylim=(0, 1.02), xticks=positions, ylabel="probability")
         self.ax_prob.set_xticklabels(self.classes)
-        self.ax_prob.set_xlabel("adversarial bars: green = the true class, red = a wrong winner", fontsize=8)
+        self.ax_prob.set_xlabel("adversarial: green = true class, red = wrong winner", fontsize=8)
         self.ax_prob.set_title(" ", fontsize=10)
         self.ax_prob.legend(loc="upper right", fontsize=8)
         self.fig.subplots_adjust(left=0.02, right=0.99, bottom=0.17, top=0.86, wspace=0.15)
