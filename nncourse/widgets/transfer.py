@@ -14,7 +14,6 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import PolyCollection
 
-from ..plotting import CLASS_COLORS
 from .base import FigureWidget
 
 
@@ -37,7 +36,7 @@ class LabelBudgetExplorer(FigureWidget):
         self.observe(self.budget, *self.shown.values())
 
         self.ax_curve, self.ax_at = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
-        self.colors = {m: CLASS_COLORS[i % len(CLASS_COLORS)] for i, m in enumerate(self.methods)}
+        self.colors = {m: f"C{i % 10}" for i, m in enumerate(self.methods)}   # the notebook's plot colours
         self.lines, self.bands = {}, {}
         for m in self.methods:
             means = [self.acc[m, k].mean() for k in self.budgets]
