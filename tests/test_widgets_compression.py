@@ -32,7 +32,7 @@ def test_bits_slider_changes_the_grid_error_and_marker(explorer):
     assert len(explorer.grid.get_segments()) == 8 and explorer.error > 5 * error8
     np.testing.assert_allclose(explorer.marker.get_ydata(), [_table()[(3, False, 0.0, False)]["accuracy"]])
     assert explorer.to_png() != png
-    assert "3-bit grid (8 levels)" in explorer.hist_title.get_text()
+    assert "3 bits per tensor" in explorer.hist_title.get_text()
     assert "3.0 KB" in explorer.acc_title.get_text()
 
 
@@ -43,7 +43,7 @@ def test_per_channel_lowers_the_error_with_an_outlier_row(explorer):
     assert explorer.error < per_tensor / 3
     pruned, quantized, qp = explorer.shown_weights()
     np.testing.assert_array_equal(quantized, compression.fake_quantize(pruned, qp))
-    assert "typical row" in explorer.hist_title.get_text()
+    assert "3 bits" not in explorer.hist_title.get_text() and "per channel" in explorer.hist_title.get_text()
     np.testing.assert_allclose(explorer.curve.get_ydata(), [_table()[(b, True, 0.0, False)]["accuracy"]
                                                             for b in range(2, 9)])
 

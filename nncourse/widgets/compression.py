@@ -54,14 +54,17 @@ class CompressionExplorer(FigureWidget):
         limit = np.abs(w).max() * 1.05
         self.edges = np.linspace(-limit, limit, 121)
         self.hist = self.ax_hist.stairs(np.zeros(120), self.edges, fill=True, color=CLASS_COLORS[0], alpha=0.8)
-        self.grid = LineCollection([], colors="crimson", linewidths=0.8, alpha=0.7)
+        # x in data units, y from the bottom to the top of the axes: an affine transform, fast to draw
+        self.grid = LineCollection([], colors="crimson", linewidths=0.8, alpha=0.7,
+                                   transform=self.ax_hist.get_xaxis_transform())
         self.ax_hist.add_collection(self.grid)
         self.ax_hist.set_xlim(-limit, limit)
         self.ax_hist.set_yscale("symlog", linthresh=10)
         self.ax_hist.set_ylim(0, w.size)
         self.ax_hist.set_xlabel("weight value (red: the quantization grid)")
         self.ax_hist.set_ylabel("count (nonzero weights)")
-        self.hist_title = self.ax_hist.set_title(" ", fontsize=10)
+        box = self.ax_hist.get_position()  # figure-level texts: an axes title re-lays-out the axes when drawn
+        self.hist_title = self.fig.text(box.x0, box.y1 + 0.02, " ", fontsize=10, va="bottom")
 
         self.curve, = self.ax_acc.plot(self.bit_options, np.zeros(len(self.bit_options)), "o-", color=CLASS_COLORS[1])
         self.marker, = self.ax_acc.plot([], [], "o", ms=12, mfc="none", mec="crimson", mew=2)
@@ -72,7 +75,8 @@ class CompressionExplorer(FigureWidget):
         self.ax_acc.set_ylim(0, 1.02)
         self.ax_acc.set_xlabel("bits")
         self.ax_acc.set_ylabel("validation accuracy")
-        self.acc_title = self.ax_acc.set_title(" ", fontsize=10)
+        box = self.ax_acc.get_position()
+        self.acc_title = self.fig.text(box.x0, box.y1 + 0.02, " ", fontsize=10, va="bottom")
         self.fig.suptitle(title, fontsize=11)
         self.animate(self.hist, self.grid, self.curve, self.marker, self.hist_title, self.acc_title)
         self.update()
@@ -103,15 +107,13 @@ class CompressionExplorer(FigureWidget):
         levels = np.arange(qp.qmin, qp.qmax + 1) * scale
         if len(levels) > 64:  # at 7-8 bits the grid is finer than the picture: draw every k-th line
             levels = levels[:: int(np.ceil(len(levels) / 64))]
-        top = self.w.size
-        self.grid.set_segments([[(v, 0), (v, top)] for v in levels])
-        which = "typical row's grid" if per_channel else "grid"
-        self.hist_title.set_text(f"{bits}-bit {which} ({2 ** bits} levels), {sparsity:.0%} pruned, "
-                                 f"RMS error {self.error:.4f}")
+        self.grid.set_segments([[(v, 0), (v, 1)] for v in levels])
+        which = "per channel" if per_channel else "per tensor"
+        self.hist_title.set_text(f"{bits} bits {which}, {sparsity:.0%} pruned: RMS error {self.error:.4f}")
         self.entry = self.table[key]
         self.curve.set_ydata([self.table[(b, per_channel, sparsity, structured)]["accuracy"]
                               for b in self.bit_options])
         self.marker.set_data([bits], [self.entry["accuracy"]])
         extra = "".join([f", {self.entry['kbytes']:.1f} KB" if "kbytes" in self.entry else "",
                          f", {self.entry['p50_ms']:.3f} ms" if "p50_ms" in self.entry else ""])
-        self.acc_title.set_text(f"accuracy {self.entry['accuracy']:.3f}{extra}")
+        self.acc_title.set_text(f"accuracy {self.entry['accuracy']:.3f}{extra}")  # short: text is slow to draw
