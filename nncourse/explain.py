@@ -81,6 +81,19 @@ def model_score(model, target: int) -> ScoreFn:
     return score_fn
 
 
+def model_probability(model, target: int) -> ScoreFn:
+    """``score_fn(x) = softmax(model.forward(x))[:, target]``: the class probability (for deletion curves)."""
+    target = int(target)
+
+    def prob_fn(x):
+        out = model.forward(np.asarray(x))
+        _check_target(out, target)
+        z = np.exp(out - out.max(axis=1, keepdims=True))
+        return z[:, target] / z.sum(axis=1)
+
+    return prob_fn
+
+
 def model_gradient(model, target: int) -> GradFn:
     """``grad_fn(x) -> (scores (M,), d score / d x (M, ...))`` for a course model (forward +
     backward): one backward pass with ``dout`` one-hot at ``target``. The model's parameter

@@ -2,6 +2,7 @@
 properties the methods promise (completeness, efficiency, convergence) and their error messages."""
 import numpy as np
 import pytest
+import torch
 from captum.attr._utils.approximation_methods import approximation_parameters
 
 from nncourse import Linear, ReLU, Sequential, Tanh
@@ -125,6 +126,9 @@ def test_grad_cam_matches_captum(case):
     np.testing.assert_allclose(ours, theirs, atol=1e-12)
     np.testing.assert_allclose(scores, model.forward(x)[:, target])
     assert ours.shape == (3, 6, 6) and (ours >= 0).all()
+    signed = ex.grad_cam(acts, grads, relu=False)
+    np.testing.assert_allclose(signed, captum_attribute(net, x, target, "grad_cam", layer=net[1], relu=False), atol=1e-12)
+    np.testing.assert_allclose(np.maximum(signed, 0), ours)
     assert ex.upsample(ours[:, ::2, ::2], (6, 6)).shape == (3, 6, 6)
 
 
@@ -213,6 +217,13 @@ def test_randomize_layers_and_rank_correlation():
     assert ex.rank_correlation(a, -a, absolute=False) == pytest.approx(-1.0)
     assert ex.rank_correlation(a, -a) == pytest.approx(1.0)
     assert ex.rank_correlation([1, 1, 2], [1, 1, 2]) == pytest.approx(1.0)  # ties
+
+
+def test_model_probability_is_the_softmax():
+    model = small_cnn(1)
+    x = np.random.default_rng(4).normal(size=(5, 36))
+    probs = np.stack([ex.model_probability(model, c)(x) for c in range(4)], axis=1)
+    np.testing.assert_allclose(probs, torch.softmax(torch.from_numpy(model.forward(x)), dim=1).numpy(), atol=1e-14)
 
 
 def test_model_gradient_leaves_parameter_gradients_alone():

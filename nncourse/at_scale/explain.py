@@ -44,7 +44,7 @@ def captum_noise(x_shape, n_samples: int, stdev: float, seed: int) -> np.ndarray
 def captum_attribute(model, x, target, method: str, *, baseline=0.0, steps: int = 50,
                      ig_method: str = "gausslegendre", stdev: float = 0.1, n_samples: int = 20,
                      seed: int = 0, window=None, stride=None, layer=None, feature_mask=None,
-                     internal_batch_size: int | None = None) -> np.ndarray:
+                     internal_batch_size: int | None = None, relu: bool = True) -> np.ndarray:
     """Attributions from Captum for the PyTorch ``model`` (put in eval mode), as a NumPy array of x's shape.
 
     x: (N, ...) array or tensor, moved to the model's device and dtype; target: a class index or
@@ -55,7 +55,8 @@ def captum_attribute(model, x, target, method: str, *, baseline=0.0, steps: int 
       ``torch.manual_seed(seed)`` (see :func:`captum_noise`);
     * ``integrated_gradients``: ``IntegratedGradients`` with ``steps`` and ``ig_method``;
     * ``occlusion``: ``Occlusion`` with ``window`` / ``stride`` (shapes like one example);
-    * ``grad_cam``: ``LayerGradCam`` on ``layer`` (a module of the model), ReLU applied, (N, h, w);
+    * ``grad_cam``: ``LayerGradCam`` on ``layer`` (a module of the model), (N, h, w), ReLU applied
+      unless ``relu=False``;
     * ``shapley``: exact ``ShapleyValues`` over the groups of ``feature_mask`` (one example's shape).
     """
     if method not in METHODS:
@@ -88,7 +89,7 @@ def captum_attribute(model, x, target, method: str, *, baseline=0.0, steps: int 
     elif method == "grad_cam":
         if layer is None:
             raise ValueError("grad_cam needs layer= (the convolutional module whose output to explain)")
-        out = LayerGradCam(model, layer).attribute(inputs, target=target, relu_attributions=True)[:, 0]
+        out = LayerGradCam(model, layer).attribute(inputs, target=target, relu_attributions=relu)[:, 0]
     else:
         mask = None if feature_mask is None else _tensor(feature_mask, param).long()[None]
         out = ShapleyValues(model).attribute(inputs, baselines=base, target=target, feature_mask=mask)

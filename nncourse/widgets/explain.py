@@ -2,7 +2,7 @@
 
 Pick an image, a class, a method, a baseline and the number of integration steps; the figure shows
 the image, the attribution map (red: raises the class score, blue: lowers it), and the deletion
-curve of that map (the class score as the top-ranked pixels are replaced by the baseline) beside
+curve of that map (the class probability as the top-ranked pixels are replaced by the baseline) beside
 the curve of a random ranking. The status line gives the score, f(x) - f(baseline) and, for
 integrated gradients, the completeness gap sum(map) - (f(x) - f(baseline)).
 
@@ -32,13 +32,14 @@ class AttributionExplorer(FigureWidget):
     """Controls: image, class, method, baseline, steps. ``model`` maps images (N, C, H, W) to class
     scores (N, classes) with ``forward``/``backward`` (a NumPy Sequential); ``images`` (K, C, H, W).
 
-    After each change ``attribution`` holds the map (C, H, W), ``gap`` the completeness gap (None
+    ``precompute=True`` computes the initial method's maps for every image up front (the image
+    slider then only draws). After each change ``attribution`` holds the map (C, H, W), ``gap`` the completeness gap (None
     unless the method is integrated gradients), ``curve`` and ``random_curve`` the deletion
     curves (fractions, scores).
     """
 
     def __init__(self, model, images, labels=None, *, classes=None, mean_image=None, smoothgrad_stdev: float = 0.15,
-                 smoothgrad_samples: int = 16, deletion_steps: int = 16, seed: int = 0,
+                 smoothgrad_samples: int = 16, deletion_steps: int = 16, seed: int = 0, precompute: bool = True,
                  title: str = "attribution explorer"):
         super().__init__(figsize=(10, 3.4))
         images = np.asarray(images, dtype=float)
@@ -46,6 +47,7 @@ class AttributionExplorer(FigureWidget):
             raise ValueError(f"images must be (K, C, H, W), got shape {images.shape}")
         self.model, self.images = model, images
         self.labels = None if labels is None else np.asarray(labels)
+        self.predicted = model.forward(images).argmax(axis=1)  # (K,) once: the "predicted" class
         n_classes = model.forward(images[:1]).shape[1]
         self.classes = list(classes) if classes is not None else [str(c) for c in range(n_classes)]
         self.baselines = {"black (0)": lambda k: np.zeros_like(images[k]),
@@ -56,6 +58,7 @@ class AttributionExplorer(FigureWidget):
         self._blurred = blur(images)
         self.sg_stdev, self.sg_samples, self.steps_deletion, self.seed = smoothgrad_stdev, smoothgrad_samples, deletion_steps, seed
         self._cache: dict = {}
+        self._random_curves: dict = {}
         self.random_ranking = np.random.default_rng(seed).random(images.shape[1:])
 
         self.image = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
@@ -80,26 +83,29 @@ class AttributionExplorer(FigureWidget):
             ax.set_xticks([])
             ax.set_yticks([])
         self.ax_img, self.ax_map = ax_img, ax_map
-        ax_img.set_title(" ", fontsize=10)
-        ax_map.set_title(" ", fontsize=10)
+        ax_img.set_title("image", fontsize=10)
+        ax_map.set_title("attribution (red +, blue -)", fontsize=10)
         (self.curve_line,) = self.ax_curve.plot([], [], "o-", ms=3, color="C3", label="this map")
         (self.random_line,) = self.ax_curve.plot([], [], "s--", ms=3, color="gray", label="random ranking")
         self.ax_curve.set_xlim(0, 1)
+        self.ax_curve.set_ylim(-0.03, 1.03)
         self.ax_curve.set_xlabel("fraction of pixels deleted (top-ranked first)")
-        self.ax_curve.set_ylabel("class score")
+        self.ax_curve.set_ylabel("class probability")
         self.ax_curve.set_title("deletion curve", fontsize=10)
         self.ax_curve.legend(fontsize=8, loc="upper right")
         self.fig.suptitle(title, fontsize=11)
-        self.animate(self.picture, self.map_image, self.curve_line, self.random_line, ax_img.title, ax_map.title)
+        # only these change: drawn over a cached background (the titles stay; the status line names the setting)
+        self.animate(self.picture, self.map_image, self.curve_line, self.random_line)
+        if precompute:  # the initial setting for every image: moving the image slider then only draws
+            for k in range(len(images)):
+                self.compute(k, self.target(k), self.method.value, self.baseline.value, self.steps.value)
         self.update()
 
     # --- state -----------------------------------------------------------------------------
     def target(self, k: int | None = None) -> int:
         """The explained class: the menu's, or the model's prediction for image k."""
         k = self.image.value if k is None else k
-        if self.cls.value >= 0:
-            return int(self.cls.value)
-        return int(np.argmax(self.model.forward(self.images[k:k + 1])[0]))
+        return int(self.cls.value) if self.cls.value >= 0 else int(self.predicted[k])
 
     def compute(self, k: int, target: int, method: str, baseline: str, steps: int):
         """(map (C, H, W), gap or None, (fractions, scores), (fractions, random scores), f(x), f(base)); cached."""
@@ -121,8 +127,13 @@ class AttributionExplorer(FigureWidget):
             gap = float(explain.completeness_gap(score_fn, x, base, attr)[0])
         else:
             attr = explain.occlusion(score_fn, x, (1, 2, 2), (1, 1, 1), baseline=base)
-        curve = explain.deletion_curve(score_fn, x[0], attr[0], baseline=base[0], steps=self.steps_deletion)
-        rnd = explain.deletion_curve(score_fn, x[0], self.random_ranking, baseline=base[0], steps=self.steps_deletion)
+        prob_fn = explain.model_probability(self.model, target)
+        curve = explain.deletion_curve(prob_fn, x[0], attr[0], baseline=base[0], steps=self.steps_deletion)
+        random_key = (k, target, baseline)
+        if random_key not in self._random_curves:
+            self._random_curves[random_key] = explain.deletion_curve(prob_fn, x[0], self.random_ranking, baseline=base[0],
+                                                                     steps=self.steps_deletion)
+        rnd = self._random_curves[random_key]
         f_x, f_b = float(score_fn(x)[0]), float(score_fn(base)[0])
         self._cache[key] = result = (attr[0], gap, curve, rnd, f_x, f_b)
         return result
@@ -140,17 +151,10 @@ class AttributionExplorer(FigureWidget):
         self.map_image.set_clim(-limit, limit)
         self.curve_line.set_data(*curve)
         self.random_line.set_data(*rnd)
-        low = min(curve[1].min(), rnd[1].min())
-        high = max(curve[1].max(), rnd[1].max())
-        pad = 0.05 * (high - low or 1.0)
-        if self.ax_curve.get_ylim() != (low - pad, high + pad):
-            self.ax_curve.set_ylim(low - pad, high + pad)
-            self.invalidate()
         truth = "" if self.labels is None else f" (label {self.classes[int(self.labels[k])]})"
-        self.ax_img.set_title(f"image {k}{truth}", fontsize=10)
-        self.ax_map.set_title(f"{self.method.value}, class {self.classes[target]}", fontsize=10)
         auc, auc_rnd = explain.area_under_curve(*curve), explain.area_under_curve(*rnd)
-        text = (f"score f(x) = {f_x:.3f}, f(baseline) = {f_b:.3f}; deletion area {auc:.3f} "
+        text = (f"<b>image {k}{truth}, {self.method.value} for class {self.classes[target]}</b>: "
+                f"score f(x) = {f_x:.3f}, f(baseline) = {f_b:.3f}; deletion area {auc:.3f} "
                 f"(random ranking {auc_rnd:.3f}; smaller = more faithful)")
         if gap is not None:
             text += f"; completeness gap sum(map) - (f(x) - f(baseline)) = {gap:+.2e} with {self.steps.value} steps"

@@ -1,7 +1,5 @@
-"""Answers to the exercises of notebook 14 (explainability)."""
-from itertools import combinations
-from math import factorial
-
+"""Answers to the exercises of notebook 14 (explainability). Each answer is self-contained (its
+imports inside), since ``solve`` pastes it into the notebook."""
 import numpy as np
 
 
@@ -14,6 +12,9 @@ def trapezoid_weights(steps):
 
 
 def shapley_exact(value_fn, n_players):
+    from itertools import combinations
+    from math import factorial
+
     phi = np.zeros(n_players)
     for i in range(n_players):
         others = [j for j in range(n_players) if j != i]
