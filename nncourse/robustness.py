@@ -24,8 +24,9 @@ from .activations import softmax
 
 CORRUPTIONS = ("noise", "blur", "rotate", "shift")
 # The parameter of each corruption at severities 1..5 (severity 0 is the clean image):
-# noise: std of Gaussian pixel noise; blur: std (pixels) of a Gaussian blur;
-# rotate: degrees; shift: pixels (down and right, zeros shifted in).
+# noise: std of Gaussian pixel noise; blur: std of a Gaussian blur; rotate: degrees; shift: down
+# and right, zeros shifted in. Blur and shift are in pixels of an 8x8 digit and scale with the
+# image (x 3.5 for MNIST's 28x28), so a severity means the same on both.
 SEVERITIES = {
     "noise": (0.1, 0.2, 0.3, 0.45, 0.6),
     "blur": (0.4, 0.6, 0.8, 1.0, 1.3),
@@ -117,7 +118,8 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 def corrupt(X: np.ndarray, image_shape: tuple[int, int], kind: str, severity: int, *, seed: int = 0) -> np.ndarray:
     """``X`` (N, H*W) in [0, 1] corrupted by ``kind`` (one of CORRUPTIONS) at ``severity`` 0-5.
 
-    Returns (N, H*W) in [0, 1], same dtype; severity 0 returns a copy of X. Rotation and shift are
+    Returns (N, H*W) in [0, 1], same dtype; severity 0 returns a copy of X. Blur and shift scale
+    with the image height (SEVERITIES are for 8x8). Rotation and shift are
     done with ``scipy.ndimage`` (bilinear, zeros outside the image); the noise is seeded.
     """
     from scipy import ndimage
@@ -133,6 +135,8 @@ def corrupt(X: np.ndarray, image_shape: tuple[int, int], kind: str, severity: in
     if severity == 0:
         return X.copy()
     level = SEVERITIES[kind][severity - 1]
+    if kind in ("blur", "shift"):
+        level *= h / 8
     images = X.reshape(-1, h, w).astype(np.float64)
     if kind == "noise":
         out = images + np.random.default_rng(seed).normal(0.0, level, images.shape)

@@ -96,6 +96,10 @@ def test_corruptions_keep_shape_and_range_and_grow_with_severity():
     shifted = R.corrupt(X, (8, 8), "shift", 2).reshape(5, 8, 8)   # 1 pixel down and right
     np.testing.assert_allclose(shifted[:, 1:, 1:], X.reshape(5, 8, 8)[:, :-1, :-1], atol=1e-6)
     np.testing.assert_array_equal(R.corrupt(X, (8, 8), "noise", 3, seed=4), R.corrupt(X, (8, 8), "noise", 3, seed=4))
+    big = np.zeros((1, 16, 16), np.float32)
+    big[0, 4:12, 6:10] = 1.0                                       # on a 16x16 image the shift doubles
+    shifted = R.corrupt(big.reshape(1, -1), (16, 16), "shift", 2).reshape(16, 16)
+    np.testing.assert_allclose(shifted[2:, 2:], big[0, :-2, :-2], atol=1e-6)
     with pytest.raises(ValueError, match="kind must be one of"):
         R.corrupt(X, (8, 8), "fog", 1)
     with pytest.raises(ValueError, match="severity"):
