@@ -310,3 +310,21 @@ def test_unigram_baseline():
         unigram_nats_per_char([0, 3], [0], 3)
     with pytest.raises(ValueError, match="non-empty 1-D"):
         unigram_nats_per_char([], [0], 3)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_char_lstm_one_step_path_equals_nn_lstm(num_layers):
+    """Sampling steps go through the fused torch.lstm_cell: same logits and state as nn.LSTM."""
+    torch.manual_seed(num_layers)
+    model = CharLSTM(11, embedding_dim=6, hidden_size=8, num_layers=num_layers).eval()
+    x = torch.randint(0, 11, (3, 1))
+    with torch.no_grad():
+        for state in (None, (torch.randn(num_layers, 3, 8), torch.randn(num_layers, 3, 8))):
+            fast, (h, c) = model(x, state=state, return_state=True)
+            hidden, (h_ref, c_ref) = model.lstm(model.embedding(x), state)
+            torch.testing.assert_close(fast, model.head(hidden), atol=1e-6, rtol=1e-6)
+            torch.testing.assert_close(h, h_ref, atol=1e-6, rtol=1e-6)
+            torch.testing.assert_close(c, c_ref, atol=1e-6, rtol=1e-6)
+    # with gradients on (training), the sequence kernel runs: autograd sees nn.LSTM as before
+    logits = model(x)
+    assert logits.requires_grad
