@@ -43,6 +43,8 @@ def test_zero_stage_gpus_and_checkpointing(widget):
     assert totals == sorted(totals, reverse=True) and totals[3] < totals[0] / 3  # each stage shards more
     widget.zero_stage.value = 3
     assert widget.selected.get_width() == pytest.approx(totals[3])
+    assert widget.total_label.get_text().strip() == f"{totals[3]:,.1f} GB" and widget.total_label.get_position()[1] == 3
+    assert f"{totals[0]:,.1f} / " in widget.status.value  # every stage's total in the status line
     assert widget.selected.get_y() == pytest.approx(3 - 0.36)
     acts = widget.bars["activations"][3].get_width()
     widget.checkpointing.value = True

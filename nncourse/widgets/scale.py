@@ -66,7 +66,7 @@ class WillItFit(FigureWidget):
                                  fontsize=8, color="0.3")
             self.gpu_lines.append((line, label))
         self.selected = self.ax.barh([0], [0], height=0.72, fill=False, edgecolor="black", lw=2)[0]
-        self.totals = [self.ax.text(0, s, "", va="center", fontsize=9) for s in stages]
+        self.total_label = self.ax.text(0, 0, "", va="center", fontsize=9)  # the selected stage's total
         self.ax.legend(loc="lower right", fontsize=8, ncol=4, bbox_to_anchor=(1.0, 1.09), frameon=False)
         self.fig.suptitle("memory per GPU, by ZeRO stage", x=0.01, ha="left",
                           fontsize=10, y=0.98)
@@ -76,7 +76,7 @@ class WillItFit(FigureWidget):
         self.verdict = ""
         # redrawn on every change over a cached background (axes, ticks, legend, GPU lines), which
         # is redrawn only when the x range steps to another size
-        self.animate(*[rect for part in PARTS for rect in self.bars[part]], self.selected, *self.totals)
+        self.animate(*[rect for part in PARTS for rect in self.bars[part]], self.selected, self.total_label)
 
     def settings(self) -> dict:
         return dict(precision=self.precision.value, optimizer=self.optimizer.value, batch=self.batch.value,
@@ -93,11 +93,12 @@ class WillItFit(FigureWidget):
                 rect.set_x(left)
                 rect.set_width(mem[part] / GB)
                 left += mem[part] / GB
-            self.totals[s].set_position((totals[s] * 1.01, s))
-            self.totals[s].set_text(f"{totals[s]:,.1f} GB")
         stage = self.zero_stage.value
         self.selected.set_y(stage - 0.36)
         self.selected.set_width(totals[stage])
+        # one label only: drawing text is the slow part of a refresh (the other totals are in the status line)
+        self.total_label.set_position((totals[stage], stage))
+        self.total_label.set_text(f"  {totals[stage]:,.1f} GB")
         right = next(r for r in X_RANGES if r >= totals.max() * 1.18)
         if right != self._right:
             self._right = right
@@ -115,4 +116,5 @@ class WillItFit(FigureWidget):
         self.verdict = (f"{shape.name}: {shape.params / 1e9:.2f}B parameters on {self.gpus.value} GPU(s). "
                         f"ZeRO {stage} needs {totals[stage]:,.1f} GB per GPU "
                         f"(activations {self.memory[stage]['activations'] / GB:,.1f} GB): {verdict}.")
-        self.status.value = f"<b>{self.verdict}</b>"
+        self.status.value = (f"<b>{self.verdict}</b> Per GPU, ZeRO 0/1/2/3: "
+                             + " / ".join(f"{t:,.1f}" for t in totals) + " GB")
