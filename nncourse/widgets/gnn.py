@@ -83,6 +83,10 @@ def distance_to(h: np.ndarray, node: int, edge_index) -> np.ndarray:
 class MessagePassingWidget(FigureWidget):
     """Sliders: node, layers; a box: residual connections. See the module docstring."""
 
+    # JPEG: encoding is about half of an update's time as PNG (measured: median 28-38 ms per update
+    # as JPEG vs 66-72 ms as PNG at the same load); the dots and lines survive quality 90 well.
+    image_format = "jpeg"
+
     HOP_COLORS = np.array([[0.84, 0.15, 0.16, 1], [1.0, 0.50, 0.05, 1], [0.99, 0.80, 0.10, 1],
                            [0.55, 0.78, 0.25, 1], [0.17, 0.63, 0.17, 1], [0.09, 0.75, 0.81, 1],
                            [0.12, 0.47, 0.71, 1], [0.58, 0.40, 0.74, 1], [0.55, 0.34, 0.29, 1]])
