@@ -158,3 +158,29 @@ def split_nodes(num_nodes: int, *, train: float, val: float, seed: int = 0):
     masks[1][order[n_train:n_train + n_val]] = True
     masks[2][order[n_train + n_val:]] = True
     return tuple(masks)
+
+
+def load_cora(directory=None):
+    """Cora (McCallum et al. 2000; Kipf & Welling's benchmark): 2,708 papers, 10,556 directed
+    citation edges, 1,433 bag-of-words features, 7 topics, the standard split (140 training,
+    500 validation, 1,000 test nodes). Downloaded by PyG's ``Planetoid`` loader into the course's
+    cache (``nncourse.data.cache_dir()/planetoid``; PyG publishes no checksums for these files).
+
+    Returns (Graph, (train, val, test) boolean masks); raises ``RuntimeError`` naming the cause
+    when the download fails (offline), so a notebook can print its fallback.
+    """
+    from pathlib import Path
+
+    from .data import cache_dir
+
+    root = Path(directory) if directory is not None else cache_dir() / "planetoid"
+    try:
+        from torch_geometric.datasets import Planetoid
+
+        data = Planetoid(str(root), "Cora")[0]
+    except Exception as err:  # no network, a proxy, a changed URL: say which
+        raise RuntimeError(f"Cora could not be loaded into {root}: {type(err).__name__}: {err}") from err
+    graph = Graph(data.x.numpy().astype(np.float32), data.edge_index.numpy().astype(np.int64),
+                  data.y.numpy(), "Cora")
+    masks = tuple(m.numpy().astype(bool) for m in (data.train_mask, data.val_mask, data.test_mask))
+    return graph, masks

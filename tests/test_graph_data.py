@@ -56,3 +56,29 @@ def test_random_graph_homophily_and_splits():
     assert 0.75 < same < 0.9 and 8 < g.num_edges / g.num_nodes < 11
     train, val, test = gd.split_nodes(100, train=0.2, val=0.3, seed=0)
     assert train.sum() == 20 and val.sum() == 30 and test.sum() == 50 and not np.any(train & val | val & test)
+
+
+def test_load_cora_converts_pyg_data_and_names_the_cause_when_offline(monkeypatch, tmp_path):
+    import pytest
+    import torch
+    import torch_geometric.datasets
+    from torch_geometric.data import Data
+
+    class FakePlanetoid(list):
+        def __init__(self, root, name):
+            assert name == "Cora" and root == str(tmp_path)
+            mask = torch.tensor([True, False, False])
+            super().__init__([Data(x=torch.ones(3, 4), edge_index=torch.tensor([[0, 1], [1, 2]]), y=torch.tensor([0, 1, 0]),
+                                   train_mask=mask, val_mask=~mask, test_mask=mask)])
+
+    monkeypatch.setattr(torch_geometric.datasets, "Planetoid", FakePlanetoid)
+    graph, (train, val, test) = gd.load_cora(tmp_path)
+    assert graph.x.shape == (3, 4) and graph.edge_index.dtype == np.int64 and list(graph.y) == [0, 1, 0]
+    assert train.dtype == bool and list(val) == [False, True, True]
+
+    def offline(root, name):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch_geometric.datasets, "Planetoid", offline)
+    with pytest.raises(RuntimeError, match="Cora could not be loaded.*no network"):
+        gd.load_cora(tmp_path)
