@@ -26,14 +26,14 @@ def explorer():
 
 def test_bits_slider_changes_the_grid_error_and_marker(explorer):
     png = explorer.to_png()
-    assert explorer.bits.value == 8 and len(explorer.grid.get_segments()) <= 64
+    assert explorer.bits.value == 8 and len(explorer.grid.get_segments()) <= 32
     error8 = explorer.error
     explorer.bits.value = 3
     assert len(explorer.grid.get_segments()) == 8 and explorer.error > 5 * error8
     np.testing.assert_allclose(explorer.marker.get_ydata(), [_table()[(3, False, 0.0, False)]["accuracy"]])
     assert explorer.to_png() != png
-    assert "3 bits per tensor" in explorer.hist_title.get_text()
-    assert "3.0 KB" in explorer.acc_title.get_text()
+    assert "<b>3 bits</b> per tensor" in explorer.status.value
+    assert "3.0 KB" in explorer.status.value and "RMS error" in explorer.status.value
 
 
 def test_per_channel_lowers_the_error_with_an_outlier_row(explorer):
@@ -43,7 +43,7 @@ def test_per_channel_lowers_the_error_with_an_outlier_row(explorer):
     assert explorer.error < per_tensor / 3
     pruned, quantized, qp = explorer.shown_weights()
     np.testing.assert_array_equal(quantized, compression.fake_quantize(pruned, qp))
-    assert "3 bits" not in explorer.hist_title.get_text() and "per channel" in explorer.hist_title.get_text()
+    assert "<b>4 bits</b> per channel" in explorer.status.value
     np.testing.assert_allclose(explorer.curve.get_ydata(), [_table()[(b, True, 0.0, False)]["accuracy"]
                                                             for b in range(2, 9)])
 

@@ -2,8 +2,8 @@
 
 Sliders for the bit width and the sparsity, switches for per-channel quantization and structured
 pruning. Left: the histogram of a layer's weights after pruning, with the quantization grid drawn
-over it (the grid of the layer's typical row when per channel, of the whole tensor otherwise) and
-the RMS error of the fake-quantized weights. Right: validation accuracy against the bit width for
+over it (the grid of the layer's typical row when per channel, of the whole tensor otherwise); the
+RMS error of the fake-quantized weights is in the status line. Right: validation accuracy against the bit width for
 the current switches, read from a table the notebook measured beforehand (nothing is trained
 while you drag), with the current setting marked, and its size (and latency, where measured).
 """
@@ -46,7 +46,7 @@ class CompressionExplorer(FigureWidget):
         self.per_channel = widgets.Checkbox(value=False, description="per channel", indent=False)
         self.structured = widgets.Checkbox(value=False, description="structured (whole rows)", indent=False)
         self.controls = widgets.VBox([widgets.HBox([self.bits, self.per_channel]),
-                                      widgets.HBox([self.sparsity, self.structured])])
+                                      widgets.HBox([self.sparsity, self.structured]), self.status])
         self.observe(self.bits, self.sparsity, self.per_channel, self.structured)
 
         self.ax_hist, self.ax_acc = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
@@ -63,8 +63,7 @@ class CompressionExplorer(FigureWidget):
         self.ax_hist.set_ylim(0, w.size)
         self.ax_hist.set_xlabel("weight value (red: the quantization grid)")
         self.ax_hist.set_ylabel("count (nonzero weights)")
-        box = self.ax_hist.get_position()  # figure-level texts: an axes title re-lays-out the axes when drawn
-        self.hist_title = self.fig.text(box.x0, box.y1 + 0.02, " ", fontsize=10, va="bottom")
+        self.ax_hist.set_title("the layer's weights after pruning, and the grid", fontsize=10)
 
         self.curve, = self.ax_acc.plot(self.bit_options, np.zeros(len(self.bit_options)), "o-", color=CLASS_COLORS[1])
         self.marker, = self.ax_acc.plot([], [], "o", ms=12, mfc="none", mec="crimson", mew=2)
@@ -75,10 +74,10 @@ class CompressionExplorer(FigureWidget):
         self.ax_acc.set_ylim(0, 1.02)
         self.ax_acc.set_xlabel("bits")
         self.ax_acc.set_ylabel("validation accuracy")
-        box = self.ax_acc.get_position()
-        self.acc_title = self.fig.text(box.x0, box.y1 + 0.02, " ", fontsize=10, va="bottom")
+        self.ax_acc.set_title("whole network, current switches", fontsize=10)
         self.fig.suptitle(title, fontsize=11)
-        self.animate(self.hist, self.grid, self.curve, self.marker, self.hist_title, self.acc_title)
+        # the numbers go to the status line under the controls (HTML): drawing text is the slow part
+        self.animate(self.hist, self.grid, self.curve, self.marker)
         self.update()
 
     def current(self) -> Key:
@@ -105,15 +104,16 @@ class CompressionExplorer(FigureWidget):
         alive = np.abs(pruned).max(1) > 0
         scale = float(np.median(scales[alive])) if per_channel and alive.any() else float(scales[0])
         levels = np.arange(qp.qmin, qp.qmax + 1) * scale
-        if len(levels) > 64:  # at 7-8 bits the grid is finer than the picture: draw every k-th line
-            levels = levels[:: int(np.ceil(len(levels) / 64))]
+        if len(levels) > 32:  # at 6-8 bits the grid is finer than the picture: draw every k-th line
+            levels = levels[:: int(np.ceil(len(levels) / 32))]
         self.grid.set_segments([[(v, 0), (v, 1)] for v in levels])
         which = "per channel" if per_channel else "per tensor"
-        self.hist_title.set_text(f"{bits} bits {which}, {sparsity:.0%} pruned: RMS error {self.error:.4f}")
         self.entry = self.table[key]
         self.curve.set_ydata([self.table[(b, per_channel, sparsity, structured)]["accuracy"]
                               for b in self.bit_options])
         self.marker.set_data([bits], [self.entry["accuracy"]])
         extra = "".join([f", {self.entry['kbytes']:.1f} KB" if "kbytes" in self.entry else "",
                          f", {self.entry['p50_ms']:.3f} ms" if "p50_ms" in self.entry else ""])
-        self.acc_title.set_text(f"accuracy {self.entry['accuracy']:.3f}{extra}")  # short: text is slow to draw
+        self.status.value = (f"<b>{bits} bits</b> {which}, {sparsity:.0%} pruned "
+                             f"({'whole rows' if structured else 'single weights'}): RMS error of these weights "
+                             f"{self.error:.4f}; validation accuracy {self.entry['accuracy']:.3f}{extra}")
