@@ -23,7 +23,9 @@ def test_initial_state_is_the_packages_pgd(setup):
     assert w.delta_image.get_clim() == (-0.1, 0.1)
     np.testing.assert_allclose([b.get_height() for b in w.adv_bars], R.predict_proba(net, want)[0])
     np.testing.assert_allclose([b.get_height() for b in w.clean_bars], R.predict_proba(net, X[:1])[0])
-    assert "PGD, 10 steps" in w.ax_prob.get_title() and not w.steps.disabled
+    p = R.predict_proba(net, np.vstack([X[:1], want]))[:, y[0]]
+    assert w.ax_prob.get_title() == f"p(label) {p[0]:.2f} → {p[1]:.2f}" and not w.steps.disabled
+    assert w.ax_clean.get_title() == f"label {y[0]}"
     w.close()
 
 
@@ -45,7 +47,9 @@ def test_fgsm_and_eps_and_the_ball(setup):
     want = R.fgsm(net, X[3:4], y[3:4], 0.25)
     np.testing.assert_allclose(w.x_adv, want)
     assert np.abs(w.x_adv - X[3:4]).max() <= 0.25 + 1e-12 and 0 <= w.x_adv.min() and w.x_adv.max() <= 1
-    assert w.steps.disabled and w.ax_prob.get_title().startswith("FGSM, ε = 0.25")
+    guess = R.predict_proba(net, want).argmax()
+    assert w.steps.disabled and w.ax_adv.get_title().startswith(f"seen as {guess}")
+    assert w.ax_adv.get_title().endswith("✗") == (guess != y[3])
     w.eps.value = 0.0
     np.testing.assert_array_equal(w.x_adv, X[3:4])
     w.close()
