@@ -27,7 +27,7 @@ def test_budget_slider_moves_marker_bars_and_dots(records):
     np.testing.assert_allclose(_bar_heights(w), want)
     dots = w.dots.get_offsets()
     assert len(dots) == 9 and sorted(dots[:, 1]) == pytest.approx(sorted(r["accuracy"] for r in records if r["budget"] == 50))
-    assert "50 labelled examples" in w.ax_at.get_title() and "fine-tune" in w.status.value
+    assert "50 labelled examples per class" in w.status.value and "fine-tune" in w.status.value
     assert w.to_png() != png
     w.close()
 
