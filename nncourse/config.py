@@ -21,9 +21,9 @@ REPO_BRANCH = "main"
 PARTS = {
     "Part I — Foundations": ["00_start_here", "01_perceptron", "02_activations", "03_backpropagation",
                              "04_optimization", "05_generalization"],
-    "Part II — Architectures": ["06_cnn", "07_rnn_lstm", "08_attention"],
-    "Part III — At scale": [],
-    "Part IV — Responsible AI": ["13_ethics_bias"],
+    "Part II — Architectures": ["06_cnn", "07_rnn_lstm", "08_attention", "09_graph_networks"],
+    "Part III — At scale": ["10_transfer_learning", "11_training_at_scale", "12_efficient_inference"],
+    "Part IV — Responsible AI": ["13_ethics_bias", "14_explainability", "15_robustness_privacy"],
 }
 NOTEBOOKS = [name for names in PARTS.values() for name in names]
 
