@@ -2,8 +2,8 @@
 PyTorch, then at scale.
 
 The package holds the logic; the notebooks in ``notebooks/`` hold the stories. ``import nncourse``
-does not import torch: the modules that need it at import time (``nncourse.at_scale.cnn``,
-``.rnn``, ``.gpt``) are imported on demand, and the rest import it inside functions.
+does not import torch: the modules that need it at import time (``nncourse.at_scale.*``) are
+imported on demand, and the rest import it inside functions.
 """
 # Foundation (notebooks 00-01): the layer protocol, checks against PyTorch, data, the fit loop.
 from . import activations, data, losses
@@ -37,24 +37,24 @@ from .rnn import GRU, LSTM, RNN
 from . import gnn, graph_data
 from .gnn import GATConv, GCNConv, GlobalPool, SAGEConv
 
-# Notebook 13: fairness metrics, biased data, mitigation, model cards.
-from . import fairness, fairness_data, mitigation, model_card
-
-# Notebook 15: robustness (adversarial examples, distribution shift) and privacy (DP-SGD, FedAvg).
-from . import privacy, robustness
-
 # Notebook 10: transfer learning and self-supervision.
 from . import transfer
-
-# Notebook 14: explainability (attributions, faithfulness, sanity checks).
-from . import explain
-
-# Notebook 12: efficient inference (quantization, pruning, distillation, cost).
-from . import compression
 
 # Notebook 11: training at scale (ring all-reduce, loss scaling, checkpointing, memory, scaling laws).
 from . import scale
 from .scale import DynamicLossScaler, ring_allreduce
+
+# Notebook 12: efficient inference (quantization, pruning, distillation, cost).
+from . import compression
+
+# Notebook 13: fairness metrics, biased data, mitigation, model cards.
+from . import fairness, fairness_data, mitigation, model_card
+
+# Notebook 14: explainability (attributions, faithfulness, sanity checks).
+from . import explain
+
+# Notebook 15: robustness (adversarial examples, distribution shift) and privacy (DP-SGD, FedAvg).
+from . import privacy, robustness
 
 __version__ = "0.1.0"
 
@@ -69,8 +69,10 @@ __all__ = [
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
     "attention", "rnn", "text", "MultiHeadAttention", "scaled_dot_product_attention", "GRU", "LSTM", "RNN",
     "gnn", "graph_data", "GATConv", "GCNConv", "GlobalPool", "SAGEConv",
-    "fairness", "fairness_data", "mitigation", "model_card",
-    "privacy", "robustness",
-    "explain",
+    "transfer",
     "scale", "DynamicLossScaler", "ring_allreduce",
+    "compression",
+    "fairness", "fairness_data", "mitigation", "model_card",
+    "explain",
+    "privacy", "robustness",
 ]

@@ -10,11 +10,18 @@ from .cnn import KernelExplorer  # notebook 06
 from .rnn import GradientThroughTime, LSTMGateViewer  # notebook 07
 from .sampling import SamplingWidget  # notebooks 07-08
 from .attention import AttentionExplorer, PositionalEncodingWidget  # notebook 08
+from .gnn import MessagePassingWidget  # notebook 09
+from .transfer import LabelBudgetExplorer  # notebook 10
+from .scale import WillItFit  # notebook 11
+from .compression import CompressionExplorer  # notebook 12
 from .fairness import FairnessDials, ThresholdTuner  # notebook 13
+from .explain import AttributionExplorer  # notebook 14
+from .robustness import AttackExplorer  # notebook 15
 
 __all__ = [
     "FigureWidget", "WidgetCheck", "PerceptronExplorer", "ActivationExplorer", "SignalPropagation",
     "BackpropStepper", "TrainingReplay", "OptimizerRace", "Playground", "KernelExplorer",
     "GradientThroughTime", "LSTMGateViewer", "SamplingWidget", "AttentionExplorer",
-    "PositionalEncodingWidget", "FairnessDials", "ThresholdTuner",
+    "PositionalEncodingWidget", "MessagePassingWidget", "LabelBudgetExplorer", "WillItFit",
+    "CompressionExplorer", "FairnessDials", "ThresholdTuner", "AttributionExplorer", "AttackExplorer",
 ]
