@@ -70,7 +70,10 @@ def test_simclr_pretrain_lowers_the_loss_without_labels():
     assert len(losses) == 40 and np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.3
 
 
-def test_label_budget_runs_gives_every_method_the_same_draw():
+def test_label_budget_runs_gives_every_method_the_same_draw(monkeypatch):
+    draws = []
+    sample = transfer.sample_per_class
+    monkeypatch.setattr(transfer, "sample_per_class", lambda *a, **kw: draws.append(sample(*a, **kw)) or draws[-1])
     X, y = _bars(12, seed=0)
     Xt, yt = _bars(10, seed=1)
     body = ts.make_encoder(channels=(4, 4), seed=0)
@@ -78,6 +81,8 @@ def test_label_budget_runs_gives_every_method_the_same_draw():
     records = ts.label_budget_runs(body, lambda s: ts.make_encoder(channels=(4, 4), seed=s), (X, y), (Xt, yt),
                                    budgets=(1, 5), seeds=(0, 1), width=16, steps=20, progress=False)
     assert len(records) == 2 * 2 * 4
+    assert len(draws) == 2 * 2                     # one draw per (seed, budget), shared by the 4 methods
+    assert [len(d) for d in draws] == [2, 10, 2, 10] and not np.array_equal(draws[0], draws[2])   # seeds differ
     assert {r["method"] for r in records} == set(ts.METHODS)
     table = transfer.summarize(records)
     assert table[("linear probe", 5)][0] > 0.9 and table[("nearest class mean", 5)][0] > 0.9
