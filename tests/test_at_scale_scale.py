@@ -1,6 +1,7 @@
 """nncourse.at_scale.scale and ddp_train: a real two-process DDP run (torchrun, gloo, CPU) equal to a
 single-process run, bit-identical resume, weights_only loading, checkpointing memory, scaling sweep."""
 import pickle
+import signal
 
 import numpy as np
 import pytest
@@ -11,10 +12,14 @@ from nncourse.at_scale import ddp_train
 from nncourse.at_scale import scale as S
 
 
-@pytest.mark.timeout(300)  # three Python processes import torch: seconds on a quiet machine, more under load
+@pytest.mark.timeout(120)  # torchrun's launcher in this process, two forked ranks: about a second
 def test_two_process_ddp_equals_single_process_on_the_global_batch(tmp_path):
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     ranks = S.run_ddp(nproc=2, steps=5, batch_size=6, seed=3, out_dir=tmp_path, verbose=False)
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers  # the launcher's handlers removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rank0.pt", "rank1.pt"]
     a, b = ranks[0]["state_dict"], ranks[1]["state_dict"]
+    assert ranks[0]["world_size"] == 2 and ranks[0]["backend"] == "gloo"
     assert S.states_equal(a, b)  # DDP keeps the replicas bit-identical
     ref = ddp_train.single_process_reference(2, steps=5, batch_size=6, lr=0.2, seed=3)
     assert S.max_state_difference(a, ref) < 1e-5
@@ -23,6 +28,15 @@ def test_two_process_ddp_equals_single_process_on_the_global_batch(tmp_path):
     # DistributedSampler: disjoint shards that cover the (dropped-last) epoch
     first, second = set(ranks[0]["indices"][0]), set(ranks[1]["indices"][0])
     assert not first & second and len(first | second) == 96
+
+
+@pytest.mark.timeout(120)
+def test_a_failing_rank_is_reported(tmp_path):
+    (tmp_path / "taken").write_text("a file where the ranks want a folder")
+    handlers = signal.getsignal(signal.SIGINT)
+    with pytest.raises(RuntimeError, match="forked DDP run failed"):
+        S.run_ddp(nproc=2, steps=1, out_dir=tmp_path / "taken", verbose=False)
+    assert signal.getsignal(signal.SIGINT) == handlers
 
 
 def test_single_process_reference_differs_from_one_shard_alone():
@@ -36,6 +50,8 @@ def test_run_ddp_checks_its_arguments_before_launching(tmp_path):
         S.run_ddp(nproc=2, steps=0, out_dir=tmp_path, verbose=False)
     with pytest.raises(ValueError, match="nproc"):
         S.run_ddp(nproc=1.5, out_dir=tmp_path, verbose=False)
+    with pytest.raises(ValueError, match="launcher must be 'fork' or 'torchrun'"):
+        S.run_ddp(nproc=2, launcher="mpirun", out_dir=tmp_path, verbose=False)
     command = S.ddp_command(tmp_path, nproc=2, steps=3)
     assert "--standalone" in command and "--nproc_per_node=2" in command and command[-1] == "0"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -100,10 +101,13 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="per rank")
     parser.add_argument("--lr", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds a collective may wait")
+    parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     backend = "nccl" if torch.cuda.is_available() and os.environ.get("NNCOURSE_DDP_BACKEND") == "nccl" else "gloo"
-    dist.init_process_group(backend)  # RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT come from torchrun
+    # RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT come from torchrun (in the environment)
+    dist.init_process_group(backend, timeout=timedelta(seconds=args.timeout))
     rank, world_size = dist.get_rank(), dist.get_world_size()
     try:
         state, seen = train(rank, world_size, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
@@ -112,7 +116,8 @@ def main(argv=None) -> None:
         out.mkdir(parents=True, exist_ok=True)
         torch.save({"state_dict": state, "indices": seen, "world_size": world_size, "backend": backend},
                    out / f"rank{rank}.pt")
-        print(f"rank {rank}/{world_size} ({backend}): {args.steps} steps done")
+        if not args.quiet:
+            print(f"rank {rank}/{world_size} ({backend}): {args.steps} steps done")
     finally:
         dist.destroy_process_group()
 
