@@ -4,7 +4,7 @@
   notebook then uses it to price the gradient exchange of a 7B model on 8 GPUs.
 * ``zero_memory_per_gpu`` (substantial): the bytes per GPU of weights, gradients and optimizer
   state under ZeRO stages 0-3; the notebook then uses it to find how many 80 GB GPUs each stage
-  needs for a 7B and a 70B model, and checks it against the widget's formula.
+  needs for a 7B and a 65B model, and checks it against the widget's formula.
 
 Expected answers come from the package (``nncourse.scale``: the counted ring all-reduce and
 ``training_memory``); the answers a teacher can show are in ``nncourse.exercises.solutions.scale``.

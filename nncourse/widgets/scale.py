@@ -104,11 +104,11 @@ class WillItFit(FigureWidget):
             self._right = right
             self.ax.set_xlim(0, right)
             self.ax.set_ylim(3.5, -1.2)
-            last_label = -right
-            for (line, label), size in zip(self.gpu_lines, GPUS.values()):
+            last_label = [-right, -right]  # the labels alternate between two rows
+            for i, ((line, label), size) in enumerate(zip(self.gpu_lines, GPUS.values())):
                 line.set_visible(size < right)
-                label.set_visible(size < right and size - last_label > 0.06 * right)  # no overlapping labels
-                last_label = size if label.get_visible() else last_label
+                label.set_visible(size < right and size - last_label[i % 2] > 0.06 * right)  # no overlaps
+                last_label[i % 2] = size if label.get_visible() else last_label[i % 2]
             self.invalidate()
         self.fits = [name for name, size in GPUS.items() if totals[stage] <= size]
         verdict = f"fits on {self.fits[0]}" if self.fits else "fits on none of these GPUs"
