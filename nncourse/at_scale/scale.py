@@ -2,7 +2,8 @@
 activation checkpointing measured with saved-tensor hooks, torch.compile timing, a scaling-law sweep.
 
 * :func:`run_ddp` launches :mod:`nncourse.at_scale.ddp_train` with ``torchrun --nproc_per_node=K``
-  (CPU/gloo) and loads what each rank saved (``weights_only=True``).
+  (CPU/gloo), as the command line or as torchrun's launcher called in this process with forked
+  ranks (no fresh torch imports), and loads what each rank saved (``weights_only=True``).
 * :class:`ResumableRun` trains a small dropout MLP with Adam and a learning-rate schedule; its
   :meth:`~ResumableRun.checkpoint` holds model, optimizer, scheduler, both RNG states and the data
   position, so a run stopped and resumed ends bit-identical to one never stopped.
