@@ -59,6 +59,7 @@ class AttackExplorer(FigureWidget):
         for ax in axes[:3]:
             ax.set_xticks([])
             ax.set_yticks([])
+            ax.spines[:].set_visible(False)  # the blitted image would cover half of them
             ax.set_title(" ", fontsize=10)
         # Text is the slowest thing to draw: the fixed words stay in the cached background (x labels),
         # and only a few short titles are redrawn on each update.
@@ -69,11 +70,13 @@ class AttackExplorer(FigureWidget):
         self.clean_bars = self.ax_prob.bar(positions - 0.2, np.zeros(len(positions)), 0.4, color="0.7", label="original")
         self.adv_bars = self.ax_prob.bar(positions + 0.2, np.zeros(len(positions)), 0.4, color="C0", label="adversarial")
         self.ax_prob.set(ylim=(0, 1.02), xticks=positions, ylabel="probability")
+        self.ax_prob.yaxis.tick_right()                  # on the left, the adversarial image would cover them
+        self.ax_prob.yaxis.set_label_position("right")
         self.ax_prob.set_xticklabels(self.classes)
         self.ax_prob.set_xlabel("adversarial: green = true class, red = wrong winner", fontsize=8)
         self.ax_prob.set_title(" ", fontsize=10)
         self.ax_prob.legend(loc="upper right", fontsize=8)
-        self.fig.subplots_adjust(left=0.02, right=0.99, bottom=0.2, top=0.86, wspace=0.15)
+        self.fig.subplots_adjust(left=0.02, right=0.95, bottom=0.2, top=0.86, wspace=0.15)
         self.animate(self.clean_image, self.delta_image, self.adv_image, *self.clean_bars, *self.adv_bars,
                      self.ax_clean.title, self.ax_adv.title, self.ax_prob.title)
         self.update()
