@@ -265,7 +265,10 @@ _ERRORS_JS = r"""() => {
 _WIDGET_VIEWS = r"""
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
   const outputs = [...panel.querySelectorAll('.jp-OutputArea-output')];
-  const views = outputs.filter(out => !out.hasAttribute('data-mime-type') || out.querySelector('.jupyter-widgets'));
+  // A closed widget's view is hidden (lm-mod-hidden), e.g. a finished progress bar with leave=False:
+  // nothing to render there.
+  const views = outputs.filter(out => !out.classList.contains('lm-mod-hidden') &&
+                                      (!out.hasAttribute('data-mime-type') || out.querySelector('.jupyter-widgets')));
   const broken = out => /Error displaying widget|model not found/i.test(out.innerText || '');
 """
 
