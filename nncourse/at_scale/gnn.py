@@ -112,6 +112,35 @@ def _accuracy(logits, y, mask) -> float:
     return float((logits[mask].argmax(-1) == y[mask]).float().mean())
 
 
+def _record_epoch(model, x, edge_index, y, masks, loss, history, epoch, best_state):
+    """After an epoch: the loss and full-batch train/validation accuracy into ``history``; returns the
+    weights of the best validation epoch so far (a copy of the current ones if this epoch is it)."""
+    torch = _torch()
+    train, val = masks
+    model.eval()
+    with torch.no_grad():
+        logits = model(x, edge_index)
+    history["loss"].append(loss.item())
+    history["train_acc"].append(_accuracy(logits, y, train))
+    history["val_acc"].append(_accuracy(logits, y, val))
+    if history["val_acc"][-1] > max(history["val_acc"][:-1], default=-1.0):
+        history["best_epoch"] = epoch
+        return copy.deepcopy(model.state_dict())
+    return best_state
+
+
+def _time_and_test_best(model, best_state, x, edge_index, y, test, history, start, device):
+    """The training time, then the best validation epoch's weights restored and tested once."""
+    torch = _torch()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    history["seconds"] = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        history["test_acc"] = _accuracy(model(x, edge_index), y, test)
+
+
 def train_full_batch(model, graph, masks, *, epochs: int = 100, lr: float = 0.01, weight_decay: float = 5e-4,
                      device=None, progress: bool = True):
     """Full-batch training of ``model`` on ``graph`` (an ``nncourse.graph_data.Graph``);
@@ -131,7 +160,7 @@ def train_full_batch(model, graph, masks, *, epochs: int = 100, lr: float = 0.01
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = {"loss": [], "train_acc": [], "val_acc": []}
-    best, best_state = -1.0, None
+    best_state = None
     start = time.perf_counter()
     for epoch in tqdm(range(epochs), desc="full batch", disable=not progress, leave=False):
         model.train()
@@ -140,21 +169,8 @@ def train_full_batch(model, graph, masks, *, epochs: int = 100, lr: float = 0.01
         loss = torch.nn.functional.cross_entropy(logits[train], y[train])
         loss.backward()
         optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            logits = model(x, edge_index)
-        history["loss"].append(loss.item())
-        history["train_acc"].append(_accuracy(logits, y, train))
-        history["val_acc"].append(_accuracy(logits, y, val))
-        if history["val_acc"][-1] > best:
-            best, best_state, history["best_epoch"] = history["val_acc"][-1], copy.deepcopy(model.state_dict()), epoch
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    history["seconds"] = time.perf_counter() - start
-    model.load_state_dict(best_state)
-    model.eval()
-    with torch.no_grad():
-        history["test_acc"] = _accuracy(model(x, edge_index), y, test)
+        best_state = _record_epoch(model, x, edge_index, y, (train, val), loss, history, epoch, best_state)
+    _time_and_test_best(model, best_state, x, edge_index, y, test, history, start, device)
     return history
 
 
@@ -177,7 +193,7 @@ def train_sampled(model, graph, masks, *, fanouts=(10, 5), batch_size: int = 512
     x, edge_index, y = x_all.to(device), torch.as_tensor(graph.edge_index, device=device), y_all.to(device)
     train, val, test = (torch.as_tensor(m, device=device) for m in masks)
     history = {"loss": [], "train_acc": [], "val_acc": [], "batches": 0, "sampled_nodes": []}
-    best, best_state = -1.0, None
+    best_state = None
     start = time.perf_counter()
     for epoch in range(epochs):
         order = rng.permutation(train_nodes)
@@ -194,20 +210,7 @@ def train_sampled(model, graph, masks, *, fanouts=(10, 5), batch_size: int = 512
             optimizer.step()
             history["batches"] += 1
             history["sampled_nodes"].append(len(nodes))
-        model.eval()
-        with torch.no_grad():
-            logits = model(x, edge_index)
-        history["loss"].append(loss.item())
-        history["train_acc"].append(_accuracy(logits, y, train))
-        history["val_acc"].append(_accuracy(logits, y, val))
-        if history["val_acc"][-1] > best:
-            best, best_state, history["best_epoch"] = history["val_acc"][-1], copy.deepcopy(model.state_dict()), epoch
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    history["seconds"] = time.perf_counter() - start
+        best_state = _record_epoch(model, x, edge_index, y, (train, val), loss, history, epoch, best_state)
+    _time_and_test_best(model, best_state, x, edge_index, y, test, history, start, device)
     history["mean_sampled_nodes"] = float(np.mean(history["sampled_nodes"]))
-    model.load_state_dict(best_state)
-    model.eval()
-    with torch.no_grad():
-        history["test_acc"] = _accuracy(model(x, edge_index), y, test)
     return history
