@@ -1,5 +1,5 @@
 """Attention from scratch (taught in notebook 08): scaled dot-product attention and multi-head
-self-attention, forward and backward side by side, checked against PyTorch.
+self- and cross-attention, forward and backward side by side, checked against PyTorch.
 
 Attention is a *soft dictionary look-up*. Each query ``q_i`` is compared with every key ``k_j``
 (a dot product, scaled by ``1/sqrt(d)``), the scores become weights with a softmax over the
@@ -208,6 +208,13 @@ class MultiHeadAttention(Layer):
     :func:`scaled_dot_product_attention` (True = may attend), broadcastable to (N, H, T, T).
     After a forward, ``attention_weights`` holds the weights (N, H, T, T) for plotting.
 
+    **Cross-attention**: ``forward(x, memory=m)`` takes the queries from ``x`` (N, T, E) (the
+    decoder) and the keys and values from ``m`` (N, S, E) (the encoder's outputs), so each
+    decoder position reads a weighted average of the encoder positions; the weights are
+    (N, H, T, S). The projections are the same three blocks of ``in_proj_weight``: W_Q applied to
+    x, W_K and W_V to m. PyTorch: ``module(x, m, m)``. After ``backward(dout)`` (which returns
+    dL/dx), ``memory_grad`` holds dL/dm.
+
     ``to_torch()`` returns ``nn.MultiheadAttention(E, H, batch_first=True)``; call it as
     ``m(x, x, x, need_weights=False, attn_mask=m_mask)[0]`` where, for a causal layer,
     ``m_mask = torch.nn.Transformer.generate_square_subsequent_mask(T)`` (note PyTorch's module
@@ -230,6 +237,7 @@ class MultiHeadAttention(Layer):
         self.params["out_proj.weight"] = rng.uniform(-bound, bound, (embed_dim, embed_dim)).astype(dtype)
         self.params["out_proj.bias"] = np.zeros(embed_dim, dtype=dtype)
         self.attention_weights: np.ndarray | None = None
+        self.memory_grad: np.ndarray | None = None
 
     def _split_heads(self, t):
         n, length, _ = t.shape
@@ -239,17 +247,28 @@ class MultiHeadAttention(Layer):
         n, _, length, _ = t.shape
         return t.transpose(0, 2, 1, 3).reshape(n, length, self.embed_dim)  # (N, T, E)
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, *, memory=None):
         x = as_array(x, "x", ndim=3)
         check_last_dim(x, self.embed_dim, "x", what="features (embed_dim)")
         p = {name: value.astype(x.dtype, copy=False) for name, value in self.params.items()}
-        qkv = x @ p["in_proj_weight"].T + p["in_proj_bias"]                 # (N, T, 3E)
-        q, k, v = (self._split_heads(t) for t in np.split(qkv, 3, axis=-1))  # (N, H, T, hd) each
+        if memory is None:   # self-attention: q, k, v all from x
+            qkv = x @ p["in_proj_weight"].T + p["in_proj_bias"]             # (N, T, 3E)
+            q, k, v = np.split(qkv, 3, axis=-1)                              # (N, T, E) each
+        else:                # cross-attention: q from x, k and v from the memory
+            memory = as_array(memory, "memory", ndim=3).astype(x.dtype, copy=False)
+            check_last_dim(memory, self.embed_dim, "memory", what="features (embed_dim)")
+            if memory.shape[0] != x.shape[0]:
+                raise ValueError(f"memory must have the batch size of x ({x.shape[0]}), got shape {memory.shape}")
+            w_q, w_kv = np.split(p["in_proj_weight"], [self.embed_dim])     # (E, E), (2E, E)
+            b_q, b_kv = np.split(p["in_proj_bias"], [self.embed_dim])
+            q = x @ w_q.T + b_q                                              # (N, T, E)
+            k, v = np.split(memory @ w_kv.T + b_kv, 2, axis=-1)              # (N, S, E) each
+        q, k, v = (self._split_heads(t) for t in (q, k, v))                  # (N, H, T or S, hd)
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=self.causal)
         merged = self._merge_heads(heads)                                  # (N, T, E)
         out = merged @ p["out_proj.weight"].T + p["out_proj.bias"]
         self.attention_weights = weights
-        self._cache = {"x": x, "q": q, "k": k, "v": v, "weights": weights, "merged": merged}
+        self._cache = {"x": x, "memory": memory, "q": q, "k": k, "v": v, "weights": weights, "merged": merged}
         return out
 
     def backward(self, dout):
@@ -264,13 +283,26 @@ class MultiHeadAttention(Layer):
         dheads = self._split_heads(dout @ w_out)                                  # (N, H, T, hd)
         dq, dk, dv = scaled_dot_product_attention_backward(
             dheads, cache["q"], cache["k"], cache["v"], cache["weights"])
-        dqkv = np.concatenate([self._merge_heads(d) for d in (dq, dk, dv)], axis=-1)  # (N, T, 3E)
-        dqkv_flat = dqkv.reshape(-1, 3 * self.embed_dim)                          # (N*T, 3E)
-        self.grads["in_proj_weight"] = dqkv_flat.T @ x.reshape(-1, self.embed_dim)
-        self.grads["in_proj_bias"] = dqkv_flat.sum(axis=0)
+        dq, dk, dv = (self._merge_heads(d) for d in (dq, dk, dv))                 # (N, T or S, E)
+        memory = cache["memory"]
+        if memory is None:
+            dqkv = np.concatenate([dq, dk, dv], axis=-1)                           # (N, T, 3E)
+            dqkv_flat = dqkv.reshape(-1, 3 * self.embed_dim)                      # (N*T, 3E)
+            self.grads["in_proj_weight"] = dqkv_flat.T @ x.reshape(-1, self.embed_dim)
+            self.grads["in_proj_bias"] = dqkv_flat.sum(axis=0)
+            dx, self.memory_grad = dqkv @ w_in, None
+        else:  # W_Q saw x, W_K and W_V saw the memory
+            dq_flat = dq.reshape(-1, self.embed_dim)                              # (N*T, E)
+            dkv = np.concatenate([dk, dv], axis=-1)                               # (N, S, 2E)
+            dkv_flat = dkv.reshape(-1, 2 * self.embed_dim)                        # (N*S, 2E)
+            self.grads["in_proj_weight"] = np.concatenate(
+                [dq_flat.T @ x.reshape(-1, self.embed_dim), dkv_flat.T @ memory.reshape(-1, self.embed_dim)])
+            self.grads["in_proj_bias"] = np.concatenate([dq_flat.sum(axis=0), dkv_flat.sum(axis=0)])
+            dx = dq @ w_in[:self.embed_dim]                                       # (N, T, E)
+            self.memory_grad = dkv @ w_in[self.embed_dim:]                        # (N, S, E)
         for name in self.grads:  # grads live in the parameters' dtype
             self.grads[name] = self.grads[name].astype(self.params[name].dtype, copy=False)
-        return dqkv @ w_in
+        return dx
 
     def to_torch(self):
         import torch.nn as nn

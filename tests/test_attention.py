@@ -265,3 +265,40 @@ def test_attention_kernels_match_torch_with_an_additive_mask():
 def test_softmax_rows_blocked_row_is_zero_and_large_scores_do_not_overflow():
     weights = softmax_rows(np.array([[-np.inf, -np.inf], [800.0, -800.0]]))
     np.testing.assert_array_equal(weights, [[0.0, 0.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("t, s, causal", [(3, 7, False), (5, 2, False), (4, 6, True)])
+def test_cross_attention_matches_torch_forward_and_backward(t, s, causal):
+    rng = np.random.default_rng(t * 10 + s)
+    layer = MultiHeadAttention(8, 2, causal=causal, seed=1)
+    layer.params["in_proj_bias"][...] = rng.standard_normal(24)       # non-zero biases: each block is checked
+    x, memory = rng.standard_normal((2, t, 8)), rng.standard_normal((2, s, 8))   # decoder, encoder
+    out = layer.forward(x, memory=memory)
+    assert out.shape == (2, t, 8) and layer.attention_weights.shape == (2, 2, t, s)
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+
+    module = layer.to_torch()
+    xt, mt = (torch.tensor(a, requires_grad=True) for a in (x, memory))
+    mask = torch.ones(t, s, dtype=torch.bool).triu(1) if causal else None   # nn.MultiheadAttention: True = blocked
+    ref = module(xt, mt, mt, need_weights=False, attn_mask=mask)[0]
+    ref.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(out, ref.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(layer.memory_grad, mt.grad.numpy(), atol=1e-12)
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), atol=1e-12)
+
+
+def test_cross_attention_self_case_and_errors():
+    rng = np.random.default_rng(0)
+    layer = MultiHeadAttention(8, 2, seed=0)
+    x = rng.standard_normal((2, 4, 8))
+    np.testing.assert_allclose(layer.forward(x, memory=x), layer.forward(x), atol=1e-12)   # memory = x: self-attention
+    layer.forward(x)
+    layer.backward(np.ones_like(x))
+    assert layer.memory_grad is None
+    with pytest.raises(ValueError, match="memory must have the batch size of x"):
+        layer.forward(x, memory=rng.standard_normal((3, 4, 8)))
+    with pytest.raises(ValueError, match="memory"):
+        layer.forward(x, memory=rng.standard_normal((2, 4, 6)))
