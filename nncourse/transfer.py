@@ -15,6 +15,8 @@
   not depend on a seed or a learning rate).
 * :func:`nearest_class_mean` - few-shot classification by the nearest class mean.
 * :func:`sample_per_class` and :func:`summarize` - the label-budget experiment's bookkeeping.
+* :func:`python_source_texts` - the source code of a few standard-library modules: the small,
+  different text that the language part fine-tunes a character GPT on (offline, in every Python).
 
 The PyTorch side (encoder, pretraining, fine-tuning, SimCLR) is :mod:`nncourse.at_scale.transfer`.
 """
@@ -229,3 +231,32 @@ def summarize(records, key="accuracy"):
         groups.setdefault((r["method"], r["budget"]), []).append(r[key])
     return {g: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
             for g, v in groups.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Language: a second, small text
+# --------------------------------------------------------------------------------------------
+
+SOURCE_MODULES = ("textwrap", "string", "heapq", "bisect", "colorsys")
+
+
+def python_source_texts(modules=SOURCE_MODULES) -> dict[str, str]:
+    """{module name: its Python source code} for standard-library modules (``inspect.getsource``).
+
+    Code is a different "language" from the English documentation the GPT is pretrained on
+    (indentation, ``self.``, operators), and every CPython install carries it, so no download is
+    needed. The text is fixed for a given Python version.
+    """
+    import importlib
+    import inspect
+
+    if isinstance(modules, str) or not len(modules):
+        raise ValueError(f"modules must be a non-empty list of module names, got {modules!r}")
+    texts = {}
+    for name in modules:
+        try:
+            texts[name] = inspect.getsource(importlib.import_module(name))
+        except (ImportError, OSError, TypeError) as err:
+            raise ValueError(f"no Python source for module {name!r} ({err}); pick a pure-Python "
+                             f"standard-library module such as {SOURCE_MODULES[0]!r}") from None
+    return texts

@@ -8,6 +8,10 @@
   views of every image, a projection head, the NT-Xent loss; no labels.
 * :func:`label_budget_runs` - the notebook's experiment: for every label budget and seed, the same
   labelled examples for four methods (from scratch, linear probe, fine-tuning, nearest class mean).
+* :func:`sample_windows` and :func:`train_lm` - language: pretrain a character GPT
+  (:mod:`nncourse.at_scale.gpt`) on one text, fine-tune it on another, optionally **rehearsing**
+  the first (a share of every batch drawn from the old text), and record the validation loss on
+  every text along the way - which is how catastrophic forgetting is measured.
 
 The NumPy side (augmentations, NT-Xent forward/backward, the probe) is :mod:`nncourse.transfer`.
 """
@@ -240,3 +244,93 @@ def label_budget_runs(pretrained: nn.Module, make_body: Callable[[int], nn.Modul
                 acc = float((pred == y_test).mean())
             records.append({"method": method, "budget": k, "seed": seed, "accuracy": acc})
     return records
+
+
+# --------------------------------------------------------------------------------------------
+# Language: pretraining, fine-tuning and forgetting with a character GPT
+# --------------------------------------------------------------------------------------------
+
+
+def _check_ids(ids, name: str, block_size: int, vocab_size: int) -> torch.Tensor:
+    ids = torch.as_tensor(np.asarray(ids) if not isinstance(ids, torch.Tensor) else ids)
+    if ids.ndim != 1 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
+        raise ValueError(f"{name} must be a 1-D array of integer character ids, got shape {tuple(ids.shape)} "
+                         f"and dtype {ids.dtype}")
+    if len(ids) < block_size + 1:
+        raise ValueError(f"{name} must hold at least block_size + 1 = {block_size + 1} ids, got {len(ids)}")
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"{name} must hold ids in [0, {vocab_size - 1}] (the model's vocabulary), "
+                         f"got values from {int(ids.min())} to {int(ids.max())}")
+    return ids.long()
+
+
+def sample_windows(ids: torch.Tensor, block_size: int, batch_size: int,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` windows at random places of the id stream ``ids`` (L,): inputs X (B, T) and
+    targets Y (B, T), ``Y[:, t] = X[:, t + 1]`` - the next character, read off the text itself."""
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)   # (B,)
+    chunks = ids[starts[:, None] + torch.arange(block_size + 1)]                       # (B, T + 1)
+    return chunks[:, :-1], chunks[:, 1:]
+
+
+def train_lm(model, train_ids, *, steps: int, batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.1,
+             rehearsal_ids=None, rehearsal_fraction: float = 0.0, eval_sets: dict | None = None,
+             eval_every: int = 25, clip_grad_norm: float = 1.0, seed: int = 0) -> dict[str, list]:
+    """Train a language model (ids (B, T) -> logits (B, T, V), e.g. a :class:`~nncourse.at_scale.gpt.GPT`)
+    on random windows of ``train_ids`` for ``steps`` AdamW steps, in place; notebook 10.
+
+    The same function pretrains (a fresh model), fine-tunes (a pretrained one) and trains from
+    scratch. ``rehearsal_fraction`` > 0 draws that share of every batch from ``rehearsal_ids``
+    instead (the old text: rehearsal, a remedy for catastrophic forgetting). ``eval_sets`` maps a
+    name to fixed windows ``(X, Y)`` (N, T) (e.g. from :func:`nncourse.text.windows`); their loss
+    in nats per character is measured before the first step and every ``eval_every`` steps.
+    Returns ``{"step": [0, eval_every, ..., steps], name: [loss, ...] for every eval set}``.
+    """
+    from ..text import evaluate_nats_per_char
+    from .gpt import gpt_optimizer
+
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    eval_every = check_positive_int(eval_every, "eval_every")
+    block_size, vocab_size = model.config.block_size, model.config.vocab_size
+    device = next(model.parameters()).device
+    ids = _check_ids(train_ids, "train_ids", block_size, vocab_size).to(device)
+    if not 0.0 <= rehearsal_fraction < 1.0:
+        raise ValueError(f"rehearsal_fraction must be in [0, 1) (the share of each batch from the old text), "
+                         f"got {rehearsal_fraction!r}")
+    n_old = int(round(rehearsal_fraction * batch_size))
+    if n_old and rehearsal_ids is None:
+        raise ValueError("rehearsal_fraction > 0 needs rehearsal_ids: the old text to mix into each batch")
+    old_ids = _check_ids(rehearsal_ids, "rehearsal_ids", block_size, vocab_size).to(device) if n_old else None
+    eval_sets = dict(eval_sets or {})
+    if "step" in eval_sets:
+        raise ValueError('"step" is reserved for the step numbers; name the evaluation set differently')
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = gpt_optimizer(lr, weight_decay=weight_decay)(trainable)
+    generator = torch.Generator().manual_seed(seed)
+    history: dict[str, list] = {"step": [], **{name: [] for name in eval_sets}}
+
+    def record(step):
+        history["step"].append(step)
+        for name, data in eval_sets.items():
+            history[name].append(evaluate_nats_per_char(model, data, device=device))
+
+    record(0)
+    model.train()
+    for step in range(1, steps + 1):
+        X, Y = sample_windows(ids, block_size, batch_size - n_old, generator)             # (B - n_old, T)
+        if n_old:
+            X_old, Y_old = sample_windows(old_ids, block_size, n_old, generator)          # (n_old, T)
+            X, Y = torch.cat([X, X_old]), torch.cat([Y, Y_old])                           # (B, T)
+        logits = model(X)                                                                 # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, clip_grad_norm)
+        opt.step()
+        if step % eval_every == 0 or step == steps:
+            record(step)
+            model.train()
+    model.eval()
+    return history
