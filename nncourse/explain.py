@@ -31,7 +31,14 @@ deletion_curve           remove the top-ranked features first: a faithful map dr
                          (Petsiuk, Das & Saenko 2018; "insertion" is the reverse)
 randomize_layers,        the sanity checks of Adebayo et al. (2018): a map that survives random
 rank_correlation         weights was not explaining the model
+js_divergence            Jensen-Shannon divergence of two distributions: how far apart two
+                         attention rows, or two next-character distributions, are (Jain &
+                         Wallace 2019 measure "attention is not explanation" with it)
 =======================  ======================================================================
+
+For a language model the same functions work on the token **embeddings** (T, C) of one text:
+``nncourse.at_scale.explain.embedding_gradient_fn`` is the ``grad_fn``, one number per character is
+the sum over C, and ``occlusion`` with ``window=(1,)`` on the ids replaces one character at a time.
 
 Each agrees with Captum (``nncourse.at_scale.explain`` and ``tests/test_explain.py``) on the same
 model and inputs: Saliency, InputXGradient, NoiseTunnel (same noise), IntegratedGradients (each
@@ -550,3 +557,26 @@ def rank_correlation(a, b, *, absolute: bool = True) -> float:
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
     return float((ra * rb).sum() / denom) if denom > 0 else 0.0
+
+
+def js_divergence(p, q) -> np.ndarray:
+    """Jensen-Shannon divergence of distributions along the last axis, (..., K) x (..., K) -> (...)::
+
+        JSD(p, q) = KL(p || m) / 2 + KL(q || m) / 2,   m = (p + q) / 2,
+
+    in nats: 0 for equal distributions, at most ln 2 (disjoint supports); symmetric and always
+    finite (unlike KL). Used in notebook 14 to measure how far a replaced attention row is from the
+    model's own, and how far the next-character distribution moved."""
+    p, q = as_array(p, "p"), as_array(q, "q")
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
+    for name, d in (("p", p), ("q", q)):
+        if d.ndim < 1 or (d < 0).any() or not np.allclose(d.sum(axis=-1), 1.0, atol=1e-6):
+            raise ValueError(f"{name} must hold probability distributions along its last axis "
+                             f"(non-negative, summing to 1), got sums {np.round(d.sum(axis=-1), 4).ravel()[:5]}")
+    m = (p + q) / 2
+
+    def kl(a, b):  # 0 log 0 = 0; b > 0 wherever a > 0, since b = m
+        return np.where(a > 0, a * (np.log(np.where(a > 0, a, 1.0)) - np.log(np.where(a > 0, b, 1.0))), 0.0).sum(axis=-1)
+
+    return np.maximum(kl(p, m) / 2 + kl(q, m) / 2, 0.0)

@@ -9,7 +9,12 @@ when there is one.
   ``torch.manual_seed(seed)``, so the NumPy SmoothGrad can be fed exactly the same noise;
 * :func:`train_torch_cnn_for` - fill a NumPy ``Sequential`` with weights trained by its PyTorch
   twin (``to_torch()``), so the from-scratch methods explain a well-trained network;
-* :func:`deletion_scores` - deletion / insertion curves for a batch of images, batched on the device.
+* :func:`deletion_scores` - deletion / insertion curves for a batch of images, batched on the device;
+* language models (the character GPT of :mod:`nncourse.at_scale.gpt`): :func:`token_embeddings` and
+  :func:`embedding_gradient_fn` let the NumPy methods work on the token embeddings,
+  :func:`captum_layer_integrated_gradients` is Captum's ``LayerIntegratedGradients`` on the
+  embedding layer, and :func:`logits_with_attention` runs the GPT with one layer's attention
+  weights replaced (permuted, uniform, ...) to test whether the output depends on them.
 
 This module imports torch and captum at the top: ``from nncourse.at_scale.explain import ...``.
 """
@@ -136,3 +141,113 @@ def deletion_scores(model, images, attributions, target, *, steps: int = 16, bas
     scores = model(inputs).reshape(n, steps + 1, -1)
     targets = torch.as_tensor(np.broadcast_to(np.asarray(target), (n,)).copy()).long().to(x.device)
     return scores.gather(2, targets[:, None, None].expand(n, steps + 1, 1))[..., 0].double().cpu().numpy()
+
+
+# --- language models: attributions on the token embeddings, and attention replaced -----------------
+
+def _ids(ids, device) -> torch.Tensor:
+    t = ids if torch.is_tensor(ids) else torch.as_tensor(np.asarray(ids))
+    if t.dim() == 1:
+        t = t[None]
+    if t.dim() != 2 or t.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"ids must be integer token ids of shape (T,) or (B, T), got shape {tuple(t.shape)} "
+                         f"and dtype {t.dtype}")
+    return t.long().to(device)
+
+
+def embedding_gradient_fn(model, ids, target: int, *, position: int = -1, embedding=None):
+    """A ``grad_fn`` for :mod:`nncourse.explain` over a language model's token embeddings.
+
+    ``model`` maps ids (B, T) to logits (B, T, vocab); ``embedding`` (default ``model.wte``, the
+    token embedding of :class:`~nncourse.at_scale.gpt.GPT`) is the module whose output is
+    replaced. ``grad_fn(e)`` takes embeddings e (M, T, C) (NumPy), runs the model on the one
+    sequence ``ids`` (T,) with its token embeddings replaced by each e[m] (a forward hook: the
+    position embeddings and everything after stay as they are), and returns the scores (M,)
+    ``logits[m, position, target]`` and their gradients d score / d e (M, T, C). So
+    ``explain.integrated_gradients(grad_fn, e, e_baseline)`` is integrated gradients on the
+    embeddings (taught in notebook 14).
+    """
+    embedding = model.wte if embedding is None else embedding
+    param = next(model.parameters())
+    seq = _ids(ids, param.device)
+    if seq.shape[0] != 1:
+        raise ValueError(f"embedding_gradient_fn explains one sequence, got {seq.shape[0]}")
+    model.eval()
+    target = int(target)
+
+    def grad_fn(e):
+        e = torch.as_tensor(np.asarray(e), dtype=param.dtype, device=param.device).requires_grad_(True)
+        if e.dim() != 3 or e.shape[1] != seq.shape[1]:
+            raise ValueError(f"embeddings must have shape (M, T={seq.shape[1]}, C), got {tuple(e.shape)}")
+        handle = embedding.register_forward_hook(lambda module, args, output: e)
+        try:
+            scores = model(seq.expand(e.shape[0], -1))[:, position, target]     # (M,)
+        finally:
+            handle.remove()
+        (grads,) = torch.autograd.grad(scores.sum(), e)
+        return scores.detach().double().cpu().numpy(), grads.double().cpu().numpy()
+
+    return grad_fn
+
+
+def token_embeddings(model, ids, *, embedding=None) -> np.ndarray:
+    """The output of the token-embedding module (default ``model.wte``) for ids (T,) or (B, T):
+    (B, T, C) as a NumPy float64 array (the points integrated gradients starts and ends at)."""
+    embedding = model.wte if embedding is None else embedding
+    param = next(model.parameters())
+    with torch.no_grad():
+        return embedding(_ids(ids, param.device)).double().cpu().numpy()
+
+
+def captum_layer_integrated_gradients(model, ids, target: int, baseline_ids, *, position: int = -1,
+                                      steps: int = 50, method: str = "gausslegendre", embedding=None):
+    """Captum's ``LayerIntegratedGradients`` on the token embedding (default ``model.wte``) for the
+    logit of ``target`` at ``position``: ids (T,) or (B, T) and baseline ids of the same shape ->
+    (attributions (B, T, C), completeness delta (B,)) as NumPy arrays. Sum over C for one number
+    per position."""
+    from captum.attr import LayerIntegratedGradients
+
+    embedding = model.wte if embedding is None else embedding
+    param = next(model.parameters())
+    model.eval()
+    seq, base = _ids(ids, param.device), _ids(baseline_ids, param.device)
+    if base.shape != seq.shape:
+        raise ValueError(f"baseline_ids must have the shape of ids {tuple(seq.shape)}, got {tuple(base.shape)}")
+    lig = LayerIntegratedGradients(lambda idx: model(idx)[:, position], embedding)
+    attr, delta = lig.attribute(seq, baselines=base, target=int(target), n_steps=steps, method=method,
+                                return_convergence_delta=True)
+    return attr.detach().double().cpu().numpy(), delta.detach().double().cpu().numpy()
+
+
+def logits_with_attention(model, ids, layer: int, weights) -> torch.Tensor:
+    """Logits (B, T, vocab) of a :class:`~nncourse.at_scale.gpt.GPT` whose block ``layer`` uses the
+    given attention ``weights`` (B, nh, T, T) (rows summing to 1) instead of its own softmax.
+
+    Everything else is computed as usual; only the mixing of the value vectors in that one layer
+    changes: ``y = c_proj(weights @ v)``. With ``weights = model.attention_maps(ids)[layer]``
+    the logits equal ``model(ids)`` (tested). Used in notebook 14 to ask whether the output
+    depends on *which* positions the attention picked ("attention is not explanation").
+    """
+    param = next(model.parameters())
+    seq = _ids(ids, param.device)
+    attention = model.blocks[layer].attn
+    weights = torch.as_tensor(weights).to(param.device, param.dtype)
+    n_head = attention.n_head
+    if weights.shape != (seq.shape[0], n_head, seq.shape[1], seq.shape[1]):
+        raise ValueError(f"weights must have shape (B, nh, T, T) = {(seq.shape[0], n_head, seq.shape[1], seq.shape[1])}, "
+                         f"got {tuple(weights.shape)}")
+
+    def replace(module, args, output):
+        x = args[0]                                                     # (B, T, C): the block's ln_1 output
+        B, T, C = x.shape
+        v = module.c_attn(x)[..., 2 * C:].view(B, T, n_head, C // n_head).transpose(1, 2)  # (B, nh, T, hs)
+        y = (weights @ v).transpose(1, 2).reshape(B, T, C)              # (B, T, C): heads side by side
+        return module.c_proj(y)
+
+    model.eval()
+    handle = attention.register_forward_hook(replace)
+    try:
+        with torch.no_grad():
+            return model(seq)
+    finally:
+        handle.remove()

@@ -28,6 +28,34 @@ def blur(images: np.ndarray) -> np.ndarray:
     return sum(padded[:, :, i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9.0
 
 
+def show_text_attributions(ax, text: str, rows: dict, *, predicted: str | None = None, fontsize: int = 10):
+    """Draw attributions over a text as a heat strip: one row per method (``rows``: name ->
+    values (len(text),)), each character on a cell coloured by its value (red: raises the score,
+    blue: lowers it; each row scaled by its own largest |value|, printed at the row's end).
+    Spaces are shown as "␣", newlines as "⏎". ``predicted`` is written after the text. Returns ``ax``.
+    """
+    chars = ["␣" if c == " " else "⏎" if c == "\n" else c for c in text]
+    names = list(rows)
+    values = np.array([np.asarray(rows[n], dtype=float).ravel() for n in names])    # (rows, T)
+    if values.shape[1] != len(chars):
+        raise ValueError(f"each row needs one value per character ({len(chars)}), got {values.shape[1]}")
+    scale = np.abs(values).max(axis=1, keepdims=True)
+    scale[scale == 0] = 1.0
+    ax.imshow(values / scale, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    for r in range(len(names)):
+        for t, c in enumerate(chars):
+            ax.text(t, r, c, ha="center", va="center", fontsize=fontsize, family="monospace")
+        ax.text(len(chars) - 0.3, r, f" max |·| {scale[r, 0]:.2g}", ha="left", va="center", fontsize=8)
+    if predicted is not None:
+        ax.set_title(f"context → next character {predicted!r}", fontsize=10)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xticks([])
+    ax.set_xlim(-0.5, len(chars) + 4.5)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
 class AttributionExplorer(FigureWidget):
     """Controls: image, class, method, baseline, steps. ``model`` maps images (N, C, H, W) to class
     scores (N, classes) with ``forward``/``backward`` (a NumPy Sequential); ``images`` (K, C, H, W).
