@@ -108,7 +108,7 @@ def test_signal_widget_depth_and_width_reshape_the_picture():
     assert len(w.grad_line.get_xdata()) == 35
     with w.hold():
         w.depth.value, w.width.value = 10, 128
-    assert w.stats.activations[0].shape == (100, 128)
+    assert w.stats.activations[0].shape == (w.BATCH, 128)
     # Each histogram column is scaled to its peak; tanh values stay in [-1, 1], the lower half of the
     # fixed range [-1, 3].
     image = w.image.get_array()

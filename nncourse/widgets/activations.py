@@ -146,6 +146,9 @@ class SignalPropagation(FigureWidget):
     per-layer activation spread and gradient norm on a log scale (right)."""
 
     BINS = 61
+    # Inputs per setting: 64 rows x width units per layer is plenty for 61 histogram bins and the
+    # spreads, and costs a third less than signal_propagation's default of 100 (a drag stays < 50 ms).
+    BATCH = 64
 
     def __init__(self, depth: int = 20, width: int = 64, activation: str = "sigmoid", init: str = "naive",
                  scale: float = 0.01, *, seed: int = 0):
@@ -195,7 +198,8 @@ class SignalPropagation(FigureWidget):
 
     def update(self):
         self.stats = s = signal_propagation(self.depth.value, self.width.value, self.activation.value,
-                                            self.init.value, scale=self.scale.value, seed=self.seed)
+                                            self.init.value, scale=self.scale.value, batch_size=self.BATCH,
+                                            seed=self.seed)
         depth = s.depth
         values = np.stack(s.activations)  # (L, B, W)
         # One fixed value range for every setting (values beyond are counted in the edge bins), so no
