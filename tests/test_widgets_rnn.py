@@ -49,6 +49,18 @@ def test_forget_bias_lets_the_lstm_carry_the_signal(gtt):
     assert gtt.norms["lstm_c"][0] > 1e6 * gtt.norms["rnn"][0]
 
 
+def test_forget_bias_reuses_the_rnn_curve_and_scale_recomputes_it(gtt):
+    with gtt.hold():
+        gtt.length.value, gtt.scale.value, gtt.forget_bias.value = 30, 1.3, 0.0
+    rnn_before = gtt.norms["rnn"]
+    gtt.forget_bias.value = 3.0  # the LSTM's alone: the RNN's curve is the cached one, still exact
+    assert gtt.norms["rnn"] is rnn_before
+    np.testing.assert_allclose(gtt.norms["rnn"], gradient_through_time(gtt.rnn, gtt.inputs[:30])["h"])
+    gtt.scale.value = 0.7
+    np.testing.assert_allclose(gtt.norms["rnn"], gradient_through_time(gtt.rnn, gtt.inputs[:30])["h"])
+    assert gtt.norms["rnn"][0] < rnn_before[0]
+
+
 def test_length_changes_the_x_range(gtt):
     gtt.length.value = 25
     assert gtt.ax.get_xlim() == (1.0, 25.0) and len(gtt.norms["lstm_h"]) == 25

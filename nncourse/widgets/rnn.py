@@ -68,6 +68,7 @@ class GradientThroughTime(FigureWidget):
         self.fig.tight_layout()
         self.animate(self.rnn_line, self.lstm_line, self.cell_line, self.ax.title)
         self._xlim = None
+        self._rnn_cache = None  # ((T, scale), the RNN's curves)
         self.norms: dict[str, np.ndarray] = {}
         self.update()
 
@@ -86,7 +87,11 @@ class GradientThroughTime(FigureWidget):
         T = self.length.value
         x = self.inputs[:T]
         with threadpool_limits(1):  # 32 x 32 matrices: extra BLAS threads only add waiting
-            rnn = gradient_through_time(self.rnn, x)
+            # the forget bias is the LSTM's alone: moving it re-runs only the LSTM
+            key = (T, self.scale.value)
+            if self._rnn_cache is None or self._rnn_cache[0] != key:
+                self._rnn_cache = (key, gradient_through_time(self.rnn, x))
+            rnn = self._rnn_cache[1]
             lstm = gradient_through_time(self.lstm, x)
         self.norms = {"rnn": rnn["h"], "lstm_h": lstm["h"], "lstm_c": lstm["c"]}
         t = np.arange(1, T + 1)
