@@ -5,6 +5,13 @@ On the course's NumPy networks (``nncourse.mlp``: a ``Sequential`` whose last la
 * :func:`per_example_losses` and :func:`loss_threshold_auc` - the membership-inference attack of
   Yeom et al. (2018): training examples ("members") have lower loss than unseen ones; the AUC of
   "-loss" as a member score says how much the model leaks (0.5: nothing);
+* :func:`attack_features`, :func:`fit_logistic_regression`, :func:`logistic_scores` and
+  :func:`shadow_attack` - the shadow-model attack of Shokri et al. (2017): the attacker trains
+  models like the target on data of its own, where it *knows* who was in, and learns from their
+  outputs (the sorted softmax vector) a classifier "member or not" that it then applies to the target;
+* :func:`insert_canary` and :func:`exposure` - Carlini et al.'s (2019) "Secret Sharer": a random
+  secret inserted into training text, and how far up the model ranks it among all possible secrets
+  (the log-perplexities come from :func:`nncourse.at_scale.privacy.candidate_log_perplexity`);
 * :func:`per_example_gradients`, :func:`clip_per_example` and :func:`dp_sgd_step` - DP-SGD
   (Abadi et al. 2016): each example's gradient clipped to L2 norm at most C, the clipped
   gradients summed, Gaussian noise of std σC added, divided by the batch size. The privacy
@@ -36,6 +43,111 @@ def loss_threshold_auc(member_losses: np.ndarray, nonmember_losses: np.ndarray) 
     from .robustness import roc_auc
 
     return roc_auc(-np.asarray(member_losses), -np.asarray(nonmember_losses))
+
+
+def attack_features(probs: np.ndarray) -> np.ndarray:
+    """The shadow attack's view of one prediction: the softmax vector sorted from largest to
+    smallest, as log-probabilities. probs (N, K) -> (N, K).
+
+    Sorting makes the features the same for every class (one attack model for all of them, as in
+    Shokri et al.'s label-free variant); the logarithm spreads out what matters on an overfit model,
+    0.99999 against 0.99 (a member's runner-up classes get far less probability than a non-member's).
+    """
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 2:
+        raise ValueError(f"probs must be (N, classes) softmax outputs, got shape {probs.shape}")
+    return np.log(np.clip(-np.sort(-probs, axis=1), 1e-30, None))
+
+
+def fit_logistic_regression(X: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, steps: int = 50) -> dict:
+    """Logistic regression p(y=1 | x) = sigmoid(w.x + b), fit by Newton's method on the mean
+    log-loss + (l2 / 2) |w|^2 (the bias is not penalised). Features are standardised first (their
+    mean and std are kept in the result), so ``l2`` means the same for any scale.
+
+    X (N, D), y (N,) of 0/1 -> {"w": (D,), "b": float, "mean": (D,), "std": (D,)}; use with
+    :func:`logistic_scores`. Equal to scikit-learn's ``LogisticRegression(C=1 / (l2 * N))`` on the
+    standardised features (the tests check it).
+    """
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    if X.ndim != 2 or y.shape != (len(X),):
+        raise ValueError(f"X must be (N, D) and y (N,), got {X.shape} and {y.shape}")
+    if not np.isin(y, (0, 1)).all() or y.min() == y.max():
+        raise ValueError("y must hold 0s and 1s, both present (non-member / member)")
+    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-12
+    Z = np.hstack([(X - mean) / std, np.ones((len(X), 1))])      # (N, D + 1): the last column is the bias
+    penalty = np.full(Z.shape[1], l2)
+    penalty[-1] = 0.0
+    theta = np.zeros(Z.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(Z @ theta)))
+        grad = Z.T @ (p - y) / len(Z) + penalty * theta
+        hessian = (Z * (p * (1 - p))[:, None]).T @ Z / len(Z) + np.diag(penalty) + 1e-12 * np.eye(Z.shape[1])
+        step = np.linalg.solve(hessian, grad)
+        theta -= step
+        if np.abs(step).max() < 1e-12:
+            break
+    return {"w": theta[:-1], "b": float(theta[-1]), "mean": mean, "std": std}
+
+
+def logistic_scores(model: dict, X: np.ndarray) -> np.ndarray:
+    """The fitted logistic regression's logit w.z + b for each row of X (N, D) -> (N,)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != len(model["w"]):
+        raise ValueError(f"X must be (N, {len(model['w'])}), got shape {X.shape}")
+    return ((X - model["mean"]) / model["std"]) @ model["w"] + model["b"]
+
+
+def shadow_attack(shadow_outputs, *, l2: float = 1e-2) -> dict:
+    """Train the shadow-model attack (Shokri et al. 2017).
+
+    shadow_outputs: one pair ``(member_probs, nonmember_probs)`` per shadow model - its softmax
+    outputs (N_in, K) on its own training data and (N_out, K) on data it never saw. Returns the
+    logistic regression (see :func:`fit_logistic_regression`) that tells them apart from
+    :func:`attack_features`; score the target with ``logistic_scores(attack, attack_features(probs))``.
+    """
+    features, labels = [], []
+    for member_probs, nonmember_probs in shadow_outputs:
+        features += [attack_features(member_probs), attack_features(nonmember_probs)]
+        labels += [np.ones(len(member_probs)), np.zeros(len(nonmember_probs))]
+    if not features:
+        raise ValueError("shadow_outputs is empty: need at least one (member_probs, nonmember_probs) pair")
+    return fit_logistic_regression(np.vstack(features), np.concatenate(labels), l2=l2)
+
+
+# --------------------------------------------------------------------------------------------
+# Memorised secrets: canaries and exposure
+# --------------------------------------------------------------------------------------------
+def insert_canary(text: str, canary: str, times: int, *, seed: int = 0) -> str:
+    """``text`` with ``canary`` inserted ``times`` times, each as a line of its own at a random line
+    break (different line breaks, so the copies are spread through the text)."""
+    if not isinstance(times, (int, np.integer)) or times < 0:
+        raise ValueError(f"times must be a non-negative integer, got {times!r}")
+    lines = text.split("\n")
+    if times > len(lines):
+        raise ValueError(f"the text has {len(lines)} lines: cannot insert the canary {times} times")
+    where = set(np.random.default_rng(seed).choice(len(lines), times, replace=False).tolist())
+    out = []
+    for i, line in enumerate(lines):
+        if i in where:
+            out.append(canary)
+        out.append(line)
+    return "\n".join(out)
+
+
+def exposure(log_perplexities: np.ndarray, secret: int) -> float:
+    """Carlini et al.'s exposure of the secret among all candidates:
+    log2(number of candidates) - log2(rank), where rank 1 is the candidate with the lowest
+    log-perplexity (the model's favourite). log_perplexities (R,) over every candidate; ``secret``
+    is the index of the inserted one. Ties count in the secret's favour (rank = 1 + the number of
+    candidates strictly more likely). Exposure 0: the secret is the least likely; log2(R): the
+    most likely; about 1 on average for a secret the model never saw.
+    """
+    scores = np.asarray(log_perplexities, dtype=float)
+    if scores.ndim != 1 or not 0 <= secret < len(scores):
+        raise ValueError(f"need log-perplexities (R,) and a secret index in [0, R), got shape {scores.shape} "
+                         f"and index {secret!r}")
+    rank = 1 + np.sum(scores < scores[secret])
+    return float(np.log2(len(scores)) - np.log2(rank))
 
 
 # --------------------------------------------------------------------------------------------

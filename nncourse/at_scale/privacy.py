@@ -7,6 +7,10 @@
 * :func:`epsilon` is that accountant on its own: ε after ``steps`` steps with sampling rate q.
 * :func:`opacus_gradient` is the noisy, clipped gradient Opacus computes for one batch (the
   tests compare it with :func:`nncourse.privacy.dp_sgd_step`).
+* :func:`train_char_model` and :func:`candidate_log_perplexity` - the Secret Sharer experiment
+  (Carlini et al. 2019): a small character LSTM (:class:`nncourse.at_scale.rnn.CharLSTM`) trained
+  on text with a canary in it, and the log-perplexity of every candidate secret, batched;
+  :func:`nncourse.privacy.exposure` turns them into the canary's exposure.
 """
 from __future__ import annotations
 
@@ -82,3 +86,63 @@ def dp_fit(model, train, *, noise_multiplier: float, max_grad_norm: float = 1.0,
         eps = engine.get_epsilon(delta) if noise_multiplier > 0 else float("inf")
     private_model._close()
     return float(eps)
+
+
+def train_char_model(ids, vocab_size: int, *, steps: int, block_size: int = 32, batch_size: int = 64,
+                     embedding_dim: int = 32, hidden_size: int = 64, lr: float = 1e-2, seed: int = 0):
+    """A one-layer :class:`~nncourse.at_scale.rnn.CharLSTM` trained with Adam for ``steps`` steps, each
+    on ``batch_size`` windows of ``block_size`` characters drawn at random positions of ``ids``
+    (N,) int64. Returns (model in eval mode, the last batch's loss in nats per character)."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from .rnn import CharLSTM
+
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.ndim != 1 or len(ids) <= block_size + 1:
+        raise ValueError(f"ids must be a 1-D stream longer than block_size + 1 = {block_size + 1}, got shape {ids.shape}")
+    torch.manual_seed(seed)
+    model = CharLSTM(vocab_size, embedding_dim, hidden_size, num_layers=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    offsets = np.arange(block_size + 1)
+    for _ in range(steps):
+        starts = rng.integers(0, len(ids) - block_size - 1, batch_size)
+        chunk = torch.from_numpy(ids[starts[:, None] + offsets])          # (B, T + 1)
+        logits = model(chunk[:, :-1])                                       # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, vocab_size), chunk[:, 1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), loss.item()
+
+
+def candidate_log_perplexity(model, vocab, prefix: str, candidates, *, context: str = "\n"):
+    """Log-perplexity (in nats) of ``prefix + candidate`` after ``context``, for every candidate:
+    -sum_t log p(char_t | the characters before it). All candidates must have the same length.
+
+    The prefix is run once; its final LSTM state is shared by the candidates, which then run as
+    one batch (R, L) - 10,000 four-digit PINs take a fraction of a second. ``model`` maps ids (B, T)
+    to logits (B, T, V) and accepts ``state``/``return_state`` (as CharLSTM does). Returns (R,) float64.
+    """
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    candidates = list(candidates)
+    if not candidates or len({len(c) for c in candidates}) != 1:
+        raise ValueError("candidates must be a non-empty list of strings of one length")
+    head = torch.from_numpy(vocab.encode(context + prefix))[None]           # (1, P + 1)
+    tails = torch.from_numpy(np.stack([vocab.encode(c) for c in candidates]))  # (R, L)
+    with torch.no_grad():
+        logits, (h, c) = model(head, return_state=True)                       # (1, P + 1, V)
+        logp = F.log_softmax(logits[0].double(), dim=-1)                      # (P + 1, V)
+        prefix_logp = logp[:-1].gather(1, head[0, 1:, None]).sum()            # the shared part
+        first = logp[-1][tails[:, 0]]                                         # (R,): each tail's first char
+        state = (h.expand(-1, len(tails), -1).contiguous(), c.expand(-1, len(tails), -1).contiguous())
+        rest_logp = torch.zeros(len(tails), dtype=torch.float64)
+        if tails.shape[1] > 1:
+            rest = F.log_softmax(model(tails[:, :-1], state).double(), dim=-1)  # (R, L - 1, V)
+            rest_logp = rest.gather(2, tails[:, 1:, None])[..., 0].sum(1)       # (R,)
+    return -(prefix_logp + first + rest_logp).numpy()
