@@ -1,6 +1,7 @@
 """The sampling widget, driven headless: controls change the distribution shown and the sample."""
 import html
 import math
+import re
 
 import numpy as np
 import pytest
@@ -45,6 +46,19 @@ def test_initial_state_shows_the_model_distribution(widget):
     assert widget.sample.startswith("abc") and len(widget.sample) == 53
     png = widget.to_png()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sample_is_shown_as_text_under_the_picture(widget):
+    # The prompt in bold, then the continuation, in an HTML box displayed under the picture.
+    assert widget.below is widget.sample_box
+    shown = html.unescape(re.sub(r"<[^>]+>", "", widget.sample_box.value))
+    assert shown.endswith(widget.sample) and "50 sampled characters (seed 0)" in shown
+    assert "<b>abc</b>" in widget.sample_box.value
+    widget.length.value = 20
+    assert html.unescape(re.sub(r"<[^>]+>", "", widget.sample_box.value)).endswith(widget.sample)
+    box = widget.sample_box
+    widget.close()
+    assert box.comm is None  # closed with the widget
 
 
 def test_temperature_sharpens_and_flattens(widget):

@@ -101,6 +101,7 @@ class FigureWidget:
         FigureCanvasAgg(self.fig)
         self.controls: widgets.Widget | None = None  # set by the subclass (a VBox of its controls)
         self.status = widgets.HTML()  # a line of text under the controls, if a subclass uses it
+        self.below: widgets.Widget | None = None  # shown under the picture, if a subclass sets it
         self.update_seconds: list[float] = []  # kernel-side time of each refresh (benchmarks)
         self._handle = None
         self._held = 0   # > 0 inside hold(): refresh once at the end
@@ -249,6 +250,8 @@ class FigureWidget:
             self.controls = widgets.VBox()
         display(self.controls)
         self._handle = display(self._image(), display_id=True)
+        if self.below is not None:  # e.g. text the browser lays out, under the picture
+            display(self.below)
 
     def close(self) -> None:
         """Free the widget: close every ipywidget it made (their views disappear from the page) and

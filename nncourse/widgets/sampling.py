@@ -1,10 +1,10 @@
 """Sampling widget (notebooks 07 and 08): how temperature and top-k turn a language model's
 next-character probabilities into text.
 
-Top: the model's distribution over the next character after the prompt, for the 24 most
-likely characters, as the sampler sees it - after dividing the logits by the temperature and
-zeroing everything outside the top k (grey ghost bars: the untouched temperature-1
-distribution). Bottom: prompt + a sampled continuation. The same seed drives the same random
+The picture: the model's distribution over the next character after the prompt, for the 24
+most likely characters, as the sampler sees it - after dividing the logits by the temperature
+and zeroing everything outside the top k (grey ghost bars: the untouched temperature-1
+distribution). Under it, as text the browser lays out: prompt + a sampled continuation. The same seed drives the same random
 numbers, so moving only the temperature shows how the *same* dice rolls give bolder or more
 timid text. Works with any model that :func:`nncourse.text.generate` accepts (the LSTM of
 notebook 07, the GPT of notebook 08).
@@ -12,7 +12,6 @@ notebook 07, the GPT of notebook 08).
 from __future__ import annotations
 
 import html
-import textwrap
 
 import ipywidgets as widgets
 import numpy as np
@@ -22,8 +21,6 @@ from ..text import CharVocab, context_limit, generate, next_char_probs
 from .base import FigureWidget
 
 SHOWN = 24          # bars in the probability chart
-WRAP = 116          # characters per line of the sample in the figure
-MAX_LINES = 17
 
 
 def char_label(char: str) -> str:
@@ -41,7 +38,7 @@ class SamplingWidget(FigureWidget):
 
     def __init__(self, model, vocab: CharVocab, *, prompt: str = "The ", length: int = 200,
                  temperature: float = 0.8, top_k: int = 0, seed: int = 0, device=None):
-        super().__init__(figsize=(9.5, 5.2))
+        super().__init__(figsize=(9.5, 2.9))
         if not isinstance(vocab, CharVocab):
             raise TypeError(f"vocab must be a nncourse.text.CharVocab, got {type(vocab).__name__}")
         self.model, self.vocab, self.device = model, vocab, device
@@ -69,7 +66,11 @@ class SamplingWidget(FigureWidget):
         ])
         self.observe(self.prompt, self.temperature, self.top_k, self.length, self.seed)
 
-        self.ax, self.ax_text = self.fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1.35]})
+        # The sample is text: an HTML box under the picture, laid out by the browser (drawing 300
+        # characters of text into the figure cost more than sampling them).
+        self.sample_box = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.below = self.sample_box
+        self.ax = self.fig.add_subplot()
         positions = np.arange(SHOWN)
         self.ghost = self.ax.bar(positions, np.zeros(SHOWN), width=0.8, color="0.85", label="temperature 1")
         self.bars = self.ax.bar(positions, np.zeros(SHOWN), width=0.55, color=CLASS_COLORS[0],
@@ -79,12 +80,8 @@ class SamplingWidget(FigureWidget):
         self.ax.set_ylabel("probability")
         self.ax.legend(loc="upper right", fontsize=8, frameon=False)
         self.ax.set_title(" ", fontsize=10)
-        self.ax_text.set_axis_off()
-        self.text_artist = self.ax_text.text(0.0, 1.0, "", family="monospace", fontsize=8.5, va="top",
-                                             ha="left", transform=self.ax_text.transAxes)
-        self.text_title = self.ax_text.set_title(" ", fontsize=10, loc="left")
         self.fig.tight_layout()
-        self.animate(*self.bars, self.text_artist, self.ax.title, self.text_title)
+        self.animate(*self.bars, self.ax.title)
         self._prompt_cache: tuple[str, np.ndarray] | None = None  # (prompt, logits after it (V,))
         self._static_prompt = None  # the prompt the tick labels and ghost bars show
         self.sample = ""
@@ -155,12 +152,11 @@ class SamplingWidget(FigureWidget):
 
         self.sample = generate(self.model, self.vocab, prompt, self.length.value, temperature=temperature,
                                top_k=top_k, seed=self.seed.value, device=self.device)
-        lines = [piece for line in self.sample.split("\n")
-                 for piece in (textwrap.wrap(line, WRAP, replace_whitespace=False, drop_whitespace=False) or [""])]
-        if len(lines) > MAX_LINES:
-            lines = lines[:MAX_LINES - 1] + ["…"]
-        self.text_artist.set_text("\n".join(lines).replace("$", r"\$"))
-        self.text_title.set_text(f"prompt + {self.length.value} sampled characters (seed {self.seed.value})")
+        self.sample_box.value = (
+            f"<div style='font-size: 13px'><b>prompt + {self.length.value} sampled characters "
+            f"(seed {self.seed.value})</b></div><pre style='white-space: pre-wrap; margin: 2px 0; font-size: 12px; "
+            f"line-height: 1.3; max-height: 22em; overflow-y: auto'><b>{html.escape(prompt)}</b>"
+            f"{html.escape(self.sample[len(prompt):])}</pre>")
         self.status.value = (f"Sampled {self.length.value} characters at temperature {temperature:g}, "
                              f"top-k {top_k or 'off'}, seed {self.seed.value}.")
 
