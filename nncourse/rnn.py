@@ -18,6 +18,10 @@ layer protocol of :mod:`nncourse.layers`, with parameters named and laid out lik
 ``bias_ih_l0``, ``bias_hh_l0`` (G*H,), G = 1 for the RNN, 4 for the LSTM, 3 for the GRU), so
 ``to_torch()`` is a ``batch_first=True`` module with the same weights and outputs.
 
+Characters and words enter as integer ids: :class:`Embedding` (with the kernels
+:func:`embedding_forward` / :func:`embedding_backward`) turns them into vectors - a row lookup,
+the same numbers as a one-hot vector times the matrix, and a scatter-add backwards.
+
 Speed: the layers do the input projection of all T steps as one matrix product before the
 loop and the weight gradients as one product after it; only ``h_{t-1} W_hh^T`` must wait for
 the previous step. That is the one thing a recurrent network cannot parallelise over time -
@@ -392,6 +396,66 @@ class GRU(_Recurrent):
                  "weight_hh_l0": d_hid2.T @ h_prev_all.reshape(-1, H), "bias_hh_l0": d_hid2.sum(axis=0)}
         self.grads = {k: g.astype(self.params[k].dtype, copy=False) for k, g in grads.items()}
         return d_in @ w["weight_ih_l0"]  # dx (N, T, D)
+
+
+# --------------------------------------------------------------------------------------------
+# Embeddings: a one-hot vector times a matrix is a row of the matrix (notebook 07, section 8)
+# --------------------------------------------------------------------------------------------
+
+
+def embedding_forward(ids, weight):
+    """ids (...) int -> weight[ids] (..., E); weight (V, E). The same as one_hot(ids) @ weight."""
+    return weight[ids], (ids, weight.shape)
+
+
+def embedding_backward(dout, cache):
+    """dout (..., E) -> dweight (V, E): each row collects the gradients of every position that
+    looked it up - a scatter-add (``np.add.at``), because a repeated id must sum, not overwrite."""
+    ids, shape = cache
+    dweight = np.zeros(shape, dout.dtype)
+    np.add.at(dweight, ids.reshape(-1), dout.reshape(-1, shape[1]))
+    return dweight
+
+
+class Embedding(Layer):
+    """A trainable lookup table, like ``torch.nn.Embedding(num_embeddings, embedding_dim)`` (notebook 07).
+
+    forward(ids (...) int) -> vectors (..., embedding_dim); backward(dout) fills ``grads["weight"]``
+    and returns None: integer ids have no gradient. Initialised N(0, 1) like PyTorch.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, seed: int = 0, dtype=np.float64):
+        super().__init__()
+        self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        self.params["weight"] = np.random.default_rng(seed).standard_normal(
+            (num_embeddings, embedding_dim)).astype(dtype)
+
+    def forward(self, ids):
+        ids = np.asarray(ids)
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"Embedding takes integer ids, got dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+            raise ValueError(f"ids must lie in 0 .. {self.num_embeddings - 1} (num_embeddings = "
+                             f"{self.num_embeddings}), got {ids.min()} .. {ids.max()}")
+        out, self._cache = embedding_forward(ids, self.params["weight"])
+        return out
+
+    def backward(self, dout):
+        ids, shape = self._saved()
+        dout = self._check_dout(dout, ids.shape + (shape[1],))
+        self.grads = {"weight": embedding_backward(dout, self._cache).astype(self.params["weight"].dtype)}
+        return None
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        module = nn.Embedding(self.num_embeddings, self.embedding_dim,
+                              dtype=_torch_dtype(self.params["weight"].dtype))
+        return load_into_torch(module, self.params)
+
+    def __repr__(self) -> str:
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
 
 
 def torch_outputs(module, x):

@@ -179,3 +179,51 @@ def train_memory_task(cell: str, delay: int, *, hidden_size: int = 32, steps: in
         accuracy = float(np.mean(model.forward(X).argmax(axis=1) == y))
     return MemoryResult(cell, delay, accuracy, losses, time.perf_counter() - start, model)
 
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks for notebook 07's later sections: a delayed echo (truncated BPTT) and digit reversal
+# (sequence to sequence with attention)
+# --------------------------------------------------------------------------------------------
+
+
+def delayed_echo(n: int, length: int, lag: int, *, num_symbols: int = 4,
+                 seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` streams of random symbols and their echo ``lag`` steps later: x, y (n, length) int64.
+
+    ``y[:, t] = x[:, t - lag]`` for ``t >= lag``; the first ``lag`` targets have nothing to echo
+    and are ``-1`` (ignore them: ``F.cross_entropy(..., ignore_index=-1)``). Chance accuracy is
+    1 / num_symbols. Notebook 07 trains an LSTM on long streams with truncated BPTT: the echo is
+    learnable when ``lag`` is shorter than the truncation window, not when it is longer.
+    """
+    n = check_positive_int(n, "n")
+    length = check_positive_int(length, "length")
+    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or not 0 <= lag < length:
+        raise ValueError(f"lag must be an integer with 0 <= lag < length = {length}, got {lag!r}")
+    num_symbols = check_positive_int(num_symbols, "num_symbols")
+    if num_symbols < 2:
+        raise ValueError(f"num_symbols must be at least 2, got {num_symbols}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    x = rng.integers(0, num_symbols, (n, length))
+    y = np.full((n, length), -1, dtype=np.int64)
+    y[:, lag:] = x[:, :length - lag]
+    return x.astype(np.int64), y
+
+
+def reverse_digits(n: int, length: int, *, num_digits: int = 10,
+                   seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random digit strings and their reversals: source, target (n, length) int64.
+
+    The sequence-to-sequence task of notebook 07 (Sutskever et al. 2014 reversed their *inputs*;
+    here reversing is the task): the first output digit is the last input digit, so a decoder
+    without attention must carry the whole string in one state vector, while attention can look
+    it up - the alignment is the anti-diagonal.
+    """
+    n = check_positive_int(n, "n")
+    length = check_positive_int(length, "length")
+    num_digits = check_positive_int(num_digits, "num_digits")
+    if num_digits < 2:
+        raise ValueError(f"num_digits must be at least 2, got {num_digits}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    source = rng.integers(0, num_digits, (n, length)).astype(np.int64)
+    return source, source[:, ::-1].copy()

@@ -1,4 +1,4 @@
-"""A character-level LSTM language model in PyTorch (notebook 07, "at scale").
+"""A character-level LSTM language model in PyTorch (notebook 07, "at scale"), and truncated BPTT.
 
 Embedding -> ``nn.LSTM`` (batch-first) -> linear head: ids (B, T) int64 -> logits (B, T, V).
 It is the PyTorch twin of what notebook 07 builds from scratch in :mod:`nncourse.rnn`, trained
@@ -66,3 +66,45 @@ class CharLSTM(nn.Module):
             cs.append(c)
             inputs = h
         return inputs[:, None], (torch.stack(hs), torch.stack(cs))
+
+
+class EchoLSTM(nn.Module):
+    """symbols (B, T) -> logits (B, T, num_symbols) and the LSTM state: the model of notebook 07's
+    truncated-BPTT experiment (:func:`nncourse.sequence_tasks.delayed_echo`)."""
+
+    def __init__(self, num_symbols: int = 4, embedding_dim: int = 8, hidden_size: int = 32):
+        super().__init__()
+        self.num_symbols = check_positive_int(num_symbols, "num_symbols")
+        self.embedding = nn.Embedding(num_symbols, check_positive_int(embedding_dim, "embedding_dim"))
+        self.lstm = nn.LSTM(embedding_dim, check_positive_int(hidden_size, "hidden_size"), batch_first=True)
+        self.head = nn.Linear(hidden_size, num_symbols)
+
+    def forward(self, x, state=None):
+        hidden, state = self.lstm(self.embedding(x), state)  # (B, T, H); state: 2 x (1, B, H)
+        return self.head(hidden), state
+
+
+def train_truncated_bptt(model: nn.Module, x, y, window: int, *, lr: float = 1e-2, clip: float = 1.0) -> list[float]:
+    """Truncated BPTT over long streams x, y (B, L) int64 (y = -1: no target), ``window`` steps at a time.
+
+    The state is carried from one window to the next - forward, the model still sees the whole
+    past - but *detached*, so each backward pass stops at the window's start: a dependency
+    longer than ``window`` steps sends no gradient (notebook 07). Adam, gradient norm clipped
+    at ``clip``; returns the loss of every window.
+    """
+    import torch.nn.functional as F
+
+    window = check_positive_int(window, "window")
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    state, losses = None, []
+    for start in range(0, x.shape[1] - window + 1, window):
+        logits, state = model(x[:, start:start + window], state)
+        state = tuple(s.detach() for s in state)   # keep the values, cut the graph
+        loss = F.cross_entropy(logits.flatten(0, 1), y[:, start:start + window].flatten(), ignore_index=-1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
