@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .layers import Layer, _torch_dtype, load_into_torch
+from .layers import Container, Layer, ReLU, Sequential, _torch_dtype, load_into_torch
 from .validation import as_array, check_positive_int
 
 
@@ -372,3 +372,121 @@ class Unflatten(Layer):
 
     def __repr__(self) -> str:
         return f"Unflatten(shape={self.shape})"
+
+
+class GlobalAvgPool2d(Layer):
+    """Global average pooling (Lin, Chen & Yan 2013, *Network in Network*; notebook 06): the mean of
+    every feature map, x (N, C, H, W) -> (N, C).
+
+    It replaces the big flatten-and-dense head: one number per channel whatever the image size,
+    no parameters, and a map shifted inside the image has the same mean. Its PyTorch twin is
+    ``nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())``.
+    backward: each map's gradient is shared equally by its H*W pixels.
+    """
+
+    def forward(self, x):
+        x = _check_images(x, "x", None, "GlobalAvgPool2d")
+        self._cache = {"x_shape": x.shape}
+        return x.mean(axis=(2, 3))  # (N, C)
+
+    def backward(self, dout):
+        n, c, h, w = self._saved()["x_shape"]
+        dout = self._check_dout(dout, (n, c))
+        return np.broadcast_to(dout[:, :, None, None] / (h * w), (n, c, h, w)).copy()
+
+    def to_torch(self):
+        import torch.nn as nn
+
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+# --------------------------------------------------------------------------------------------
+# Receptive fields and shifted images (notebook 06, sections 6 and 10)
+# --------------------------------------------------------------------------------------------
+
+
+def receptive_field_sizes(kernel_sizes, strides) -> list[int]:
+    """The receptive field after each layer of a stack, along one axis (notebook 06).
+
+    A unit of layer l sees k_l units of layer l-1, which sit ``jump_{l-1}`` input pixels apart
+    (the product of the strides before it), so each layer adds (k_l - 1) jumps:
+
+        r_0 = 1, jump_0 = 1;   r_l = r_{l-1} + (k_l - 1) * jump_{l-1},   jump_l = jump_{l-1} * s_l.
+
+    kernel_sizes, strides: one int per layer -> [r_1, ..., r_L].
+    """
+    sizes, r, jump = [], 1, 1
+    for k, s in zip(kernel_sizes, strides):
+        r = r + (k - 1) * jump
+        jump = jump * s
+        sizes.append(r)
+    return sizes
+
+
+def _window_steps(layer) -> list[tuple[int, int]]:
+    """(kernel_size, stride) along the height for each windowed step of ``layer``; [] for layers
+    that act pixel by pixel (activations, BatchNorm). Containers list their children's steps in
+    order; a block with a ``window_steps()`` method (ResidualBlock) gives its own widest path."""
+    if isinstance(layer, tuple) and len(layer) == 2:
+        k, s = (check_positive_int(v, "a (kernel_size, stride) pair's entries") for v in layer)
+        return [(k, s)]
+    if isinstance(layer, (Conv2d, _Pool2d)):
+        return [(layer.kernel_size[0], layer.stride[0])]
+    if isinstance(layer, (GlobalAvgPool2d, Flatten)):
+        raise ValueError(f"receptive_field: {type(layer).__name__} mixes every position of its input; "
+                         "a unit after it sees the whole image, so list only the layers before it")
+    if hasattr(layer, "window_steps"):      # a block that knows its widest path (ResidualBlock)
+        return list(layer.window_steps())
+    if isinstance(layer, Sequential):
+        return [step for child in layer for step in _window_steps(child)]
+    if isinstance(layer, Container):
+        raise TypeError(f"receptive_field: cannot tell the path through {type(layer).__name__}; give it a "
+                        "window_steps() method returning its (kernel_size, stride) steps")
+    if isinstance(layer, Layer):
+        return []
+    raise TypeError(f"receptive_field takes layers or (kernel_size, stride) pairs, got {layer!r}")
+
+
+def receptive_field(layers) -> list[int]:
+    """Receptive-field size (height, in input pixels) of a unit after each of ``layers`` (notebook 06).
+
+    layers: a Sequential or a list of layers (Conv2d, MaxPool2d, AvgPool2d, ResidualBlock;
+    element-wise layers such as ReLU add nothing) or of ``(kernel_size, stride)`` pairs.
+    Returns one size per entry, computed by :func:`receptive_field_sizes`. Padding does not change
+    the size, only where the field sits (and how much of it lies on padding at the border).
+    """
+    if isinstance(layers, (Layer, tuple)) and not isinstance(layers, Sequential):
+        raise TypeError(f"receptive_field takes a list of layers or a Sequential, got {layers!r}")
+    entries = list(layers)
+    if not entries:
+        raise ValueError("receptive_field needs at least one layer")
+    steps, ends = [], []   # every windowed step in order, and how many there are after each entry
+    for entry in entries:
+        steps += _window_steps(entry)
+        ends.append(len(steps))
+    if not steps:
+        return [1] * len(entries)
+    sizes = receptive_field_sizes(*zip(*steps))
+    return [sizes[end - 1] if end else 1 for end in ends]
+
+
+def shift_images(images, rows: int, cols: int) -> np.ndarray:
+    """Move the content of every image ``rows`` pixels down and ``cols`` right (negative: up, left),
+    filling the uncovered border with zeros; what leaves the frame is lost (notebook 06, section 10).
+
+    images (..., H, W) -> the same shape. ``np.roll`` would wrap the content round instead.
+    """
+    images = as_array(images, "images")
+    if images.ndim < 2:
+        raise ValueError(f"images must have at least 2 dimensions (..., H, W), got shape {images.shape}")
+    for value, name in ((rows, "rows"), (cols, "cols")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer number of pixels, got {value!r}")
+    height, width = images.shape[-2:]
+    out = np.zeros_like(images)
+    if abs(rows) >= height or abs(cols) >= width:
+        return out
+    src_r, dst_r = slice(max(-rows, 0), height - max(rows, 0)), slice(max(rows, 0), height - max(-rows, 0))
+    src_c, dst_c = slice(max(-cols, 0), width - max(cols, 0)), slice(max(cols, 0), width - max(-cols, 0))
+    out[..., dst_r, dst_c] = images[..., src_r, src_c]
+    return out

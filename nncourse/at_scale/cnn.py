@@ -5,6 +5,9 @@ The PyTorch side of :mod:`nncourse.cnn` (which builds convolution from scratch i
 
 * :func:`torch_cnn` - the model: VGG-style stages of 3x3 conv -> BatchNorm -> ReLU, max-pooling,
   a dropout-regularised classifier; trained with ``nncourse.fit``;
+* :func:`gap_cnn` - the same convolutions without pooling and a global-average-pooling head: the
+  shift experiment of section 10;
+* :func:`input_gradient_of_centre` - the effective receptive field (Luo et al. 2016), section 6;
 * :func:`training_throughput` and :func:`speed_habits` - training samples per second with and
   without each speed habit (data on the device, ``channels_last``, bf16 autocast, a larger batch);
 * :func:`saliency_maps` - ``|d score / d pixel|``, one backward pass (Simonyan et al. 2013).
@@ -51,6 +54,24 @@ def torch_cnn(image_shape=(28, 28), num_classes: int = 10, *, channels=(32, 64),
         nn.Dropout(dropout), nn.Linear(wide * (height // 4) * (width // 4), hidden), nn.ReLU(inplace=True),
         nn.Dropout(dropout), nn.Linear(hidden, num_classes),
     )
+
+
+def gap_cnn(num_classes: int = 10, *, channels=(16, 32), in_channels: int = 1):
+    """A CNN whose head is global average pooling (Lin et al. 2013, *Network in Network*; notebook 06).
+
+    [3x3 conv -> BatchNorm -> ReLU] x 4 at full resolution (no pooling, no stride: every layer is
+    equivariant to shifts, up to the border), widths ``channels[0]`` twice then ``channels[1]``
+    twice, then the mean of every feature map and one Linear layer. Works for any image size:
+    x (N, in_channels, H, W) -> logits (N, num_classes). A shifted image (inside the frame) gives
+    almost the same logits.
+    """
+    narrow, wide = (check_positive_int(c, "channels") for c in channels)
+    layers, c_in = [], check_positive_int(in_channels, "in_channels")
+    for c_out in (narrow, narrow, wide, wide):
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+        c_in = c_out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),          # (N, wide)
+                         nn.Linear(wide, check_positive_int(num_classes, "num_classes")))
 
 
 def training_throughput(model, X, y, *, batch_size: int = 128, data_on_device: bool = True,
@@ -171,3 +192,52 @@ def saliency_maps(model, images, classes=None) -> np.ndarray:
     scores.gather(1, classes[:, None]).sum().backward()  # each image's own score: gradients do not mix
     model.train(was_training)
     return x.grad.abs().amax(dim=1).cpu().numpy()       # (N, H, W)
+
+
+def input_gradient_of_centre(depth: int, size: int = 71, *, weights: str = "random", channels: int = 8,
+                             inits: int = 8, seed: int = 0) -> np.ndarray:
+    """How much each input pixel moves the centre unit of a stack of ``depth`` 3x3 convolutions
+    (padding 1, stride 1): the effective receptive field of Luo et al. (2016). Notebook 06.
+
+    weights="average": every kernel the 3x3 average (1/9), one channel, no nonlinearity - the
+        gradient is the box convolved with itself ``depth`` times (it sums to 1, variance 2*depth/3
+        per axis);
+    weights="random": PyTorch's default initialisation, ``channels`` channels with a ReLU after every
+        layer but the last (one output channel, so one unit); the mean of |gradient| over ``inits``
+        initialisations, each at its own N(0, 1) input.
+    Returns (size, size), float64. ``size`` must exceed the field, 2*depth + 1.
+    """
+    check_positive_int(depth, "depth")
+    check_positive_int(size, "size")
+    if size < 2 * depth + 1:
+        raise ValueError(f"size {size} is smaller than the receptive field of {depth} 3x3 layers ({2 * depth + 1})")
+    if weights not in ("average", "random"):
+        raise ValueError(f"weights must be 'average' or 'random', got {weights!r}")
+    centre = size // 2
+    if weights == "average":
+        box = torch.full((1, 1, 3, 3), 1 / 9, dtype=torch.float64)
+        x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+        out = x
+        for _ in range(depth):
+            out = F.conv2d(out, box, padding=1)
+        out[0, 0, centre, centre].backward()
+        return x.grad[0, 0].numpy()
+    generator = torch.Generator().manual_seed(seed)
+    total = torch.zeros(size, size, dtype=torch.float64)
+    for _ in range(check_positive_int(inits, "inits")):
+        widths = [1] + [check_positive_int(channels, "channels")] * (depth - 1) + [1]
+        convs = []
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            bound = 1 / math.sqrt(c_in * 9)  # nn.Conv2d's default: uniform in +-1/sqrt(fan_in)
+            w = (torch.rand(c_out, c_in, 3, 3, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+            b = (torch.rand(c_out, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+            convs.append((w, b))
+        x = torch.randn(1, 1, size, size, generator=generator, dtype=torch.float64, requires_grad=True)
+        out = x
+        for i, (w, b) in enumerate(convs):
+            out = F.conv2d(out, w, b, padding=1)
+            if i < depth - 1:
+                out = torch.relu(out)
+        out[0, 0, centre, centre].backward()
+        total += x.grad[0, 0].abs()
+    return (total / inits).numpy()
