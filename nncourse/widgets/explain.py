@@ -8,6 +8,9 @@ integrated gradients, the completeness gap sum(map) - (f(x) - f(baseline)).
 
 Everything is computed by :mod:`nncourse.explain` on the NumPy model; each result is cached, so
 moving back to a setting seen before costs only the drawing.
+
+:func:`show_text_attributions` draws attributions over a text (sections 11-12: the character GPT)
+as a heat strip, one row per method.
 """
 from __future__ import annotations
 
