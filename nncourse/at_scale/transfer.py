@@ -268,8 +268,9 @@ def sample_windows(ids: torch.Tensor, block_size: int, batch_size: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` windows at random places of the id stream ``ids`` (L,): inputs X (B, T) and
     targets Y (B, T), ``Y[:, t] = X[:, t + 1]`` - the next character, read off the text itself."""
-    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)   # (B,)
-    chunks = ids[starts[:, None] + torch.arange(block_size + 1)]                       # (B, T + 1)
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)   # (B,), on the CPU
+    offsets = starts[:, None] + torch.arange(block_size + 1)                           # (B, T + 1)
+    chunks = ids[offsets.to(ids.device)]                                               # (B, T + 1)
     return chunks[:, :-1], chunks[:, 1:]
 
 
