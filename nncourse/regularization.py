@@ -13,7 +13,8 @@ running statistics, (N, C, L) inputs and dtypes. Both behave differently in trai
 ``layer.eval()`` (``Sequential.train()`` passes the mode on to every child), like their
 PyTorch twins ``nn.Dropout`` and ``nn.BatchNorm1d``. Weight decay and early stopping are not
 layers: they live in the optimizer (``nncourse.optim``) and the training loop
-(``nncourse.training``).
+(``nncourse.training``). ``random_relu_features`` and ``min_norm_least_squares`` are the
+random-features model of the double-descent section.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from .normalization import BatchNorm1d, BatchNormCache, batchnorm_backward, batc
 from .validation import as_array
 
 __all__ = ["Dropout", "dropout_forward", "dropout_backward",
-           "BatchNorm1d", "BatchNormCache", "batchnorm_forward", "batchnorm_backward"]
+           "BatchNorm1d", "BatchNormCache", "batchnorm_forward", "batchnorm_backward",
+           "random_relu_features", "min_norm_least_squares"]
 
 
 # -- the kernels: the maths, nothing else ---------------------------------------------------------
@@ -94,3 +96,33 @@ class Dropout(Layer):
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
+
+
+# -- double descent: a random-features model and its smallest-norm fit (notebook 05, section 7) ---
+def random_relu_features(X, projection) -> np.ndarray:
+    """phi(X) = max(X @ projection, 0): fixed random ReLU features.
+
+    X (N, D), projection (D, P) -> (N, P). Only a linear readout on top of them is fitted, so the
+    number of features P is the model's size (Rahimi & Recht 2007; the double-descent experiments
+    of Belkin et al. 2019).
+    """
+    X = as_array(X, "X", ndim=2)
+    projection = as_array(projection, "projection", ndim=2)
+    if projection.shape[0] != X.shape[1]:
+        raise ValueError(f"projection must have X's {X.shape[1]} features as rows, got shape {projection.shape}")
+    return np.maximum(X @ projection, 0.0)
+
+
+def min_norm_least_squares(features, targets) -> np.ndarray:
+    """The readout B minimising ||features @ B - targets||^2, and among all minimisers the one of
+    smallest norm: B = pinv(features) @ targets.
+
+    features (N, P), targets (N, K) or (N,) -> B (P, K) or (P,). With P < N it is ordinary least
+    squares; with P >= N many readouts fit the training set exactly and the pseudo-inverse picks the
+    smallest - an implicit regulariser, the reason the test error descends again past P = N.
+    """
+    features = as_array(features, "features", ndim=2)
+    targets = as_array(targets, "targets", ndim=(1, 2))
+    if len(targets) != len(features):
+        raise ValueError(f"features and targets must have the same number of rows, got {len(features)} and {len(targets)}")
+    return np.linalg.pinv(features) @ targets

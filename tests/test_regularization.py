@@ -249,3 +249,31 @@ def test_batchnorm_kernels_match_torch_autograd(seed, training):
     if training:
         assert np.allclose(cache.mean, x.mean(0)) and np.allclose(cache.var, x.var(0))  # biased variance
         assert np.allclose(dx.sum(axis=0), 0, atol=1e-10)  # shifting a whole feature changes nothing
+
+
+# -- double descent helpers ----------------------------------------------------------------------
+def test_min_norm_least_squares_matches_torch_and_is_smallest():
+    from nncourse.regularization import min_norm_least_squares, random_relu_features
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((12, 5)), rng.standard_normal((12, 3))
+    for p in [4, 30]:                                   # under- and over-parameterised
+        phi = random_relu_features(X, rng.standard_normal((5, p)))
+        assert phi.shape == (12, p) and phi.min() >= 0
+        B = min_norm_least_squares(phi, Y)
+        theirs = torch.linalg.lstsq(torch.from_numpy(phi), torch.from_numpy(Y), driver="gelsd").solution.numpy()
+        np.testing.assert_allclose(B, theirs, atol=1e-8)
+    np.testing.assert_allclose(phi @ B, Y, atol=1e-8)   # p > n: fits the training targets exactly
+    null = np.linalg.svd(phi)[2][-1]                    # a direction phi cannot see
+    other = B + np.outer(null, np.ones(3))              # another exact fit ...
+    np.testing.assert_allclose(phi @ other, Y, atol=1e-8)
+    assert np.linalg.norm(other) > np.linalg.norm(B)    # ... with a larger norm
+
+
+def test_random_features_errors():
+    from nncourse.regularization import min_norm_least_squares, random_relu_features
+
+    with pytest.raises(ValueError, match=r"projection must have X's 5 features as rows, got shape \(4, 3\)"):
+        random_relu_features(np.ones((2, 5)), np.ones((4, 3)))
+    with pytest.raises(ValueError, match="same number of rows, got 3 and 2"):
+        min_norm_least_squares(np.ones((3, 4)), np.ones(2))
