@@ -26,6 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .layers import Container, Layer, ReLU, Sequential, _torch_dtype, load_into_torch
+from .normalization import BatchNorm2d
 from .validation import as_array, check_positive_int
 
 
@@ -398,6 +399,74 @@ class GlobalAvgPool2d(Layer):
         import torch.nn as nn
 
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+class ResidualBlock(Container):
+    """ResNet's basic block (He, Zhang, Ren & Sun 2016) from the layers of this module (notebook 06).
+
+        main = bn2(conv2(relu(bn1(conv1(x)))))        conv1: 3x3, ``stride``; conv2: 3x3; padding 1, no biases
+        out  = relu(main + shortcut(x))
+
+    The shortcut is the identity when the shapes agree (``in_channels == out_channels`` and
+    ``stride == 1``); otherwise ``downsample``, a 1x1 convolution with the same stride followed by
+    batch norm (the paper's "projection shortcut"). Children are named as in torchvision's
+    ``BasicBlock`` (``conv1``, ``bn1``, ``conv2``, ``bn2``, ``downsample.0``, ``downsample.1``), and
+    ``to_torch()`` gives :class:`nncourse.at_scale.cnn.BasicBlock` with the same weights and
+    running statistics.
+
+    forward: x (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = ceil(H / stride).
+    backward: the gradient reaching ``out`` flows through the ReLU, then into *both* branches;
+    the input's gradient is their sum (x was used twice).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *, seed: int = 0, dtype=np.float64):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.stride = check_positive_int(stride, "stride")
+        self.conv1 = Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, seed=seed, dtype=dtype)
+        self.bn1 = BatchNorm2d(out_channels, dtype=dtype)
+        self.relu1 = ReLU()
+        self.conv2 = Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, seed=seed + 1, dtype=dtype)
+        self.bn2 = BatchNorm2d(out_channels, dtype=dtype)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:  # the shapes change: project x with a 1x1 convolution
+            self.downsample = Sequential(Conv2d(in_channels, out_channels, 1, stride, bias=False, seed=seed + 2,
+                                                dtype=dtype), BatchNorm2d(out_channels, dtype=dtype))
+        self.relu2 = ReLU()
+
+    def forward(self, x):
+        x = _check_images(x, "x", self.in_channels, "ResidualBlock")
+        main = self.bn2.forward(self.conv2.forward(self.relu1.forward(self.bn1.forward(self.conv1.forward(x)))))
+        skip = x if self.downsample is None else self.downsample.forward(x)
+        self._cache = {"out_shape": main.shape}
+        return self.relu2.forward(main + skip)
+
+    def backward(self, dout):
+        dout = self._check_dout(dout, self._saved()["out_shape"])
+        d_sum = self.relu2.backward(dout)                       # dL/d(main + skip): the same for both branches
+        d_main = self.conv1.backward(self.bn1.backward(self.relu1.backward(self.conv2.backward(self.bn2.backward(d_sum)))))
+        d_skip = d_sum if self.downsample is None else self.downsample.backward(d_sum)
+        return d_main + d_skip                                  # x fed both branches: the gradients add
+
+    def window_steps(self) -> list[tuple[int, int]]:
+        """The widest path for :func:`receptive_field`: two 3x3 convolutions, the first strided."""
+        return [(3, self.stride), (3, 1)]
+
+    def to_torch(self):
+        from .at_scale.cnn import BasicBlock
+
+        block = BasicBlock(self.in_channels, self.out_channels, self.stride)
+        block.conv1, block.bn1 = self.conv1.to_torch(), self.bn1.to_torch()
+        block.conv2, block.bn2 = self.conv2.to_torch(), self.bn2.to_torch()
+        if self.downsample is not None:
+            block.downsample = self.downsample.to_torch()
+        return block.train(self.training)
+
+    def __repr__(self) -> str:
+        shortcut = "identity" if self.downsample is None else "1x1 conv + BN"
+        return (f"ResidualBlock({self.in_channels}, {self.out_channels}, stride={self.stride}, "
+                f"shortcut: {shortcut})")
 
 
 # --------------------------------------------------------------------------------------------

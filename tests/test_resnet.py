@@ -132,3 +132,82 @@ def test_gap_cnn_is_shift_invariant_away_from_the_border():
         moved = model(torch.from_numpy(shift_images(x, rows, cols)))
         torch.testing.assert_close(moved, logits)
     assert gap_cnn(3, channels=(2, 4))(torch.zeros(2, 1, 13, 9)).shape == (2, 3)  # any image size
+
+
+# --- the ResNet block ----------------------------------------------------------------------------------------
+from nncourse.cnn import ResidualBlock  # noqa: E402
+from nncourse.at_scale.cnn import BasicBlock, PlainBlock, small_resnet  # noqa: E402
+
+BLOCKS = [(4, 4, 1), (3, 5, 1), (4, 6, 2), (2, 2, 2), (3, 4, 3)]
+
+
+@pytest.mark.parametrize("c_in,c_out,stride", BLOCKS)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_residual_block_matches_torch(c_in, c_out, stride, mode):
+    block = ResidualBlock(c_in, c_out, stride, seed=3)
+    rng = np.random.default_rng(1)
+    for _ in range(2):  # move the running statistics away from (0, 1)
+        block.forward(rng.standard_normal((5, c_in, 7, 6)))
+    getattr(block, mode)()
+    errors = compare_with_torch(block, rng.standard_normal((3, c_in, 7, 6)), seed=2)
+    assert max(errors.values()) < 1e-10, errors
+    has_projection = stride != 1 or c_in != c_out
+    assert any(name.startswith("downsample.") for name in block.params) == has_projection
+
+
+def test_residual_block_running_statistics_follow_torch():
+    block = ResidualBlock(3, 4, 2, seed=0)
+    twin = block.to_torch()
+    assert isinstance(twin, BasicBlock) and twin.training
+    x = np.random.default_rng(0).standard_normal((6, 3, 8, 8))
+    block.forward(x)
+    twin(torch.from_numpy(x))
+    for name, bn in (("bn1", block.bn1), ("bn2", block.bn2), ("downsample.1", block.downsample[1])):
+        torch_bn = twin.get_submodule(name)
+        np.testing.assert_allclose(bn.running_mean, torch_bn.running_mean.numpy(), atol=1e-12)
+        np.testing.assert_allclose(bn.running_var, torch_bn.running_var.numpy(), atol=1e-12)
+
+
+def test_residual_block_gradcheck_and_identity_gradient():
+    block = ResidualBlock(2, 2, seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 2, 4, 4))
+    assert max(gradcheck(block, x).values()) < 1e-6
+    assert max(gradcheck(ResidualBlock(2, 3, 2, seed=1), x).values()) < 1e-6
+    # with the branch silenced (bn2's gain 0) the block is relu(x): the gradient passes the shortcut alone
+    block.bn2.params["weight"][:] = 0.0
+    block.bn2.params["bias"][:] = 0.0
+    np.testing.assert_allclose(block.forward(x), np.maximum(x, 0))
+    dout = np.random.default_rng(1).standard_normal(x.shape)
+    np.testing.assert_allclose(block.backward(dout), dout * (x > 0))
+
+
+def test_residual_block_errors_and_receptive_field():
+    with pytest.raises(ValueError, match=r"3 channel\(s\)"):
+        ResidualBlock(3, 4).forward(np.zeros((2, 4, 5, 5)))
+    with pytest.raises(ValueError, match="stride"):
+        ResidualBlock(3, 4, stride=0)
+    with pytest.raises(RuntimeError, match="before forward"):
+        ResidualBlock(3, 4).backward(np.zeros((2, 4, 5, 5)))
+    # wide blocks, so that some path through the ReLUs reaches every pixel of the field
+    blocks = [ResidualBlock(1, 16, seed=0), ResidualBlock(16, 16, 2, seed=1), ResidualBlock(16, 16, seed=2)]
+    assert receptive_field(blocks) == [5, 11, 19]
+    twin = torch.nn.Sequential(*(b.to_torch() for b in blocks)).eval()
+    assert _autograd_field(twin) == (19, 19)
+
+
+def test_small_resnet_shapes_and_the_plain_control():
+    torch.manual_seed(0)
+    resnet = small_resnet(10, channels=(4, 8), blocks=2)
+    torch.manual_seed(0)
+    plain = small_resnet(10, channels=(4, 8), blocks=2, shortcuts=False)
+    for shape in [(8, 8), (28, 28), (9, 13)]:
+        assert resnet(torch.zeros(2, 1, *shape)).shape == (2, 10)
+    assert sum(isinstance(m, BasicBlock) for m in resnet) == 4
+    assert all(isinstance(m, PlainBlock) for m in plain if isinstance(m, BasicBlock))
+    resnet_params = dict(resnet.named_parameters())
+    plain_params = dict(plain.named_parameters())
+    assert set(plain_params) < set(resnet_params)            # the same layers, minus the projection
+    assert all(torch.equal(plain_params[k], resnet_params[k]) for k in plain_params if not k.startswith("5."))
+    x = torch.randn(3, 4, 6, 6)
+    block = PlainBlock(4, 4).eval()
+    torch.testing.assert_close(block(x), block.relu(block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x)))))))

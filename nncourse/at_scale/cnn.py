@@ -8,6 +8,8 @@ The PyTorch side of :mod:`nncourse.cnn` (which builds convolution from scratch i
 * :func:`gap_cnn` - the same convolutions without pooling and a global-average-pooling head: the
   shift experiment of section 10;
 * :func:`input_gradient_of_centre` - the effective receptive field (Luo et al. 2016), section 6;
+* :class:`BasicBlock` and :func:`small_resnet` - ResNet's block and a small ResNet (He et al. 2016),
+  section 11 (the NumPy block is :class:`nncourse.cnn.ResidualBlock`);
 * :func:`training_throughput` and :func:`speed_habits` - training samples per second with and
   without each speed habit (data on the device, ``channels_last``, bf16 autocast, a larger batch);
 * :func:`saliency_maps` - ``|d score / d pixel|``, one backward pass (Simonyan et al. 2013).
@@ -72,6 +74,68 @@ def gap_cnn(num_classes: int = 10, *, channels=(16, 32), in_channels: int = 1):
         c_in = c_out
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),          # (N, wide)
                          nn.Linear(wide, check_positive_int(num_classes, "num_classes")))
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block (He et al. 2016; notebook 06, section 11), named as torchvision's.
+
+    out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)): two 3x3 convolutions (the first
+    with ``stride``), each followed by batch norm; the shortcut is the identity, or ``downsample``
+    (1x1 convolution with the same stride + batch norm) when the shape changes.
+    x (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                            nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class PlainBlock(BasicBlock):
+    """:class:`BasicBlock` without the shortcut: relu(bn2(conv2(relu(bn1(conv1(x)))))). The control
+    in a plain-versus-residual comparison (same layers, same weights, no skip)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__(in_channels, out_channels, stride)
+        self.downsample = None
+
+    def forward(self, x):
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+
+def small_resnet(num_classes: int = 10, *, channels=(16, 32), blocks: int = 2, in_channels: int = 1,
+                 shortcuts: bool = True):
+    """A small ResNet for small images (notebook 06, section 11), CIFAR-style (He et al. 2016, section 4.2).
+
+    A 3x3 stem convolution (-> BatchNorm -> ReLU) to ``channels[0]``, then two stages of ``blocks``
+    basic blocks each - the second stage starts with stride 2 and a projection shortcut to
+    ``channels[1]`` - then global average pooling and one Linear layer.
+    ``shortcuts=False`` gives the same network with every shortcut removed (:class:`PlainBlock`).
+    x (N, in_channels, H, W) -> logits (N, num_classes), for any H, W.
+    """
+    narrow, wide = (check_positive_int(c, "channels") for c in channels)
+    check_positive_int(blocks, "blocks")
+    block = BasicBlock if shortcuts else PlainBlock
+    stages = [block(narrow, narrow) for _ in range(blocks)]                          # (N, narrow, H, W)
+    stages += [block(narrow, wide, stride=2)] + [block(wide, wide) for _ in range(blocks - 1)]  # (N, wide, H/2, W/2)
+    return nn.Sequential(
+        nn.Conv2d(check_positive_int(in_channels, "in_channels"), narrow, 3, padding=1, bias=False),
+        nn.BatchNorm2d(narrow), nn.ReLU(inplace=True),
+        *stages,
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(wide, check_positive_int(num_classes, "num_classes")),
+    )
 
 
 def training_throughput(model, X, y, *, batch_size: int = 128, data_on_device: bool = True,
