@@ -106,3 +106,47 @@ def test_the_start_marker_is_not_hidden_under_the_racers_before_they_move():
     assert all(len(head.get_data()[0]) == 1 for head in race.heads)
     race.reset()
     assert all(len(head.get_data()[0]) == 0 for head in race.heads)
+
+
+# --- momentum's phase diagram ----------------------------------------------------------------------
+
+def test_momentum_phase_markers_paths_and_rates_follow_the_sliders():
+    from nncourse import recipe
+    from nncourse.widgets.optimizers import MomentumPhase
+
+    w = MomentumPhase()  # section 2's run: lr 0.05, beta 0.9 on the ravine's curvatures 0.2 and 4
+    assert np.allclose(np.ravel(w.markers[0].get_data()), [0.01, 0.9])
+    assert np.allclose(np.ravel(w.markers[1].get_data()), [0.2, 0.9])
+    assert "oscillates" in w.status.value
+    w.lr_control.value = 0.668                  # the optimum of section 11
+    w.beta_control.value = 0.403
+    assert np.allclose(np.ravel(w.markers[1].get_data()), [0.668 * 4, 0.403])
+    assert w.rates() == pytest.approx([recipe.heavy_ball_rate(0.668, 0.403, c) for c in (0.2, 4.0)])
+    assert max(w.rates()) < 0.64 and w.status.value.count("oscillates") == 2   # both just inside the edge
+    t, shown = w.path_lines[1].get_data()
+    expected = np.abs(recipe.heavy_ball_simulate(0.668, 0.403, 4.0, 100))
+    np.testing.assert_allclose(shown, expected)
+    w.lr_control.value = 1.0                    # 1 x 4 > 2 (1 + 0.403): diverges along the steep direction
+    assert "diverges" in w.status.value and w.rates()[1] > 1
+    assert len(w.path_lines[1].get_data()[0]) <= 101   # overflowed steps are not drawn
+    assert max(w.update_seconds[1:]) < 0.5
+    w.close()
+    assert w.closed
+
+
+def test_momentum_phase_regimes():
+    from nncourse.widgets.optimizers import _regime
+
+    assert _regime(0.9, 0.05, 0.81, 0.2) == "critically damped"   # lr x curvature = (1 - sqrt(beta))^2
+    assert _regime(0.9, 0.02, 0.81, 0.2) == "converges"           # overdamped
+    assert _regime(0.9, 0.5, 0.81, 0.2) == "oscillates"
+    assert _regime(1.2, 0.5, 0.81, 0.2) == "diverges"
+
+
+def test_momentum_phase_errors():
+    from nncourse.widgets.optimizers import MomentumPhase
+
+    with pytest.raises(ValueError, match="lr must be one of"):
+        MomentumPhase(lr=0.07)
+    with pytest.raises(ValueError, match="two positive numbers"):
+        MomentumPhase(curvatures=(1.0,))

@@ -195,3 +195,91 @@ class OptimizerRace(FigureWidget):
             else:
                 words.append(f"<span style='color:{COLOURS[i]}'>{name}: loss {losses[last]:.3g}</span>")
         self.status.value = f"step {t}/{self.play.max} · " + " · ".join(words)
+
+
+# --- momentum's phase diagram (notebook 04, section 11) ----------------------------------------
+
+MOMENTUM_LRS = [0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.668, 0.8, 0.9, 1.0]
+MOMENTUM_BETAS = [0.0, 0.1, 0.2, 0.3, 0.403, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+
+
+def _regime(rate: float, lr: float, beta: float, curvature: float) -> str:
+    if rate >= 1:
+        return "diverges"
+    discriminant = (1 + beta - lr * curvature) ** 2 - 4 * beta
+    if abs(discriminant) < 1e-9:
+        return "critically damped"
+    return "oscillates" if discriminant < 0 else "converges"
+
+
+class MomentumPhase(FigureWidget):
+    """Heavy ball on a quadratic with two curvatures (the ravine's 0.2 and 4 by default).
+
+    Left: the phase diagram, the rate rho of :func:`nncourse.recipe.heavy_ball_rate` over
+    (lr x curvature, beta), the divergence line and the oscillating (complex-eigenvalue) region, with
+    one marker per curvature at the chosen (lr, beta). Right: |x_t| along each curvature, simulated
+    (:func:`nncourse.recipe.heavy_ball_simulate`), with the predicted rho**t dashed.
+    """
+
+    def __init__(self, lr: float = 0.05, beta: float = 0.9, curvatures=(0.2, 4.0), steps: int = 100):
+        super().__init__(figsize=(10.5, 4.0))
+        from .. import recipe
+
+        if len(curvatures) != 2 or min(curvatures) <= 0:
+            raise ValueError(f"curvatures must be two positive numbers, got {curvatures!r}")
+        for value, options, name in [(lr, MOMENTUM_LRS, "lr"), (beta, MOMENTUM_BETAS, "beta")]:
+            if value not in options:
+                raise ValueError(f"{name} must be one of {options}, got {value!r}")
+        self.recipe, self.curvatures, self.steps = recipe, tuple(float(c) for c in curvatures), steps
+        self.lr_control = widgets.SelectionSlider(options=[(f"{v:g}", v) for v in MOMENTUM_LRS], value=lr,
+                                                  description="lr", layout=widgets.Layout(width="380px"))
+        self.beta_control = widgets.SelectionSlider(options=[(f"{v:g}", v) for v in MOMENTUM_BETAS], value=beta,
+                                                    description="β", layout=widgets.Layout(width="380px"))
+        self.controls = widgets.VBox([widgets.HBox([self.lr_control, self.beta_control]), self.status])
+
+        self.ax, self.ax_path = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+        self.fig.subplots_adjust(left=0.07, right=0.97, wspace=0.25, bottom=0.14)
+        a_max = 2 * (1 + max(MOMENTUM_BETAS)) + 0.2
+        a_values, betas = np.linspace(0.005, a_max, 160), np.linspace(0, 0.99, 100)
+        rates = recipe.heavy_ball_rate(*np.meshgrid(a_values, betas))
+        self.ax.pcolormesh(a_values, betas, np.clip(rates, 0, 1.2), cmap="viridis", shading="auto")
+        fine = np.linspace(0, 0.99, 200)
+        self.ax.plot(2 * (1 + fine), fine, color="red", lw=2)
+        self.ax.plot((1 - np.sqrt(fine)) ** 2, fine, color="white", lw=1)
+        self.ax.plot((1 + np.sqrt(fine)) ** 2, fine, color="white", lw=1)
+        self.ax.set(xlim=(0, a_max), ylim=(0, 0.99), xlabel="lr × curvature", ylabel="β",
+                    title="rate ρ (yellow: ρ ≥ 1); white: oscillation region; red: ρ = 1")
+        self.ax.title.set_fontsize(9)
+        self.markers, self.path_lines, self.predicted = [], [], []
+        for colour, curvature in zip(("#ff7f0e", "#d62728"), self.curvatures):
+            (marker,) = self.ax.plot([], [], "^", color=colour, ms=10, mec="k", clip_on=False)
+            (line,) = self.ax_path.plot([], [], "-", color=colour, lw=1.5, label=f"curvature {curvature:g}")
+            (guess,) = self.ax_path.plot([], [], "--", color=colour, lw=1, alpha=0.8)
+            self.markers.append(marker)
+            self.path_lines.append(line)
+            self.predicted.append(guess)
+        self.ax_path.set(yscale="log", xlim=(0, steps), ylim=(1e-12, 1e6), xlabel="step", ylabel="|x|  (dashed: ρ^t)")
+        self.ax_path.legend(fontsize=8, loc="upper right")
+        self.animate(*self.path_lines, *self.predicted, *self.markers)
+        self.observe(self.lr_control, self.beta_control)
+        self.update()
+
+    def rates(self) -> list[float]:
+        """The rate rho along each curvature at the current settings."""
+        lr, beta = float(self.lr_control.value), float(self.beta_control.value)
+        return [float(self.recipe.heavy_ball_rate(lr, beta, c)) for c in self.curvatures]
+
+    def update(self):
+        lr, beta = float(self.lr_control.value), float(self.beta_control.value)
+        t = np.arange(self.steps + 1)
+        words = []
+        for i, (curvature, rate) in enumerate(zip(self.curvatures, self.rates())):
+            self.markers[i].set_data([lr * curvature], [beta])
+            path = np.abs(self.recipe.heavy_ball_simulate(lr, beta, curvature, self.steps))
+            finite = np.isfinite(path)
+            self.path_lines[i].set_data(t[finite], np.clip(path[finite], 1e-30, None))
+            with np.errstate(over="ignore", divide="ignore"):
+                self.predicted[i].set_data(t, np.clip(rate ** t, 1e-30, 1e30))
+            words.append(f"curvature {curvature:g}: lr×λ = {lr * curvature:.3g}, ρ = {rate:.3f} "
+                         f"({_regime(rate, lr, beta, curvature)})")
+        self.status.value = " · ".join(words)
