@@ -140,7 +140,7 @@ def exposure(log_perplexities: np.ndarray, secret: int) -> float:
     log-perplexity (the model's favourite). log_perplexities (R,) over every candidate; ``secret``
     is the index of the inserted one. Ties count in the secret's favour (rank = 1 + the number of
     candidates strictly more likely). Exposure 0: the secret is the least likely; log2(R): the
-    most likely; about 1 on average for a secret the model never saw.
+    most likely; 1/ln 2 = 1.44 on average for a secret the model never saw (a uniform rank).
     """
     scores = np.asarray(log_perplexities, dtype=float)
     if scores.ndim != 1 or not 0 <= secret < len(scores):
