@@ -1,4 +1,5 @@
-"""Convolutional layers from scratch: Conv2d, MaxPool2d, AvgPool2d, Flatten (notebook 06).
+"""Convolutional layers from scratch: Conv2d, MaxPool2d, AvgPool2d, Flatten, GlobalAvgPool2d and
+ResNet's ResidualBlock (notebook 06).
 
 Every layer follows the protocol of :mod:`nncourse.layers` and works on images laid out as
 PyTorch lays them out, ``(N, C, H, W)``: batch, channels, height, width.
@@ -15,6 +16,11 @@ arguments is the job of the layers further down:
 * :func:`im2col` / :func:`col2im` - every receptive field as a column of one matrix, and back;
 * :func:`conv2d_forward` - im2col + one matrix multiply, returns ``(out, cache)``;
 * :func:`conv2d_backward` - ``(dout, cache) -> (dx, dw, db)`` from the same columns.
+
+Beyond the single layer: :func:`receptive_field` (how many input pixels one unit sees, layer by
+layer), :class:`GlobalAvgPool2d` (Network in Network's head), :func:`shift_images` (the
+translation test) and :class:`ResidualBlock` (conv-BN-ReLU-conv-BN plus a shortcut, with the batch
+norm of :mod:`nncourse.normalization`).
 
 The PyTorch side (a modern CNN, speed habits, saliency maps) is :mod:`nncourse.at_scale.cnn`.
 """

@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from nncourse import ReLU, Sequential, Tanh, compare_with_torch, gradcheck
+from nncourse.at_scale.cnn import BasicBlock, PlainBlock, gap_cnn, input_gradient_of_centre, small_resnet
 from nncourse.cnn import (
-    AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d, receptive_field, receptive_field_sizes, shift_images,
+    AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d, ResidualBlock, receptive_field, receptive_field_sizes,
+    shift_images,
 )
-from nncourse.at_scale.cnn import gap_cnn, input_gradient_of_centre
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -135,8 +136,6 @@ def test_gap_cnn_is_shift_invariant_away_from_the_border():
 
 
 # --- the ResNet block ----------------------------------------------------------------------------------------
-from nncourse.cnn import ResidualBlock  # noqa: E402
-from nncourse.at_scale.cnn import BasicBlock, PlainBlock, small_resnet  # noqa: E402
 
 BLOCKS = [(4, 4, 1), (3, 5, 1), (4, 6, 2), (2, 2, 2), (3, 4, 3)]
 
