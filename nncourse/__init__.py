@@ -20,18 +20,22 @@ from .at_scale.training import History, evaluate, fit, get_device, seed_everythi
 from . import autograd, initializers
 from .autograd import Value
 
-# Notebooks 04-05: loss landscapes and optimizers; the NumPy training loop and regularization.
-from . import landscapes, optim, regularization, training
-from .regularization import BatchNorm1d, Dropout
+# Notebooks 04-05: loss landscapes, optimizers and the training recipe; the NumPy training loop,
+# regularization, normalization, residual connections, data augmentation.
+from . import augment, landscapes, normalization, optim, recipe, regularization, residual, training
+from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
+from .regularization import Dropout
+from .residual import Residual
 
 # Notebook 06: convolutional networks.
 from . import cnn
 from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
 
-# Notebooks 07-08: character corpus, recurrent networks, attention.
-from . import attention, rnn, text
+# Notebooks 07-08: character corpus, recurrent networks, sequence to sequence, attention, tokenizers.
+from . import attention, bpe, rnn, seq2seq, text
 from .attention import MultiHeadAttention, scaled_dot_product_attention
-from .rnn import GRU, LSTM, RNN
+from .bpe import BPETokenizer
+from .rnn import GRU, LSTM, RNN, Embedding
 
 # Notebook 09: graph neural networks (message passing on an edge_index).
 from . import gnn, graph_data
@@ -65,9 +69,11 @@ __all__ = [
     "Sequential", "Sigmoid", "SiLU", "Softplus", "Tanh", "mlp",
     "Perceptron", "History", "evaluate", "fit", "get_device", "seed_everything",
     "autograd", "initializers", "Value",
-    "landscapes", "optim", "regularization", "training", "BatchNorm1d", "Dropout",
+    "augment", "landscapes", "normalization", "optim", "recipe", "regularization", "residual", "training",
+    "BatchNorm", "BatchNorm1d", "BatchNorm2d", "Dropout", "Residual",
     "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
-    "attention", "rnn", "text", "MultiHeadAttention", "scaled_dot_product_attention", "GRU", "LSTM", "RNN",
+    "attention", "bpe", "rnn", "seq2seq", "text", "MultiHeadAttention", "scaled_dot_product_attention",
+    "BPETokenizer", "GRU", "LSTM", "RNN", "Embedding",
     "gnn", "graph_data", "GATConv", "GCNConv", "GlobalPool", "SAGEConv",
     "transfer",
     "scale", "DynamicLossScaler", "ring_allreduce",
