@@ -29,7 +29,7 @@ from .residual import Residual
 
 # Notebook 06: convolutional networks.
 from . import cnn
-from .cnn import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .cnn import AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d, ResidualBlock, receptive_field
 
 # Notebooks 07-08: character corpus, recurrent networks, sequence to sequence, attention, tokenizers.
 from . import attention, bpe, rnn, seq2seq, text
@@ -71,7 +71,7 @@ __all__ = [
     "autograd", "initializers", "Value",
     "augment", "landscapes", "normalization", "optim", "recipe", "regularization", "residual", "training",
     "BatchNorm", "BatchNorm1d", "BatchNorm2d", "Dropout", "Residual",
-    "cnn", "AvgPool2d", "Conv2d", "Flatten", "MaxPool2d",
+    "cnn", "AvgPool2d", "Conv2d", "Flatten", "GlobalAvgPool2d", "MaxPool2d", "ResidualBlock", "receptive_field",
     "attention", "bpe", "rnn", "seq2seq", "text", "MultiHeadAttention", "scaled_dot_product_attention",
     "BPETokenizer", "GRU", "LSTM", "RNN", "Embedding",
     "gnn", "graph_data", "GATConv", "GCNConv", "GlobalPool", "SAGEConv",
