@@ -2,7 +2,8 @@
 
 An encoder reads the source into states ``K = V`` (S, H); a decoder produces the output one
 token at a time with states ``Q`` (T, H). Cross-attention lets every decoder state look at all
-encoder states (Bahdanau, Cho and Bengio 2014; here Luong et al.'s 2015 scaled dot-product form)::
+encoder states (Bahdanau, Cho and Bengio 2014; here Luong et al.'s 2015 dot-product score,
+scaled by 1/sqrt(H) as in Vaswani et al. 2017)::
 
     scores  = Q K^T / sqrt(H)        (T, S)
     weights = softmax(scores)        each row sums to 1 over the source positions

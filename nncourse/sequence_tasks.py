@@ -217,7 +217,8 @@ def reverse_digits(n: int, length: int, *, num_digits: int = 10,
     The sequence-to-sequence task of notebook 07 (Sutskever et al. 2014 reversed their *inputs*;
     here reversing is the task): the first output digit is the last input digit, so a decoder
     without attention must carry the whole string in one state vector, while attention can look
-    it up - the alignment is the anti-diagonal.
+    it up - the alignment follows the anti-diagonal (a trained model of notebook 07 attends one
+    position to the right of the digit it writes: on the digit it was just fed).
     """
     n = check_positive_int(n, "n")
     length = check_positive_int(length, "length")

@@ -3,7 +3,8 @@
 The encoder reads the source and its last state starts the decoder (Sutskever, Vinyals and Le
 2014; Cho et al. 2014). With ``attention=True`` every decoder state also looks at all encoder
 states - scaled dot-product cross-attention after the decoder step, Luong, Pham and Manning's
-(2015) form of Bahdanau, Cho and Bengio's (2014) idea - and the head sees ``[state, context]``::
+(2015) dot-product form of Bahdanau, Cho and Bengio's (2014) idea, scaled by 1/sqrt(H) as in
+Vaswani et al. (2017) - and the head sees ``[state, context]``::
 
     encoder states  K = V  (B, S, H)         decoder states  Q  (B, T, H)
     weights = softmax(Q K^T / sqrt(H))       (B, T, S)   each row sums to 1 over the source
