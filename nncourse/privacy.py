@@ -49,9 +49,10 @@ def attack_features(probs: np.ndarray) -> np.ndarray:
     """The shadow attack's view of one prediction: the softmax vector sorted from largest to
     smallest, as log-probabilities. probs (N, K) -> (N, K).
 
-    Sorting makes the features the same for every class (one attack model for all of them, as in
-    Shokri et al.'s label-free variant); the logarithm spreads out what matters on an overfit model,
-    0.99999 against 0.99 (a member's runner-up classes get far less probability than a non-member's).
+    Sorting makes the features the same for every class, so one attack model serves all of them
+    (Salem et al. 2019; Shokri et al. trained one attack model per class on the unsorted vector);
+    the logarithm spreads out what matters on an overfit model, the small probabilities (a member's
+    runner-up classes get far less probability than a non-member's: 0.00001 against 0.01).
     """
     probs = np.asarray(probs, dtype=float)
     if probs.ndim != 2:
