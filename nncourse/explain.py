@@ -33,7 +33,7 @@ randomize_layers,        the sanity checks of Adebayo et al. (2018): a map that 
 rank_correlation         weights was not explaining the model
 js_divergence            Jensen-Shannon divergence of two distributions: how far apart two
                          attention rows, or two next-character distributions, are (Jain &
-                         Wallace 2019 measure "attention is not explanation" with it)
+                         Wallace 2019 measure how far attention distributions are apart with it)
 =======================  ======================================================================
 
 For a language model the same functions work on the token **embeddings** (T, C) of one text:
