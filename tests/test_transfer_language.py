@@ -99,6 +99,8 @@ def test_frozen_parameters_stay_frozen_and_runs_repeat(pretrained):
     (dict(rehearsal_fraction=0.25), "needs rehearsal_ids"),
     (dict(rehearsal_fraction=1.0, rehearsal_ids=OLD), r"rehearsal_fraction must be in \[0, 1\)"),
     (dict(rehearsal_fraction=0.5, rehearsal_ids=OLD[:5]), "rehearsal_ids must hold at least block_size"),
+    (dict(rehearsal_fraction=0.01, rehearsal_ids=OLD), r"0.01 \* 32 -> 0"),          # no old window at all
+    (dict(rehearsal_fraction=0.99, rehearsal_ids=OLD), r"0.99 \* 32 -> 32"),         # no new window at all
     (dict(eval_sets={"step": _eval(OLD)}), '"step" is reserved'),
     (dict(steps=0), "steps"),
 ])

@@ -267,7 +267,8 @@ def _check_ids(ids, name: str, block_size: int, vocab_size: int) -> torch.Tensor
 def sample_windows(ids: torch.Tensor, block_size: int, batch_size: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` windows at random places of the id stream ``ids`` (L,): inputs X (B, T) and
-    targets Y (B, T), ``Y[:, t] = X[:, t + 1]`` - the next character, read off the text itself."""
+    targets Y (B, T), ``Y[:, t] = X[:, t + 1]`` - the next character, read off the text itself;
+    notebook 10. Every window lies inside the text: starts are drawn from 0 .. L - T - 1."""
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)   # (B,), on the CPU
     offsets = starts[:, None] + torch.arange(block_size + 1)                           # (B, T + 1)
     chunks = ids[offsets.to(ids.device)]                                               # (B, T + 1)
@@ -300,6 +301,9 @@ def train_lm(model, train_ids, *, steps: int, batch_size: int = 32, lr: float = 
         raise ValueError(f"rehearsal_fraction must be in [0, 1) (the share of each batch from the old text), "
                          f"got {rehearsal_fraction!r}")
     n_old = int(round(rehearsal_fraction * batch_size))
+    if rehearsal_fraction > 0 and not 1 <= n_old < batch_size:   # else no rehearsal, or no new text, at all
+        raise ValueError(f"rehearsal_fraction * batch_size must round to 1 .. batch_size - 1 old windows per batch, "
+                         f"got {rehearsal_fraction!r} * {batch_size} -> {n_old}")
     if n_old and rehearsal_ids is None:
         raise ValueError("rehearsal_fraction > 0 needs rehearsal_ids: the old text to mix into each batch")
     old_ids = _check_ids(rehearsal_ids, "rehearsal_ids", block_size, vocab_size).to(device) if n_old else None
