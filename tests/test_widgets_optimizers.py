@@ -138,9 +138,22 @@ def test_momentum_phase_regimes():
     from nncourse.widgets.optimizers import _regime
 
     assert _regime(0.9, 0.05, 0.81, 0.2) == "critically damped"   # lr x curvature = (1 - sqrt(beta))^2
-    assert _regime(0.9, 0.02, 0.81, 0.2) == "converges"           # overdamped
+    assert _regime(0.9, 0.02, 0.81, 0.2) == "converges without oscillating"   # overdamped
     assert _regime(0.9, 0.5, 0.81, 0.2) == "oscillates"
+    assert _regime(0.5, 0.375, 0.0, 4.0) == "zig-zags: x flips sign each step"  # plain GD, 1 < lr x curvature < 2
+    assert _regime(1.0, 0.5, 0.0, 4.0).startswith("on the edge")              # plain GD at lr x curvature = 2
     assert _regime(1.2, 0.5, 0.81, 0.2) == "diverges"
+
+
+def test_momentum_phase_names_the_edge_of_plain_gradient_descent():
+    from nncourse.widgets.optimizers import MomentumPhase
+
+    w = MomentumPhase(lr=0.5, beta=0.0)         # the notebook's "plain gradient descent at its limit"
+    assert w.rates()[1] == pytest.approx(1.0)
+    assert "on the edge" in w.status.value and "diverges" not in w.status.value
+    w.lr_control.value = 0.4                    # lr x curvature = 1.6 along the steep direction
+    assert "zig-zags" in w.status.value
+    w.close()
 
 
 def test_momentum_phase_errors():

@@ -204,12 +204,17 @@ MOMENTUM_BETAS = [0.0, 0.1, 0.2, 0.3, 0.403, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99
 
 
 def _regime(rate: float, lr: float, beta: float, curvature: float) -> str:
-    if rate >= 1:
+    if rate > 1 + 1e-9:
         return "diverges"
-    discriminant = (1 + beta - lr * curvature) ** 2 - 4 * beta
+    if rate >= 1 - 1e-9:
+        return "on the edge: ρ = 1, never settles"
+    trace = 1 + beta - lr * curvature            # the eigenvalues solve z^2 - trace z + beta = 0
+    discriminant = trace ** 2 - 4 * beta
     if abs(discriminant) < 1e-9:
         return "critically damped"
-    return "oscillates" if discriminant < 0 else "converges"
+    if discriminant < 0:
+        return "oscillates"                      # complex eigenvalues, modulus sqrt(beta)
+    return "zig-zags: x flips sign each step" if trace < 0 else "converges without oscillating"
 
 
 class MomentumPhase(FigureWidget):
