@@ -4,9 +4,9 @@ next-character probabilities into text.
 The picture: the model's distribution over the next character after the prompt, for the 24
 most likely characters, as the sampler sees it - after dividing the logits by the temperature
 and zeroing everything outside the top k (grey ghost bars: the untouched temperature-1
-distribution). Under it, as text the browser lays out: prompt + a sampled continuation. The same seed drives the same random
-numbers, so moving only the temperature shows how the *same* dice rolls give bolder or more
-timid text. Works with any model that :func:`nncourse.text.generate` accepts (the LSTM of
+distribution). Under it, as text the browser lays out: prompt + a sampled continuation. The
+same seed drives the same random numbers, so moving only the temperature shows how the *same*
+dice rolls give bolder or more timid text. Works with any model that :func:`nncourse.text.generate` accepts (the LSTM of
 notebook 07, the GPT of notebook 08).
 """
 from __future__ import annotations
