@@ -95,8 +95,8 @@ def train_char_model(ids, vocab_size: int, *, steps: int, block_size: int = 32, 
     (N,) int64. Returns (model in eval mode, the last batch's loss in nats per character)."""
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
+    from ..text import lm_loss
     from .rnn import CharLSTM
 
     ids = np.asarray(ids, dtype=np.int64)
@@ -111,7 +111,7 @@ def train_char_model(ids, vocab_size: int, *, steps: int, block_size: int = 32, 
         starts = rng.integers(0, len(ids) - block_size - 1, batch_size)
         chunk = torch.from_numpy(ids[starts[:, None] + offsets])          # (B, T + 1)
         logits = model(chunk[:, :-1])                                       # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, vocab_size), chunk[:, 1:].reshape(-1))
+        loss = lm_loss(logits, chunk[:, 1:])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..text import lm_loss
 from ..validation import check_positive_int
 from .training import seed_everything
 
@@ -125,7 +125,7 @@ def train_reversal(model: Seq2Seq, *, lengths: tuple[int, int] = (3, 12), steps:
                                         num_digits=model.num_digits, seed=rng)
         decoder_input, labels = teacher_forcing_pair(target, model.bos, model.eos)
         logits = model(torch.from_numpy(source), decoder_input)
-        loss = F.cross_entropy(logits.reshape(-1, model.vocab_size), labels.reshape(-1))
+        loss = lm_loss(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), clip)

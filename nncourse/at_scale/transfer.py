@@ -288,7 +288,7 @@ def train_lm(model, train_ids, *, steps: int, batch_size: int = 32, lr: float = 
     in nats per character is measured before the first step and every ``eval_every`` steps.
     Returns ``{"step": [0, eval_every, ..., steps], name: [loss, ...] for every eval set}``.
     """
-    from ..text import evaluate_nats_per_char
+    from ..text import evaluate_nats_per_char, lm_loss
     from .gpt import gpt_optimizer
 
     steps = check_positive_int(steps, "steps")
@@ -329,7 +329,7 @@ def train_lm(model, train_ids, *, steps: int, batch_size: int = 32, lr: float = 
             X_old, Y_old = sample_windows(old_ids, block_size, n_old, generator)          # (n_old, T)
             X, Y = torch.cat([X, X_old]), torch.cat([Y, Y_old])                           # (B, T)
         logits = model(X)                                                                 # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+        loss = lm_loss(logits, Y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, clip_grad_norm)
