@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .validation import check_positive_int
+
 __all__ = [
     "update_ratios", "smooth_losses", "lr_range_test", "suggest_lr", "one_cycle_lr",
     "minibatch_gradients", "gradient_noise", "gradient_noise_theory",
@@ -37,12 +39,6 @@ def _positive(value, name: str) -> float:
             or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 # --- sanity checks ---------------------------------------------------------------------------
@@ -98,7 +94,7 @@ def lr_range_test(step: Callable[[float], float], lr_min: float, lr_max: float, 
     lr_min, lr_max = _positive(lr_min, "lr_min"), _positive(lr_max, "lr_max")
     if lr_max <= lr_min:
         raise ValueError(f"lr_max must exceed lr_min, got lr_min={lr_min:g}, lr_max={lr_max:g}")
-    num_steps = _positive_int(num_steps, "num_steps")
+    num_steps = check_positive_int(num_steps, "num_steps")
     if num_steps < 2:
         raise ValueError(f"num_steps must be at least 2, got {num_steps}")
     if not 0 <= beta < 1:
@@ -137,7 +133,7 @@ def one_cycle_lr(step: int, max_lr: float, total_steps: int, pct_start: float = 
     run, then cosine annealing down to ``max_lr / div_factor / final_div_factor`` at the last step
     ``total_steps - 1`` (PyTorch's defaults: ``anneal_strategy="cos"``, ``three_phase=False``).
     """
-    total_steps = _positive_int(total_steps, "total_steps")
+    total_steps = check_positive_int(total_steps, "total_steps")
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or not 0 <= step < total_steps:
         raise ValueError(f"step must be an integer in [0, {total_steps - 1}], got {step!r}")
     if not 0 < pct_start < 1:
@@ -165,7 +161,7 @@ def minibatch_gradients(per_example: np.ndarray, batch_size: int, draws: int,
     if per_example.ndim != 2:
         raise ValueError(f"per_example must be (N, D), one flattened gradient per example, got shape {per_example.shape}")
     n = len(per_example)
-    batch_size, draws = _positive_int(batch_size, "batch_size"), _positive_int(draws, "draws")
+    batch_size, draws = check_positive_int(batch_size, "batch_size"), check_positive_int(draws, "draws")
     if batch_size > n:
         raise ValueError(f"batch_size {batch_size} exceeds the {n} examples")
     return np.stack([per_example[rng.choice(n, batch_size, replace=False)].mean(axis=0) for _ in range(draws)])
@@ -190,7 +186,7 @@ def gradient_noise_theory(per_example: np.ndarray, batch_sizes: Sequence[int]) -
         raise ValueError(f"per_example must be (N, D) with N >= 2, got shape {per_example.shape}")
     n = len(per_example)
     sigma2 = np.mean(np.sum((per_example - per_example.mean(axis=0)) ** 2, axis=1))
-    b = np.array([_positive_int(b, "batch size") for b in batch_sizes], dtype=np.float64)
+    b = np.array([check_positive_int(b, "batch size") for b in batch_sizes], dtype=np.float64)
     if np.any(b > n):
         raise ValueError(f"batch sizes must be at most the {n} examples, got {list(batch_sizes)}")
     return sigma2 / b * (n - b) / (n - 1)
@@ -236,7 +232,7 @@ def heavy_ball_converges(lr, beta, curvature=1.0):
 
 def heavy_ball_simulate(lr: float, beta: float, curvature: float, steps: int, x0: float = 1.0) -> np.ndarray:
     """Run heavy ball on ``curvature * x**2 / 2`` from ``x0`` (velocity 0); return x_0 .. x_steps, shape (steps + 1,)."""
-    steps = _positive_int(steps, "steps")
+    steps = check_positive_int(steps, "steps")
     x, v, path = float(x0), 0.0, [float(x0)]
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
@@ -259,7 +255,7 @@ def _check_ranges(ranges: Mapping[str, tuple[float, float]]) -> None:
 def grid_configs(ranges: Mapping[str, tuple[float, float]], per_axis: int) -> list[dict[str, float]]:
     """``per_axis ** len(ranges)`` configurations: every combination of ``per_axis`` log-spaced values per range."""
     _check_ranges(ranges)
-    per_axis = _positive_int(per_axis, "per_axis")
+    per_axis = check_positive_int(per_axis, "per_axis")
     axes = [np.geomspace(low, high, per_axis) for low, high in ranges.values()]
     mesh = np.meshgrid(*axes, indexing="ij")
     return [dict(zip(ranges, (float(m.flat[i]) for m in mesh))) for i in range(mesh[0].size)]
@@ -269,6 +265,6 @@ def random_configs(ranges: Mapping[str, tuple[float, float]], n: int,
                    rng: np.random.Generator) -> list[dict[str, float]]:
     """``n`` configurations, each value drawn log-uniformly from its range."""
     _check_ranges(ranges)
-    n = _positive_int(n, "n")
+    n = check_positive_int(n, "n")
     draws = {name: np.exp(rng.uniform(np.log(low), np.log(high), n)) for name, (low, high) in ranges.items()}
     return [{name: float(draws[name][i]) for name in ranges} for i in range(n)]
