@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .attention import scaled_dot_product_attention
 from .validation import as_array, check_positive_int
 
 
@@ -37,11 +38,8 @@ def cross_attention(queries, keys_values):
             or queries.shape[:-2] != keys_values.shape[:-2]:
         raise ValueError(f"queries (..., T, H) and keys_values (..., S, H) must share their leading "
                          f"dimensions and H, got {queries.shape} and {keys_values.shape}")
-    scores = queries @ np.swapaxes(keys_values, -1, -2) / np.sqrt(queries.shape[-1])  # (..., T, S)
-    scores = scores - scores.max(axis=-1, keepdims=True)                              # stable softmax
-    weights = np.exp(scores)
-    weights /= weights.sum(axis=-1, keepdims=True)
-    return weights @ keys_values, weights
+    # the encoder states are both keys and values: notebook 08's attention with q = decoder states
+    return scaled_dot_product_attention(queries, keys_values, keys_values)
 
 
 def _check_search(beam_width, max_length):
