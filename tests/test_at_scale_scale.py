@@ -39,6 +39,106 @@ def test_a_failing_rank_is_reported(tmp_path):
     assert signal.getsignal(signal.SIGINT) == handlers
 
 
+# The script notebook 11 has the learner write (section 7), cell by cell: the four DDP additions.
+LEARNER_SCRIPT = """\
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from nncourse.at_scale import ddp_train
+
+args = ddp_train.parse_args()
+dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+
+dataset = ddp_train.make_data(args.seed)
+sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed,
+                             drop_last=True)
+loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler)
+
+model = DistributedDataParallel(ddp_train.make_model(args.seed))
+optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+loss_fn, step, epoch, seen = nn.CrossEntropyLoss(), 0, 0, []
+while step < args.steps:
+    sampler.set_epoch(epoch)
+    seen.append(list(sampler))
+    for X, y in loader:
+        optimizer.zero_grad()
+        loss_fn(model(X), y).backward()
+        optimizer.step()
+        step += 1
+        if step == args.steps:
+            break
+    epoch += 1
+
+torch.save({"state_dict": model.module.state_dict(), "indices": seen}, f"{args.out}/rank{rank}.pt")
+dist.destroy_process_group()
+"""
+
+
+def _script(tmp_path, text, name="my_ddp_train.py"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.timeout(180)
+def test_a_learners_script_runs_in_every_rank_and_ends_bit_identical_to_the_package(tmp_path, capsys):
+    # batches of 6 per rank, 12 a step: 96 // 12 = 8 steps an epoch, so 9 steps reach a second epoch
+    kwargs = dict(nproc=2, steps=9, batch_size=6, seed=1)
+    (tmp_path / "mine").mkdir()  # the script saves into the --out folder; it does not create it
+    mine = S.run_ddp(script=_script(tmp_path, LEARNER_SCRIPT), out_dir=tmp_path / "mine", **kwargs)
+    package = S.run_ddp(out_dir=tmp_path / "package", verbose=False, **kwargs)
+    printed = capsys.readouterr().out
+    assert "--nproc_per_node=2 my_ddp_train.py --out ... --steps 9" in printed and "rank0.pt, rank1.pt" in printed
+    for r in range(2):
+        assert S.states_equal(mine[r]["state_dict"], package[r]["state_dict"])
+        assert mine[r]["indices"] == package[r]["indices"] and len(mine[r]["indices"]) == 2
+    assert mine[0]["indices"][0] != mine[0]["indices"][1]  # set_epoch: a new order in the second epoch
+
+
+@pytest.mark.timeout(180)
+def test_each_of_the_learners_mistakes_is_caught(tmp_path):
+    kwargs = dict(nproc=2, steps=9, batch_size=6, seed=1, verbose=False)
+    package = S.run_ddp(**kwargs)
+    # without the DDP wrapper each rank trains on its own shard alone: the replicas drift apart
+    no_ddp = LEARNER_SCRIPT.replace("DistributedDataParallel(ddp_train.make_model(args.seed))",
+                                    "ddp_train.make_model(args.seed)").replace("model.module.", "model.")
+    ranks = S.run_ddp(script=_script(tmp_path, no_ddp, "no_ddp.py"), **kwargs)
+    assert not S.states_equal(ranks[0]["state_dict"], ranks[1]["state_dict"])
+    # without set_epoch the second epoch repeats the first one's order
+    no_set_epoch = LEARNER_SCRIPT.replace("    sampler.set_epoch(epoch)\n", "")
+    assert no_set_epoch != LEARNER_SCRIPT
+    ranks = S.run_ddp(script=_script(tmp_path, no_set_epoch, "no_set_epoch.py"), **kwargs)
+    assert ranks[0]["indices"][1] == ranks[0]["indices"][0]
+    assert S.states_equal(ranks[0]["state_dict"], ranks[1]["state_dict"])  # still in step with each other
+    assert not S.states_equal(ranks[0]["state_dict"], package[0]["state_dict"])
+    # a script that saves under another name
+    other_name = LEARNER_SCRIPT.replace('f"{args.out}/rank{rank}.pt"', 'f"{args.out}/model.pt"')
+    assert other_name != LEARNER_SCRIPT
+    with pytest.raises(RuntimeError, match="rank 0 saved no rank0.pt in the --out folder"):
+        S.run_ddp(script=_script(tmp_path, other_name, "other_name.py"), **kwargs)
+
+
+def test_run_ddp_wants_an_existing_script(tmp_path):
+    with pytest.raises(FileNotFoundError, match="an existing Python file, got '.*nowhere.py'"):
+        S.run_ddp(script=tmp_path / "nowhere.py", out_dir=tmp_path, verbose=False)
+    command = S.ddp_command(tmp_path / "out", script=tmp_path / "mine.py", nproc=2, steps=3)
+    after_launcher = command[command.index("--nproc_per_node=2") + 1:]
+    assert after_launcher[:3] == [str(tmp_path / "mine.py"), "--out", str(tmp_path / "out")]
+
+
+def test_parse_args_reads_the_command_line_run_ddp_passes():
+    args = ddp_train.parse_args(["--out", "somewhere", "--steps", "3", "--batch-size", "4", "--lr", "0.5",
+                                 "--seed", "2", "--timeout", "9", "--quiet"])
+    assert (args.out, args.steps, args.batch_size, args.lr, args.seed, args.timeout, args.quiet) == \
+        ("somewhere", 3, 4, 0.5, 2, 9.0, True)
+    with pytest.raises(SystemExit):  # --out is required
+        ddp_train.parse_args(["--steps", "3"])
+
+
 def test_single_process_reference_differs_from_one_shard_alone():
     two = ddp_train.single_process_reference(2, steps=4, batch_size=6, lr=0.2, seed=0)
     one = ddp_train.single_process_reference(1, steps=4, batch_size=6, lr=0.2, seed=0)

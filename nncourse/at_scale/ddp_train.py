@@ -1,17 +1,20 @@
 """Data-parallel training with PyTorch's own stack: ``torchrun`` + ``DistributedDataParallel`` (notebook 11).
 
 Run it with ``torchrun --standalone --nproc_per_node=2 ddp_train.py --out DIR`` (CPU, gloo backend;
-on GPUs the same script uses NCCL, one process per GPU). Every process (a *rank*):
+on GPUs the same script uses NCCL, one process per GPU). It is an ordinary training loop with the four
+additions the learner writes into a script of their own in notebook 11, section 7. Every process
+(a *rank*):
 
 1. joins the process group (torchrun sets RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment);
-2. builds the same model from the same seed (DDP also broadcasts rank 0's weights at the start);
-3. reads its own shard of every batch through a ``DistributedSampler``;
-4. trains: in ``loss.backward()`` DDP all-reduces (averages) the gradients in buckets, overlapped
-   with the backward, so every rank takes the same optimizer step;
-5. saves its final weights and the sample indices it saw to ``DIR/rank<r>.pt``.
+2. reads its own shard of every batch through a ``DistributedSampler`` (``set_epoch`` every epoch);
+3. wraps the same model, built from the same seed, in ``DistributedDataParallel`` (which also
+   broadcasts rank 0's weights at the start): in ``loss.backward()`` DDP all-reduces (averages) the
+   gradients in buckets, overlapped with the backward, so every rank takes the same optimizer step;
+4. saves its final weights and the sample indices it saw to ``DIR/rank<r>.pt``.
 
 :func:`single_process_reference` runs the same training in one process on the whole global batch
-(the union of the ranks' shards); the notebook and the tests assert that the weights are equal.
+(the union of the ranks' shards); the notebook and the tests assert that the weights are equal, and
+that the learner's script ends bit-identical to this one.
 """
 from __future__ import annotations
 
@@ -51,13 +54,13 @@ def train(rank: int, world_size: int, *, steps: int, batch_size: int, lr: float,
     """What one rank runs (inside an initialised process group). Returns (state_dict, indices seen)."""
     dataset = make_data(seed)
     sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
-                                 drop_last=True)
+                                 drop_last=True)  # 2. this rank's shard of every epoch
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
-    model = DistributedDataParallel(make_model(seed))
+    model = DistributedDataParallel(make_model(seed))  # 3. all-reduces the gradients in backward()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn, step, epoch, seen = nn.CrossEntropyLoss(), 0, 0, []
     while step < steps:
-        sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every rank
+        sampler.set_epoch(epoch)  # 2b. a new shuffle each epoch, the same on every rank
         seen.append(list(iter(sampler)))
         for X, y in loader:
             optimizer.zero_grad()
@@ -94,7 +97,10 @@ def single_process_reference(world_size: int = 2, *, steps: int, batch_size: int
     return model.state_dict()
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line each rank gets after the script's name (``argv``; None: ``sys.argv[1:]``):
+    ``--out DIR --steps --batch-size`` (per rank) ``--lr --seed --timeout --quiet``. The script the
+    learner writes in notebook 11 reads its command line with this parser too."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder for rank<r>.pt")
     parser.add_argument("--steps", type=int, default=6)
@@ -103,10 +109,15 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=600, help="seconds a collective may wait")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    """What ``torchrun ... ddp_train.py --out DIR`` runs in every rank: train, save ``DIR/rank<r>.pt``."""
+    args = parse_args(argv)
     torch.set_num_threads(1)
     backend = "nccl" if torch.cuda.is_available() and os.environ.get("NNCOURSE_DDP_BACKEND") == "nccl" else "gloo"
-    # RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT come from torchrun (in the environment)
+    # 1. RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT come from torchrun (in the environment)
     dist.init_process_group(backend, timeout=timedelta(seconds=args.timeout))
     rank, world_size = dist.get_rank(), dist.get_world_size()
     try:
@@ -115,7 +126,7 @@ def main(argv=None) -> None:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         torch.save({"state_dict": state, "indices": seen, "world_size": world_size, "backend": backend},
-                   out / f"rank{rank}.pt")
+                   out / f"rank{rank}.pt")  # 4. every rank saves, so that the ranks can be compared
         if not args.quiet:
             print(f"rank {rank}/{world_size} ({backend}): {args.steps} steps done")
     finally:

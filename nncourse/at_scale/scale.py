@@ -1,9 +1,10 @@
 """Training at scale with PyTorch (notebook 11): DDP launched with torchrun, checkpoint and resume,
 activation checkpointing measured with saved-tensor hooks, torch.compile timing, a scaling-law sweep.
 
-* :func:`run_ddp` launches :mod:`nncourse.at_scale.ddp_train` with ``torchrun --nproc_per_node=K``
-  (CPU/gloo), as the command line or as torchrun's launcher called in this process with forked
-  ranks (no fresh torch imports), and loads what each rank saved (``weights_only=True``).
+* :func:`run_ddp` launches :mod:`nncourse.at_scale.ddp_train` (or the script the learner writes in
+  the notebook) with ``torchrun --nproc_per_node=K`` (CPU/gloo), as the command line or as torchrun's
+  launcher called in this process with forked ranks (no fresh torch imports), and loads what each
+  rank saved (``weights_only=True``).
 * :class:`ResumableRun` trains a small dropout MLP with Adam and a learning-rate schedule; its
   :meth:`~ResumableRun.checkpoint` holds model, optimizer, scheduler, both RNG states and the data
   position, so a run stopped and resumed ends bit-identical to one never stopped.
@@ -31,62 +32,93 @@ from . import ddp_train
 # --- DistributedDataParallel, really run -----------------------------------------------------------
 
 
-def ddp_command(out_dir, *, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2,
+def ddp_command(out_dir, *, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2,
                 seed: int = 0) -> list[str]:
-    """The torchrun command line (``python -m torch.distributed.run`` is ``torchrun``). ``--standalone``
-    starts a local rendezvous on a free port, so runs side by side do not collide."""
+    """The torchrun command line for ``script`` (default: :mod:`~nncourse.at_scale.ddp_train`'s file);
+    ``python -m torch.distributed.run`` is ``torchrun``. ``--standalone`` starts a local rendezvous on a
+    free port, so runs side by side do not collide."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            ddp_train.__file__, "--out", str(out_dir), "--steps", str(steps), "--batch-size", str(batch_size),
-            "--lr", str(lr), "--seed", str(seed)]
+            str(script or ddp_train.__file__), "--out", str(out_dir), "--steps", str(steps),
+            "--batch-size", str(batch_size), "--lr", str(lr), "--seed", str(seed)]
 
 
-def run_ddp(*, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2, seed: int = 0,
+def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2, seed: int = 0,
             timeout: float = 240, out_dir=None, verbose: bool = True, launcher: str = "fork") -> list[dict]:
-    """Run ``ddp_train`` on ``nproc`` CPU processes; return each rank's saved dict (state_dict, indices).
+    """Run a DDP training script on ``nproc`` CPU processes; return each rank's saved dict.
+
+    ``script``: the path of a Python script run in every rank as ``torchrun`` runs it (as ``__main__``,
+    with ``--out DIR --steps --batch-size --lr --seed --timeout`` and, forked, ``--quiet`` on its command
+    line; :func:`ddp_train.parse_args` reads them), which saves what rank ``r`` has to ``DIR/rank<r>.pt``
+(``DIR`` is ``out_dir``, default a fresh temporary folder; ``ddp_train`` creates it if need be).
+    None: :mod:`~nncourse.at_scale.ddp_train`, which saves ``state_dict``, ``indices`` (the samples each
+    epoch gave that rank), ``world_size`` and ``backend``. Notebook 11, section 7, runs the learner's
+    script and this one.
 
     ``launcher="torchrun"`` runs the command line of :func:`ddp_command` (``torchrun --standalone``):
     three fresh Python processes (the launcher and two ranks), each importing torch (and DDP imports
     torch._dynamo) -- tens of seconds on a busy CPU. ``launcher="fork"`` calls the same launcher from
     Python (``torch.distributed.launcher.api.elastic_launch``, which the ``torchrun`` command calls,
     with ``--standalone``'s settings) in this process, and the ranks are forked from it: they start with
-    torch already imported, so the run takes about a second. Both run the same ``ddp_train.main``.
-    Use ``"torchrun"`` for NCCL on GPUs (a forked process cannot use CUDA once its parent has).
+    torch already imported, so the run takes about a second. Each rank runs on one thread, as torchrun's
+    do. Use ``"torchrun"`` for NCCL on GPUs (a forked process cannot use CUDA once its parent has).
 
-    Raises RuntimeError with the processes' output if the run fails or takes over ``timeout`` s."""
+    Raises RuntimeError with the processes' output if the run fails or takes over ``timeout`` s, or if
+    a rank saved no ``rank<r>.pt``."""
     for name, value in (("nproc", nproc), ("steps", steps), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if launcher not in ("fork", "torchrun"):
         raise ValueError(f"launcher must be 'fork' or 'torchrun', got {launcher!r}")
+    if script is not None and not Path(script).is_file():
+        raise FileNotFoundError(f"script must be the path of an existing Python file, got {str(script)!r}")
     if out_dir is None:  # a temporary folder, removed once the results are loaded
         with tempfile.TemporaryDirectory(prefix="nncourse_ddp_") as tmp:
-            return run_ddp(nproc=nproc, steps=steps, batch_size=batch_size, lr=lr, seed=seed, timeout=timeout,
-                           out_dir=tmp, verbose=verbose, launcher=launcher)
+            return run_ddp(script=script, nproc=nproc, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                           timeout=timeout, out_dir=tmp, verbose=verbose, launcher=launcher)
     out_dir = Path(out_dir)
-    command = ddp_command(out_dir, nproc=nproc, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    command = ddp_command(out_dir, script=script, nproc=nproc, steps=steps, batch_size=batch_size, lr=lr,
+                          seed=seed) + ["--timeout", str(timeout)]
+    script_args = command[command.index("--out"):]
+    output = ""
     if launcher == "fork":
-        _launch_forked(command[command.index(ddp_train.__file__) + 1:] + ["--timeout", str(timeout)], nproc,
-                       timeout)
-        output = "\n".join(f"rank {r}/{nproc} (gloo): {steps} steps done" for r in range(nproc))
+        _launch_forked(script, script_args, nproc, timeout)
     else:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         try:
-            done = subprocess.run(command + ["--timeout", str(timeout)], capture_output=True, text=True,
-                                  timeout=timeout, env=env)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired as err:
             raise RuntimeError(f"torchrun did not finish within {timeout} s:\n{err.stdout}\n{err.stderr}") from err
         if done.returncode != 0:
             raise RuntimeError(f"torchrun failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
         output = done.stdout.strip()
+    saved = [out_dir / f"rank{r}.pt" for r in range(nproc)]
+    for r, path in enumerate(saved):
+        if not path.is_file():
+            raise RuntimeError(f"the DDP run finished, but rank {r} saved no {path.name} in the --out folder "
+                               f"{str(out_dir)!r}: every rank must torch.save its results to <--out>/rank<rank>.pt")
     if verbose:
         how = "in this process, ranks forked" if launcher == "fork" else "as a command"
-        print(f"$ torchrun --standalone --nproc_per_node={nproc} ddp_train.py --out ... --steps {steps}   ({how})")
-        print(output)
-    return [torch.load(out_dir / f"rank{r}.pt", weights_only=True) for r in range(nproc)]
+        name = Path(script or ddp_train.__file__).name
+        print(f"$ torchrun --standalone --nproc_per_node={nproc} {name} --out ... --steps {steps}   ({how})")
+        if output:
+            print(output)
+        print("saved:", ", ".join(path.name for path in saved))
+    return [torch.load(path, weights_only=True) for path in saved]
 
 
-def _launch_forked(args: list[str], nproc: int, timeout: float) -> None:
-    """torchrun --standalone --nproc_per_node=nproc, called from Python with forked ranks."""
+def _run_script(script: str, args: list[str]) -> None:
+    """What torchrun runs in each rank, here in a forked one: ``script`` as ``__main__`` with ``args`` as
+    its command line, on one thread (torchrun sets OMP_NUM_THREADS=1 when it starts several ranks)."""
+    import runpy
+
+    torch.set_num_threads(1)
+    sys.argv = [str(script), *args]
+    runpy.run_path(str(script), run_name="__main__")
+
+
+def _launch_forked(script, args: list[str], nproc: int, timeout: float) -> None:
+    """torchrun --standalone --nproc_per_node=nproc [script] args, called from Python with forked ranks
+    (script None: ``ddp_train.main``)."""
     import signal
     import uuid
 
@@ -96,11 +128,15 @@ def _launch_forked(args: list[str], nproc: int, timeout: float) -> None:
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", rdzv_configs={"join_timeout": timeout},
                           max_restarts=0, monitor_interval=0.1, start_method="fork")
+    if script is None:
+        entrypoint, entry_args = ddp_train.main, (args + ["--quiet"],)
+    else:
+        entrypoint, entry_args = _run_script, (str(script), args + ["--quiet"])
     # the launcher installs its own handlers for these signals in the main thread: put ours back after
     signals = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)]
     handlers = {sig: signal.getsignal(sig) for sig in signals}
     try:
-        elastic_launch(config, ddp_train.main)(args + ["--quiet"])
+        elastic_launch(config, entrypoint)(*entry_args)
     except Exception as err:  # torch's ChildFailedError names the failed rank and its traceback
         raise RuntimeError(f"the forked DDP run failed: {err}") from err
     finally:
