@@ -18,3 +18,52 @@ if _workers > 1:
         os.environ.setdefault(_name, _threads)
 # Never touch a learner's real download cache from the tests.
 os.environ.setdefault("NNCOURSE_DATA", os.path.join(os.path.dirname(__file__), "artifacts", "data-cache"))
+
+
+# --- The nbval pass leaves executed copies of the notebooks for the course website -------------
+# Every notebook is executed once here (quick mode, the committed SEED) anyway; the website
+# (book/build.py) is built from these copies instead of executing all sixteen a second time.
+# A copy is written only when every code cell of the notebook ran and passed, and carries the
+# SHA-256 of the notebook it was executed from, so the build can tell a stale copy.
+import hashlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+EXECUTED_DIR = Path(__file__).resolve().parent / "artifacts" / "executed"
+
+
+def _is_nbval_cell(item) -> bool:
+    return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell") and hasattr(item.parent, "nb")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if _is_nbval_cell(item) and outcome.get_result().failed:
+        item.parent._nncourse_failed = True
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if not _is_nbval_cell(item):
+        return
+    notebook = item.parent
+    if Path(str(notebook.fspath)).resolve().parent != EXECUTED_DIR.parents[1] / "notebooks":
+        return  # a notebook from elsewhere (a test's temporary copy): not the course's
+    item.cell.outputs = item.test_outputs or []
+    item.cell.execution_count = item.cell_num + 1
+    notebook._nncourse_ran = getattr(notebook, "_nncourse_ran", 0) + 1
+    code_cells = sum(cell.cell_type == "code" for cell in notebook.nb.cells)
+    path = EXECUTED_DIR / Path(str(notebook.fspath)).name
+    if notebook._nncourse_ran < code_cells:
+        return
+    if getattr(notebook, "_nncourse_failed", False):
+        path.unlink(missing_ok=True)  # never leave a stale copy beside a failing notebook
+        return
+    import nbformat
+
+    source = Path(str(notebook.fspath)).read_bytes()
+    notebook.nb.metadata["nncourse"] = {"executed_from_sha256": hashlib.sha256(source).hexdigest(),
+                                        "executed_by": "nbval (quick mode)"}
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook.nb, str(path))

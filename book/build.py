@@ -1,0 +1,257 @@
+"""Build the course website: every notebook, executed in quick mode, as a Jupyter Book.
+
+    pip install -e ".[site]" && python book/build.py        # -> artifacts/book/_build/html/index.html
+
+1. **Executed notebooks.** The test suite's nbval pass (``pytest``) leaves an executed copy of each
+   notebook in ``artifacts/executed/`` (the root ``conftest.py``), stamped with the SHA-256 of the
+   notebook it ran. A copy that is missing or stale (the notebook changed since) is executed here,
+   in quick mode, with ``nbclient`` - so the command also works on its own, without the tests.
+2. **Book sources** (``artifacts/book/src/``, generated, never edited by hand): the README as the
+   landing page, the executed notebooks, and ``_config.yml`` / ``_toc.yml`` made from
+   ``nncourse.config`` (the four parts, the one repository URL for the Binder / Colab / download
+   buttons). Each widget's live controls, which a static page cannot run, become a short note
+   ("run it to interact"); the PNG under them - the widget's initial picture, which the widget
+   base leaves in the output - stays. Links to files of the repository that are not pages point
+   to GitHub, and remote badge images become plain links (the site must show no image it cannot
+   serve itself).
+3. **Jupyter Book** (version 1, Sphinx; see the README for why not the MyST-based version 2)
+   builds the HTML with Sphinx's warnings as errors, so a missing reference or image fails the build.
+
+``tests/site_check.py`` then opens the built site in Chromium (``.ci/run`` runs both).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nncourse import config  # noqa: E402
+
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "artifacts" / "executed"
+OUT = ROOT / "artifacts" / "book"
+STATIC = Path(__file__).resolve().parent / "static"
+# MathJax, served by the site itself (no CDN: the pages render their math offline, and the browser
+# check can see a TeX error). From the npm registry, once, into artifacts/npm/.
+MATHJAX = "mathjax@3.2.2"
+NPM_PREFIX = ROOT / "artifacts" / "npm"
+MATHJAX_PARTS = ["tex-chtml.js", "input", "output", "ui", "a11y", "sre", "adaptors"]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_NOTE = ('<p class="nncourse-widget-note">&#9654; <b>Interactive widget</b>: its controls run only '
+               'in a live notebook. The picture below is its initial state; run the notebook '
+               '(the launch button at the top of the page: Binder or Colab) to interact.</p>')
+# [![alt](image)](target) with a remote image, and any other Markdown link or image
+REMOTE_BADGE = re.compile(r"\[!\[([^\]]*)\]\((https?://[^)\s]+)\)\]\(([^)\s]+)\)")
+LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def source_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def executed_copy_is_current(name: str) -> bool:
+    """True when ``artifacts/executed/<name>.ipynb`` was executed from today's ``notebooks/<name>.ipynb``."""
+    executed = EXECUTED / f"{name}.ipynb"
+    if not executed.exists():
+        return False
+    stamp = json.loads(executed.read_text(encoding="utf-8")).get("metadata", {}).get("nncourse", {})
+    return stamp.get("executed_from_sha256") == source_sha256(NOTEBOOKS / f"{name}.ipynb")
+
+
+def execute(name: str, timeout: int = 900) -> float:
+    """Execute one notebook in quick mode with nbclient into ``artifacts/executed/``; return seconds."""
+    import nbclient
+    import nbformat
+
+    start = time.perf_counter()
+    source = NOTEBOOKS / f"{name}.ipynb"
+    notebook = nbformat.read(source, as_version=4)
+    os.environ["NNCOURSE_QUICK"] = "1"
+    nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    notebook.metadata["nncourse"] = {"executed_from_sha256": source_sha256(source),
+                                     "executed_by": "book/build.py (nbclient, quick mode)"}
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, EXECUTED / f"{name}.ipynb")
+    return time.perf_counter() - start
+
+
+def github_url(path: str) -> str:
+    """The GitHub address of a file of the repository (``path`` relative to the repository root)."""
+    return f"{config.REPO_URL}/blob/{config.REPO_BRANCH}/{path}"
+
+
+def rewrite_links(markdown: str, page_dir: str, pages: set[str]) -> str:
+    """Links for the site: pages stay relative, other repository files go to GitHub, and remote
+    badge images become plain links. ``page_dir`` is the page's folder relative to the repository
+    root; ``pages`` the repository paths that are pages of the book."""
+    markdown = REMOTE_BADGE.sub(lambda m: f"[{m.group(1)}]({m.group(3)})", markdown)
+
+    def link(match: re.Match) -> str:
+        bang, text, target = match.groups()
+        if re.match(r"^[a-z][a-z0-9+.-]*:|^#", target, re.IGNORECASE):
+            return match.group(0)  # an address (https:, mailto:) or an anchor on this page
+        path, _, anchor = target.partition("#")
+        repo_path = os.path.normpath(os.path.join(page_dir, path)).replace(os.sep, "/")
+        if repo_path in pages:
+            return match.group(0)
+        if bang:
+            raise ValueError(f"{page_dir or '.'}: image {target!r} is not a page and would not be served; "
+                             "use an image in an output or a remote image")
+        url = github_url(repo_path) + (f"#{anchor}" if anchor else "")
+        return f"[{text}]({url})"
+
+    return LINK.sub(link, markdown)
+
+
+def for_the_site(notebook: dict, pages: set[str]) -> dict:
+    """A copy of an executed notebook as the site shows it (see the module docstring, step 2)."""
+    notebook = copy.deepcopy(notebook)
+    notebook["metadata"].pop("widgets", None)
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = rewrite_links(source, "notebooks", pages)
+        if cell["cell_type"] != "code":
+            continue
+        outputs, noted = [], False
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            data.pop(WIDGET_STATE, None)
+            if WIDGET_VIEW in data:
+                if not noted:  # one note per cell, where its first widget was
+                    outputs.append({"output_type": "display_data", "metadata": {},
+                                    "data": {"text/html": WIDGET_NOTE,
+                                             "text/plain": "[interactive widget: run the notebook]"}})
+                    noted = True
+                continue
+            outputs.append(output)
+        cell["outputs"] = outputs
+    return notebook
+
+
+def mathjax_folder() -> Path | None:
+    """MathJax's ``es5`` folder, installed with npm on first use; None (with a message) without npm."""
+    folder = NPM_PREFIX / "node_modules" / "mathjax" / "es5"
+    if not (folder / "tex-chtml.js").exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            print("WARNING: npm not found - the pages will load MathJax from a CDN (math needs the internet)",
+                  file=sys.stderr)
+            return None
+        subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(NPM_PREFIX), MATHJAX],
+                       check=True)
+    return folder
+
+
+def book_config(local_mathjax: bool = True) -> dict:
+    org_repo = config.REPO_URL.removeprefix("https://github.com/")
+    return {
+        "title": "nncourse: neural networks, from scratch and at scale",
+        "author": "the nncourse contributors",
+        "copyright": "MIT licence",
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},  # executed in step 1
+        "repository": {"url": config.REPO_URL, "branch": config.REPO_BRANCH, "path_to_book": ""},
+        "launch_buttons": {"notebook_interface": "jupyterlab", "binderhub_url": "https://mybinder.org",
+                           "colab_url": "https://colab.research.google.com"},
+        "html": {"favicon": "_static/favicon.svg", "use_repository_button": True, "use_issues_button": False, "use_edit_page_button": False,
+                 "home_page_in_navbar": True, "extra_footer": f"Source: <a href=\"{config.REPO_URL}\">{org_repo}</a>"},
+        "parse": {"myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence"]},
+        "sphinx": {"recursive_update": True,  # merge html_theme_options below into Jupyter Book's
+                   "config": {"myst_heading_anchors": 3, "html_static_path": ["_static"],
+                              "html_css_files": ["nncourse.css"], "nb_merge_streams": True,
+                              "html_theme_options": {"default_mode": "light"},
+                              **({"mathjax_path": "mathjax/tex-chtml.js"} if local_mathjax else {})}},
+    }
+
+
+def book_toc() -> dict:
+    return {"format": "jb-book", "root": "index",
+            "parts": [{"caption": part, "chapters": [{"file": f"notebooks/{name}"} for name in names]}
+                      for part, names in config.PARTS.items()]}
+
+
+def write_sources(src: Path) -> None:
+    import yaml
+
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "notebooks").mkdir(parents=True)
+    pages = {f"notebooks/{name}.ipynb" for name in config.NOTEBOOKS} | {"README.md"}
+    (src / "index.md").write_text(rewrite_links((ROOT / "README.md").read_text(encoding="utf-8"), "", pages),
+                                  encoding="utf-8")
+    for name in config.NOTEBOOKS:
+        executed = json.loads((EXECUTED / f"{name}.ipynb").read_text(encoding="utf-8"))
+        (src / "notebooks" / f"{name}.ipynb").write_text(json.dumps(for_the_site(executed, pages), indent=1),
+                                                         encoding="utf-8")
+    shutil.copytree(STATIC, src / "_static")
+    mathjax = mathjax_folder()
+    if mathjax is not None:
+        for part in MATHJAX_PARTS:
+            copy_part = shutil.copytree if (mathjax / part).is_dir() else shutil.copy2
+            copy_part(mathjax / part, src / "_static" / "mathjax" / part)
+    (src / "_config.yml").write_text(yaml.safe_dump(book_config(local_mathjax=mathjax is not None), sort_keys=False, allow_unicode=True),
+                                     encoding="utf-8")
+    (src / "_toc.yml").write_text(yaml.safe_dump(book_toc(), sort_keys=False, allow_unicode=True),
+                                  encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once in step 1 (default 2)")
+    parser.add_argument("--no-execute", action="store_true",
+                        help="fail instead of executing a notebook whose executed copy is missing or stale "
+                             "(CI: the test run has just executed them all)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT.relative_to(ROOT)})")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+
+    stale = [name for name in config.NOTEBOOKS if not executed_copy_is_current(name)]
+    print(f"executed notebooks: {len(config.NOTEBOOKS) - len(stale)} current (from the test run), "
+          f"{len(stale)} to execute{': ' + ', '.join(stale) if stale else ''}", flush=True)
+    if stale and args.no_execute:
+        print(f"--no-execute: no current executed copy of {', '.join(stale)} in {EXECUTED}; run the tests "
+              "(pytest) or build without --no-execute", file=sys.stderr)
+        return 2
+    if stale:
+        os.environ["NNCOURSE_QUICK"] = "1"
+        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for name, seconds in zip(stale, pool.map(execute, stale)):
+                print(f"  executed {name} in {seconds:.0f} s", flush=True)
+
+    src = args.out / "src"
+    write_sources(src)
+    build = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src), "--path-output", str(args.out),
+                            "--warningiserror", "--nitpick", "--keep-going", "--quiet"], cwd=ROOT)
+    html = args.out / "_build" / "html"
+    if build.returncode != 0:
+        print(f"jupyter-book build failed (exit {build.returncode}); see the warnings above", file=sys.stderr)
+        return build.returncode
+    pages = sorted(html.glob("**/*.html"))
+    images = sorted(p for p in html.glob("**/*") if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".svg", ".gif"}
+                    and "_static" not in p.parts)
+    report = {"seconds": round(time.perf_counter() - start, 1), "html_pages": len(pages),
+              "course_pages": 1 + len(config.NOTEBOOKS), "images": len(images),
+              "executed_here": stale, "index": str(html / "index.html")}
+    (args.out / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(f"built {report['course_pages']} course pages ({len(pages)} HTML files with the search and index "
+          f"pages), {len(images)} images, in {report['seconds']} s: {html / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
