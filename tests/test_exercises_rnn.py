@@ -8,7 +8,7 @@ import torch
 from nncourse import RNN
 from nncourse.exercises import rnn as ex
 from nncourse.exercises.solutions import rnn as solutions
-from nncourse.rnn import lstm_step_forward
+from nncourse.rnn import embedding_backward, lstm_step_forward
 
 
 def _not_attempted(*args):
@@ -168,8 +168,97 @@ def test_cell_state_carry(capsys):
 
 
 def test_cases_are_fixed():
-    for exercise in (ex.rnn_bptt, ex.lstm_step, ex.cell_state_carry):
+    for exercise in (ex.rnn_bptt, ex.lstm_step, ex.cell_state_carry, ex.embedding_backward):
         first, second = exercise.cases(), exercise.cases()
         for a, b in zip(first, second):
             for u, v in zip(a, b):
                 np.testing.assert_array_equal(u, v)
+
+
+# -- embedding_backward ----------------------------------------------------------------------------
+def test_embedding_backward_answer_equals_the_package_and_torch():
+    for dout, ids, num_embeddings in ex.embedding_backward.cases():
+        mine = solutions.embedding_backward(dout, ids, num_embeddings)
+        np.testing.assert_array_equal(mine, embedding_backward(dout, (ids, (num_embeddings, dout.shape[-1]))))
+        weight = torch.zeros(num_embeddings, dout.shape[-1], dtype=torch.float64, requires_grad=True)
+        (torch.nn.functional.embedding(torch.from_numpy(ids), weight) * torch.from_numpy(dout)).sum().backward()
+        np.testing.assert_allclose(mine, weight.grad.numpy(), atol=1e-12)
+
+
+def test_embedding_backward_cases_have_repeats_unused_rows_and_several_shapes():
+    cases = ex.embedding_backward.cases()
+    assert np.unique(cases[0][1]).size == cases[0][1].size             # the first: every id once
+    assert all(np.bincount(ids.ravel()).max() > 1 for _, ids, _ in cases[1:])
+    assert any(np.unique(ids).size < v for _, ids, v in cases)          # some row nobody looked up
+    assert {ids.ndim for _, ids, _ in cases} == {1, 2, 3}
+
+
+def test_embedding_backward_accepts_equivalent_answers(capsys):
+    def one_hot_product(dout, ids, num_embeddings):
+        E = dout.shape[-1]
+        return np.eye(num_embeddings)[ids].reshape(-1, num_embeddings).T @ dout.reshape(-1, E)
+
+    def loop(dout, ids, num_embeddings):
+        dW = np.zeros((num_embeddings, dout.shape[-1]))
+        for k, g in zip(ids.ravel(), dout.reshape(-1, dout.shape[-1])):
+            dW[k] += g
+        return dW.tolist()  # a nested list is fine too
+
+    def bincount(dout, ids, num_embeddings):
+        flat = dout.reshape(-1, dout.shape[-1])
+        return np.stack([np.bincount(ids.ravel(), weights=flat[:, e], minlength=num_embeddings)
+                         for e in range(flat.shape[1])], axis=1)
+
+    for answer in (solutions.embedding_backward, one_hot_product, loop, bincount):
+        assert ex.embedding_backward.check(answer) == True
+        assert "✓ embedding_backward: correct on all 4 test cases." in capsys.readouterr().out
+
+
+def _assign(dout, ids, num_embeddings):
+    dW = np.zeros((num_embeddings, dout.shape[-1]))
+    dW[ids] = dout
+    return dW
+
+
+def _from_ones(dout, ids, num_embeddings):
+    dW = np.ones((num_embeddings, dout.shape[-1]))
+    np.add.at(dW, ids, dout)
+    return dW
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (ex._fancy_index_add, "id 1 appears 2 times in ids, so row 1 must add up the gradients of all 2 positions"),
+    (_assign, "yours holds only one of them"),
+    (lambda d, i, v: solutions.embedding_backward(d, i, v).T, "shape (4, 8), (E, num_embeddings)"),
+    (lambda d, i, v: d.reshape(-1, d.shape[-1]), "shape (6, 4), one row per position"),
+    (lambda d, i, v: d, "shape (2, 3, 4), one row per position"),
+    (_from_ones, "row 4 of your dW is not zero, but id 4 is never looked up"),
+    (ex._mean_per_id, "the mean of its id's gradients"),
+    (lambda d, i, v: -solutions.embedding_backward(d, i, v), "wrong sign"),
+    (lambda d, i, v: solutions.embedding_backward(d, i, v)[:-1], "shape (7, 4), expected (8, 4)"),
+    (_not_attempted, "not attempted"),
+])
+def test_embedding_backward_names_typical_mistakes(capsys, wrong, words):
+    assert ex.embedding_backward.check(wrong) == False
+    out = capsys.readouterr().out
+    assert words in out and "embedding_backward.solution()" in out and "np.add.at" not in out, out
+
+
+def test_embedding_backward_repeated_id_mistake_fails_on_the_repeats_case(capsys):
+    ex.embedding_backward.check(ex._fancy_index_add)
+    out = capsys.readouterr().out
+    assert "test case 2 of 4: dout (2, 4, 5), ids [[3, 1, 4, 1], [5, 9, 2, 6]], num_embeddings = 12" in out
+
+
+def test_embedding_backward_hints_and_use(capsys):
+    exercise = ex.embedding_backward
+    exercise.hints_shown = 0
+    exercise.hint()
+    assert "Hint 1/3" in capsys.readouterr().out
+    exercise.hint()
+    exercise.hint()
+    assert "np.add.at" in capsys.readouterr().out   # the last hint gives it
+    exercise.hints_shown = 0
+    assert exercise.use(solutions.embedding_backward) is solutions.embedding_backward
+    assert exercise.use(ex._fancy_index_add) is solutions.embedding_backward
+    assert "Using the course's embedding_backward" in capsys.readouterr().out

@@ -4,18 +4,26 @@
 * ``layernorm_backward`` (substantial): the gradients of LayerNorm, with the paths through the
   mean and the variance; the learner's transformer block backward then uses it, checked against
   PyTorch's autograd.
+* ``train_bpe`` (substantial): the byte-pair-encoding training loop (count the pairs weighted by
+  the chunks' counts, merge the most frequent everywhere, repeat); the learner's merges then encode
+  the validation text and are compared with Hugging Face ``tokenizers``.
 * ``attention_flops`` (warm-up): the quadratic cost, counted.
 
 Expected answers come from the package (``nncourse.attention.causal_mask``,
-``nncourse.transformer.layernorm_backward``, tested against PyTorch); the answers a teacher can
+``nncourse.transformer.layernorm_backward``, tested against PyTorch; ``nncourse.bpe``'s
+``pair_counts`` and ``merge_pair`` in ``BPETokenizer.train``'s loop, tested against Hugging Face
+``tokenizers``); the answers a teacher can
 show are in ``nncourse.exercises.solutions.attention``.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 
 from .. import transformer
 from ..attention import causal_mask
+from ..bpe import merge_pair, pair_counts, pre_tokenize
 from . import Exercise
 from .solutions import attention as solutions
 
@@ -134,3 +142,201 @@ attention_flops = Exercise(
                                            "as one operation)."),
               (lambda T, d: 4 * T * d, "your count grows linearly with T: every query meets every key."),
               (lambda T, d: 4 * T * T * d * d, "d appears once: each dot product has d terms.")])
+
+
+# --- substantial: training byte-pair encoding -----------------------------------------------------
+
+class _Chunks(dict):
+    """A test case's chunk table: an ordinary dict to the learner (changing it in place is fine),
+    which remembers its original items, so the reference and the nudges work on those."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.original = tuple(self.items())
+
+
+def _chunks_of(text: str) -> _Chunks:
+    """Distinct GPT-2 chunks of ``text`` as byte-id tuples -> how often each occurs (first seen first),
+    as notebook 08 builds them for the corpus."""
+    return _Chunks((tuple(chunk.encode("utf-8")), n) for chunk, n in Counter(pre_tokenize(text)).items())
+
+
+def _random_words_text(rng, num_words: int) -> str:
+    """Made-up words from a few syllables, Zipf-like frequencies: ties, repeats and runs ('aaa')."""
+    syllables = ["ba", "na", "an", "aa", "low", "er", "est", "né", "ü", "th", "e"]
+    vocabulary = ["".join(rng.choice(syllables, size=rng.integers(1, 4))) for _ in range(40)]
+    weights = 1 / np.arange(1, len(vocabulary) + 1)
+    words = rng.choice(vocabulary, size=num_words, p=weights / weights.sum())
+    return " ".join(words) + ". 1000000 !!!"
+
+
+def _bpe_texts() -> list[tuple[str, int]]:
+    """The texts of the test cases and how many merges each learns (every step has a pair seen at
+    least 3 times, so no stopping rule is needed; each case has ties and runs)."""
+    rng = np.random.default_rng(1994)  # Gage, "A new algorithm for data compression"
+    sennrich = "low " * 5 + "lower " * 2 + "newest " * 6 + "widest" + " widest" * 2   # Sennrich et al.'s example
+    runs = "aaa aaa aaa baaab aaaa banana bananas naan aa " * 2 + "nana ana "           # 'aaa', 'banana'
+    return [(sennrich, 10), (runs, 8), (_random_words_text(rng, 300), 40)]
+
+
+def _bpe_cases():
+    return [(_chunks_of(text), num_merges) for text, num_merges in _bpe_texts()]
+
+
+def _bpe_reference(chunks, num_merges):
+    """The package's training (``BPETokenizer.train``'s loop, on the original chunk table)."""
+    table = dict(getattr(chunks, "original", chunks.items()))
+    merges = {}
+    for step in range(num_merges):
+        pair, _ = max(pair_counts(table).items(), key=lambda item: item[1])   # the first of the most frequent
+        merges[pair] = 256 + step
+        table = {tuple(merge_pair(list(ids), pair, 256 + step)): c for ids, c in table.items()}
+    return merges
+
+
+def _merge_variant(ids, pair, new_id, how):
+    """One chunk with ``pair`` merged the right way (how="all") or a typical wrong way."""
+    ids = list(ids)
+    if how == "all":
+        return tuple(merge_pair(ids, pair, new_id))
+    if how == "right_to_left":   # 'aaa' -> 'a' 'aa'
+        return tuple(merge_pair(ids[::-1], pair[::-1], new_id)[::-1])
+    if how == "first_only":
+        for i in range(len(ids) - 1):
+            if (ids[i], ids[i + 1]) == pair:
+                return tuple(ids[:i] + [new_id] + ids[i + 2:])
+        return tuple(ids)
+    out = []
+    for i in range(len(ids)):
+        starts = i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair
+        ends = i > 0 and (ids[i - 1], ids[i]) == pair
+        if how == "overlap":      # each overlapping occurrence: 'aaa' -> 'aa' 'aa'
+            out += [new_id] if starts else ([] if ends else [ids[i]])
+        elif how == "keep_second":  # the new id in place of the first token only: 'ab' -> 'ab' 'b'
+            out.append(new_id if starts else ids[i])
+    return tuple(out)
+
+
+def _bpe_variant(*, weighted=True, tie="first", merge="all", recount=True, update=True):
+    """A BPE training loop with one typical mistake switched on."""
+
+    def wrong(chunks, num_merges):
+        table = dict(getattr(chunks, "original", chunks.items()))
+        first_counts = pair_counts(table) if weighted else Counter(p for ids in table for p in zip(ids, ids[1:]))
+        merges = {}
+        for step in range(num_merges):
+            if recount:
+                counts = (pair_counts(table) if weighted
+                          else Counter(p for ids in table for p in zip(ids, ids[1:])))
+            else:
+                counts = Counter({p: c for p, c in first_counts.items() if p not in merges})
+            best = max(counts.values())
+            tied = [p for p, c in counts.items() if c == best]
+            pair = {"first": tied[0], "last": tied[-1], "smallest": min(tied), "largest": max(tied)}[tie]
+            merges[pair] = 256 + step
+            merged = {_merge_variant(ids, pair, 256 + step, merge): c for ids, c in table.items()}
+            table = merged if update else table
+        return merges
+
+    return wrong
+
+
+def _as_merge_list(got):
+    """The learner's merges as [((a, b), new_id), ...], or a string saying what is wrong with their form."""
+    if not isinstance(got, dict):
+        return (f"return the merges as a dict {{(a, b): new_id}} in the order learned (the cells after the "
+                f"exercise look pairs up in it); you returned a {type(got).__name__}.")
+    for pair, new_id in got.items():
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(new_id, (int, np.integer))
+                and all(isinstance(a, (int, np.integer)) for a in pair)):
+            return (f"each entry is a pair of token ids and its new id, as in {{(101, 115): 256}}; "
+                    f"one of yours is {pair!r}: {new_id!r}.")
+    return [((int(a), int(b)), int(new_id)) for (a, b), new_id in got.items()]
+
+
+def _bpe_describe(case):
+    chunks, num_merges = case
+    table = dict(getattr(chunks, "original", chunks.items()))
+    shown = {bytes(ids).decode("utf-8", errors="replace"): n for ids, n in list(table.items())[:5]}
+    more = f" ... ({len(table)} distinct chunks)" if len(table) > 5 else ""
+    return f"chunks {shown}{more}, num_merges = {num_merges}"
+
+
+def _token_words(pair, spelled):
+    return " + ".join(repr(spelled[i]) if i in spelled else f"id {i}" for i in pair)
+
+
+def _bpe_compare(got, want, case):
+    chunks, num_merges = case
+    mine = _as_merge_list(got)
+    if isinstance(mine, str):
+        return mine
+    expected = list(want.items())
+    if mine == expected:
+        return None
+    for wrong, message in _BPE_MISTAKES:
+        if _as_merge_list(wrong(*case)) == mine:
+            return message
+    if len(mine) != len(expected):
+        return f"you returned {len(mine)} merges, but num_merges is {num_merges}."
+    ids = [new_id for _, new_id in mine]
+    if ids != list(range(256, 256 + len(ids))):
+        return (f"the new ids are {ids[:4]}...: a merge gets the next id after the 256 byte values, "
+                f"256 for the first merge, 257 for the second, ...")
+    pairs = [pair for pair, _ in mine]
+    k = next(i for i, (a, b) in enumerate(zip(mine, expected)) if a != b)
+    if pairs[k] in pairs[:k]:
+        return f"merge {k + 1} joins the same pair as merge {pairs.index(pairs[k]) + 1}: a pair merged away is gone."
+    # the chunks as they are before merge k (the same for you and the package: the first k merges agree)
+    table, spelled = dict(getattr(chunks, "original", chunks.items())), {i: bytes([i]) for i in range(256)}
+    for (a, b), new_id in expected[:k]:
+        table = {tuple(merge_pair(list(t), (a, b), new_id)): c for t, c in table.items()}
+        spelled[new_id] = spelled[a] + spelled[b]
+    spelled = {i: s.decode("utf-8", errors="replace") for i, s in spelled.items()}
+    counts = pair_counts(table)
+    yours, theirs = pairs[k], expected[k][0]
+    where = f"merge {k + 1}" + (f" (after {k} that agree with the package)" if k else "")
+    if counts[yours] == counts[theirs]:
+        return (f"{where}: {_token_words(yours, spelled)} and {_token_words(theirs, spelled)} occur equally often "
+                f"({counts[theirs]} times); on a tie the package takes the pair counted first (the chunks in their "
+                f"order, each read left to right), here {_token_words(theirs, spelled)}.")
+    if counts[yours] == 0:
+        return (f"{where}: you merged {_token_words(yours, spelled)}, a pair that does not occur in the chunks "
+                f"after the merges before it.")
+    return (f"{where}: you merged {_token_words(yours, spelled)}, which occurs {counts[yours]} times by then, "
+            f"but {_token_words(theirs, spelled)} occurs {counts[theirs]} times.")
+
+
+_BPE_MISTAKES = [
+    (_bpe_variant(weighted=False),
+     "you counted each distinct chunk once: a chunk that occurs n times in the text holds its pairs n times."),
+    (_bpe_variant(recount=False),
+     "your pairs are the most frequent pairs of the text before any merge: the counts were never redone, so a "
+     "merged token never takes part in a later merge."),
+    (_bpe_variant(update=False),
+     "you merged the pair but counted the original chunks again: each step must count the merged chunks."),
+    (_bpe_variant(merge="first_only"),
+     "where a pair occurs twice in one chunk ('banana'), you merged only the first occurrence."),
+    (_bpe_variant(merge="overlap"),
+     "in a run like 'aaa' you merged both overlapping (a, a) pairs, so the middle byte is used twice; "
+     "occurrences do not overlap."),
+    (_bpe_variant(merge="right_to_left"),
+     "in a run like 'aaa' you merged from the right ('a' + 'aa'); the package scans left to right."),
+    (_bpe_variant(merge="keep_second"),
+     "after a merge the pair's second token is still there: the new token replaces both."),
+]
+
+
+train_bpe = Exercise(
+    "train_bpe", solution=solutions.train_bpe, reference=_bpe_reference, cases=_bpe_cases,
+    compare=_bpe_compare, describe=_bpe_describe,
+    hints=["Each step: count, pick, merge. Count every adjacent pair of every chunk (zip(ids, ids[1:])), "
+           "adding the chunk's count n, not 1: the chunk occurs n times in the text.",
+           "Pick the most frequent pair; of equally frequent ones, the one counted first. A Counter keeps "
+           "the order in which its keys first appeared, and max(counts, key=counts.get) returns the first "
+           "of the largest.",
+           "Merge: walk each chunk left to right with an index i; where (ids[i], ids[i + 1]) is the pair, "
+           "emit the new id and jump two, else emit ids[i] and step one ('aaa' -> 'aa' 'a'). Put the "
+           "merged chunks in a new dict with the same counts: the next step counts those.",
+           "The new id of step s is 256 + s; merges[pair] = 256 + s keeps them in order. Loop num_merges "
+           "times, then return merges."])

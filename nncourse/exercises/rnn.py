@@ -1,5 +1,11 @@
 """Exercises of notebook 07 (recurrent networks and the LSTM).
 
+* ``rnn_bptt`` (substantial): backpropagation through time; it then trains a character model.
+* ``lstm_step``: one LSTM step, PyTorch's gate order; the LSTM cells after it use it.
+* ``embedding_backward``: the embedding's gradient, a scatter-add over the ids (a repeated id sums);
+  it then trains a bigram model, beside the buffered ``dW[ids] += dout`` that stalls.
+* ``lstm_parameter_count``, ``cell_state_carry`` (warm-ups).
+
 The expected answers come from the answers in ``nncourse.exercises.solutions.rnn``, which the
 tests check against ``nncourse.rnn`` (the course's tested kernels) and PyTorch.
 """
@@ -151,3 +157,76 @@ cell_state_carry = Exercise(
               (lambda f: f.mean(axis=0) ** len(f), "an average gate to the power T is not the product of the "
                                                    "actual gates.")],
     rtol=1e-6)
+
+
+# -- the embedding backward: a scatter-add ---------------------------------------------------------
+def _embedding_cases():
+    rng = np.random.default_rng(2003)  # Bengio et al., "A neural probabilistic language model"
+    distinct = np.array([[0, 2, 5], [7, 1, 3]])           # (N, T) = (2, 3), every id once
+    pi = np.array([[3, 1, 4, 1], [5, 9, 2, 6]])           # notebook 07's ids: 1 twice
+    stream = rng.integers(0, 6, size=12)                  # (T,) = (12,): ids 0..5 of 7, many repeats, 6 unused
+    cube = rng.integers(0, 4, size=(2, 2, 3))             # (N, T, K): any shape of ids
+    return [(rng.standard_normal((2, 3, 4)), distinct, 8),
+            (rng.standard_normal((2, 4, 5)), pi, 12),
+            (rng.standard_normal((12, 3)), stream, 7),
+            (rng.standard_normal((2, 2, 3, 2)), cube, 4)]
+
+
+def _fancy_index_add(dout, ids, num_embeddings):
+    """The classic bug: fancy-index += is buffered, so a repeated id's row keeps one gradient."""
+    dW = np.zeros((num_embeddings, dout.shape[-1]))
+    dW[ids] += dout
+    return dW
+
+
+def _mean_per_id(dout, ids, num_embeddings):
+    counts = np.bincount(np.ravel(ids), minlength=num_embeddings)
+    return solutions.embedding_backward(dout, ids, num_embeddings) / np.maximum(counts, 1)[:, None]
+
+
+def _embedding_compare(got, want, case):
+    dout, ids, num_embeddings = case
+    try:
+        got_arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        got_arr = None
+    if got_arr is not None and got_arr.shape != want.shape:
+        E = want.shape[1]
+        if got_arr.shape == want.shape[::-1]:
+            return (f"your dW has shape {got_arr.shape}, (E, num_embeddings); it has the table's shape "
+                    f"{want.shape}: one row per id.")
+        if got_arr.shape in {(ids.size, E), ids.shape + (E,)}:
+            return (f"your dW has shape {got_arr.shape}, one row per position; it needs one row per id of the "
+                    f"vocabulary, {want.shape}: the gradients of the positions that share an id add up in its row.")
+    elif got_arr is not None and not np.allclose(got_arr, want, atol=1e-8, rtol=1e-6):
+        counts = np.bincount(np.ravel(ids), minlength=num_embeddings)
+        if np.allclose(got_arr, _fancy_index_add(dout, ids, num_embeddings), atol=1e-8, rtol=1e-6):
+            k = int(np.argmax(counts))
+            return (f"id {k} appears {counts[k]} times in ids, so row {k} must add up the gradients of all "
+                    f"{counts[k]} positions that looked it up; yours holds only one of them (with repeated "
+                    f"indices, dW[ids] += dout or dW[ids] = dout writes each row once: NumPy buffers it).")
+        unused = np.flatnonzero((counts == 0) & (np.abs(got_arr).max(axis=1) > 1e-12))
+        if unused.size:
+            k = int(unused[0])
+            return (f"row {k} of your dW is not zero, but id {k} is never looked up here: a row nobody looked up "
+                    f"gets no gradient. Does dW start from zeros?")
+    return embedding_backward.default_compare(got, want, case)   # a shape, the named mistake, sign, scale
+
+
+def _describe_embedding(case):
+    dout, ids, num_embeddings = case
+    shown = " ".join(np.array2string(ids, separator=", ").split()) if ids.size <= 12 else f"of shape {ids.shape}"
+    return f"dout {dout.shape}, ids {shown}, num_embeddings = {num_embeddings}"
+
+
+embedding_backward = Exercise(
+    "embedding_backward", solution=solutions.embedding_backward, cases=_embedding_cases,
+    compare=_embedding_compare, describe=_describe_embedding,
+    hints=["dW has the table's shape (num_embeddings, E). Position p looked up row ids[p], so its gradient "
+           "dout[p] belongs in row ids[p]; rows nobody looked up get zero.",
+           "An id that appears at several positions gets the sum of all their gradients. A loop over the "
+           "positions does it: flatten ids to (P,) and dout to (P, E), then dW[ids[p]] += dout[p].",
+           "In one line: np.add.at(dW, ids, dout) adds without buffering, so repeated ids accumulate "
+           "(dW[ids] += dout does not)."],
+    mistakes=[(_mean_per_id, "each row holds the mean of its id's gradients; an id looked up at several "
+                             "positions gets their sum.")])

@@ -1,4 +1,6 @@
 """Answers to the exercises of notebook 08 (attention and transformers)."""
+from collections import Counter
+
 import numpy as np
 
 
@@ -21,3 +23,27 @@ def attention_flops(T, d):
     # Q K^T: T*T dot products of length d; weights @ V: T*d dot products of length T.
     # Each dot product of length n is n multiply-adds = 2n operations.
     return 2 * T * T * d + 2 * T * T * d
+
+
+def train_bpe(chunks, num_merges):
+    merges = {}                                       # (a, b) -> new id, in the order learned
+    for step in range(num_merges):
+        counts = Counter()
+        for ids, n in chunks.items():                 # every adjacent pair, as often as its chunk occurs
+            for pair in zip(ids, ids[1:]):
+                counts[pair] += n
+        pair = max(counts, key=counts.get)            # the most frequent; of equals, the first counted
+        new_id = merges[pair] = 256 + step
+        merged = {}
+        for ids, n in chunks.items():                 # every occurrence, left to right: 'aaa' -> 'aa' 'a'
+            out, i = [], 0
+            while i < len(ids):
+                if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+                    out.append(new_id)
+                    i += 2
+                else:
+                    out.append(ids[i])
+                    i += 1
+            merged[tuple(out)] = n
+        chunks = merged                               # the next step counts the merged chunks
+    return merges

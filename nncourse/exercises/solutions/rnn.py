@@ -34,3 +34,9 @@ def lstm_parameter_count(input_size, hidden_size):
 
 def cell_state_carry(forget):
     return np.prod(forget, axis=0)  # dc_T/dc_0 along c_t = f_t * c_{t-1}: one product per unit
+
+
+def embedding_backward(dout, ids, num_embeddings):
+    dW = np.zeros((num_embeddings, dout.shape[-1]), dtype=dout.dtype)   # rows nobody looked up: no gradient
+    np.add.at(dW, ids, dout)      # row ids[p] += dout[p] for every position p: a repeated id adds up
+    return dW
