@@ -22,13 +22,17 @@ Characters and words enter as integer ids: :class:`Embedding` (with the kernels
 :func:`embedding_forward` / :func:`embedding_backward`) turns them into vectors - a row lookup,
 the same numbers as a one-hot vector times the matrix, and a scatter-add backwards.
 
-Speed: the layers do the input projection of all T steps as one matrix product before the
-loop and the weight gradients as one product after it; only ``h_{t-1} W_hh^T`` must wait for
-the previous step. That is the one thing a recurrent network cannot parallelise over time -
-and why transformers (notebook 08) replaced it for long texts.
+Speed: only ``h_{t-1} W_hh^T`` must wait for the previous step. That is the one thing a
+recurrent network cannot parallelise over time - and why transformers (notebook 08) replaced it
+for long texts. Everything else can be batched: the RNN and the GRU do the input projection of
+all T steps as one matrix product before the loop and the weight gradients as one product after
+it. The LSTM runs :func:`lstm_sequence_forward` / :func:`lstm_sequence_backward`, the step
+kernels' arithmetic arranged for speed (the comment above them says how; tests check them
+against a loop of the step kernels and against PyTorch).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -94,6 +98,169 @@ def lstm_step_backward(dh, dc, cache):
     ], axis=1)  # (N, 4H)
     return (dgates @ W_ih, dgates @ W_hh, dc * f, dgates.T @ x, dgates.T @ h_prev,
             dgates.sum(axis=0))
+
+
+# --------------------------------------------------------------------------------------------
+# The LSTM over a whole sequence, fast: what the LSTM layer runs
+# --------------------------------------------------------------------------------------------
+# The same arithmetic as lstm_step_forward / lstm_step_backward in a loop over t (tests/test_rnn.py
+# checks the two against each other and against torch.nn.LSTM), arranged for speed. Inside the
+# loop NumPy costs about a microsecond per call plus the work, and a call on a strided slice (one
+# gate's H columns of an (N, 4H) array) several times as much as on a contiguous one. So:
+#
+# * column layout, as in the math (z = W h + ...): a step's gates are one (4H, N) array, a column
+#   per sequence of the batch, and each gate is a contiguous (H, N) block of it;
+# * one matrix product per step, z_t = [W_hh W_ih b] [h_{t-1}; x_t; 1]: the input projection and
+#   the bias ride along with the recurrence (the x_t and 1 rows are filled in before the loop);
+# * gate blocks reordered o, i, f, g: the three sigmoids are one contiguous slab, and so are the
+#   three blocks that the cell-state gradient multiplies (i, f, g);
+# * one exp for all four gates: sigmoid(z) = 1 / (1 + e^-z) and tanh(z) = 2 sigmoid(2z) - 1, with the
+#   rows of o, i, f scaled by -1 and those of g by -2 beforehand (exact: powers of two). An exp
+#   costs about half a tanh;
+# * backward: the local derivatives of all steps at once before the loop; after it, every weight
+#   gradient in one product (4H, T*N) @ (T*N, H + D + 1), and dx in another;
+# * arrays written in place into buffers kept between calls (``work``): fresh arrays of a few MB on
+#   every call cost page faults that can take longer than the arithmetic.
+
+_FAST_GATES = [3, 0, 1, 2]  # the fast kernels' gate blocks o, i, f, g, as indices into PyTorch's i, f, g, o
+_PYTORCH_GATES = [1, 2, 3, 0]  # and back
+
+
+def _gate_blocks(m, H, order):
+    """The four (H, ...) row blocks of m (4H, ...) in the given order."""
+    return m.reshape(4, H, *m.shape[1:])[order].reshape(m.shape)
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's handle on the loaded BLAS libraries (finding them takes milliseconds: once)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """A context in which NumPy's BLAS uses one thread, for the loops over time: a product as small as
+    one step's, (4H, H + D + 1) x (H + D + 1, N), finishes before a second thread would have helped,
+    and on a busy machine waiting for that thread can cost ten times the product."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def _buffer(work, name, shape, dtype):
+    """``work[name]``, (re)allocated when its shape or dtype changed."""
+    buf = work.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = work[name] = np.empty(shape, dtype)
+    return buf
+
+
+def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None):
+    """:func:`lstm_step_forward` for t = 1..T, fast (notebook 07).
+
+    x (N, T, D), h0 and c0 (N, H), W_ih (4H, D), W_hh (4H, H), b (4H,) (gate blocks in PyTorch's
+    order i, f, g, o), all of one float dtype -> hs (N, T, H) (a new array), cache.
+    ``work``: a dict of buffers that this call fills and the next call overwrites (the cache and
+    the backward use them).
+    """
+    N, T, D = x.shape
+    H = h0.shape[1]
+    K = H + D + 1
+    dtype = x.dtype
+    work = {} if work is None else work
+    W = _buffer(work, "W", (4 * H, K), dtype)  # [W_hh W_ih b], gate blocks o, i, f, g
+    for cols, m in ((slice(0, H), W_hh), (slice(H, H + D), W_ih), (H + D, b)):
+        W[:, cols] = _gate_blocks(m, H, _FAST_GATES)
+    scale = np.full((4 * H, 1), -1.0, dtype)
+    scale[3 * H:] = -2.0
+    W_scaled = np.multiply(W, scale, out=_buffer(work, "W_scaled", W.shape, dtype))  # -z for o, i, f; -2z for g
+    hx = _buffer(work, "hx", (T + 1, K, N), dtype)  # hx[t]: the column [h_{t-1}; x_t; 1] of every sequence
+    hx[0, :H] = h0.T
+    np.copyto(hx[:T, H:H + D], x.transpose(1, 2, 0))
+    hx[:, H + D] = 1.0
+    acts = _buffer(work, "acts", (T, 4 * H, N), dtype)  # the gates o, i, f, g of every step
+    cs = _buffer(work, "cs", (T + 1, H, N), dtype)      # c_0 .. c_T
+    tanh_cs = _buffer(work, "tanh_cs", (T, H, N), dtype)
+    ig = _buffer(work, "ig", (H, N), dtype)
+    cs[0] = c0.T
+    with np.errstate(over="ignore"), _one_blas_thread():  # e^-z = inf for z < -88 (float32): 1 / (1 + inf) = 0
+        for t in range(T):
+            a = acts[t]
+            np.matmul(W_scaled, hx[t], out=a)
+            np.exp(a, out=a)
+            a += 1.0
+            np.reciprocal(a, out=a)      # sigmoid(z) for o, i, f; sigmoid(2z) for g
+            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            g *= 2.0
+            g -= 1.0                     # tanh(z) = 2 sigmoid(2z) - 1
+            c = cs[t + 1]
+            np.multiply(f, cs[t], out=c)
+            np.multiply(i, g, out=ig)
+            c += ig                      # c_t = f c_{t-1} + i g
+            np.tanh(c, out=tanh_cs[t])
+            np.multiply(o, tanh_cs[t], out=hx[t + 1, :H])  # h_t = o tanh(c_t)
+    cache = {"work": work, "shape": (N, T, D, H)}
+    return hx[1:, :H].transpose(2, 0, 1).copy(), cache  # (T, H, N) -> (N, T, H)
+
+
+def lstm_sequence_backward(dout, dh_T, dc_T, cache):
+    """:func:`lstm_step_backward` for t = T..1 (backpropagation through time), fast (notebook 07).
+
+    dout (N, T, H): the gradient reaching each h_t from outside the layer; dh_T, dc_T (N, H): extra
+    gradients on the final state. Returns dx (N, T, D), dh0, dc0 (N, H), dW_ih (4H, D),
+    dW_hh (4H, H), db (4H,) (gate order i, f, g, o), then dh and dc (T, H, N): the gradient that
+    reached h_t and c_t at every step, in column layout (buffers the next call overwrites).
+    """
+    work = cache["work"]
+    N, T, D, H = cache["shape"]
+    hx, acts, cs, tanh_cs, W = work["hx"], work["acts"], work["cs"], work["tanh_cs"], work["W"]
+    dtype = acts.dtype
+    o, i, f, g = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]  # (T, H, N) each
+    # The gates' local derivatives, all steps at once, in the buffer that the loop turns into the
+    # gradients of the pre-activations: dz = local * (dh for o; dc for i, f, g).
+    dz = _buffer(work, "dz", (T, 4 * H, N), dtype)
+    local_o, local_i, local_f, local_g = (dz[:, k * H:(k + 1) * H] for k in range(4))
+    np.subtract(1.0, o, out=local_o)
+    local_o *= o
+    local_o *= tanh_cs                   # h = o tanh(c):      dh/do = tanh(c), o' = o (1 - o)
+    np.subtract(1.0, i, out=local_i)
+    local_i *= i
+    local_i *= g                         # c = f c_prev + i g: dc/di = g
+    np.subtract(1.0, f, out=local_f)
+    local_f *= f
+    local_f *= cs[:-1]                   #                     dc/df = c_prev
+    np.multiply(g, g, out=local_g)
+    np.subtract(1.0, local_g, out=local_g)
+    local_g *= i                         #                     dc/dg = i, g' = 1 - g^2
+    h_to_c = _buffer(work, "h_to_c", (T, H, N), dtype)
+    np.multiply(tanh_cs, tanh_cs, out=h_to_c)
+    np.subtract(1.0, h_to_c, out=h_to_c)
+    h_to_c *= o                          # dh/dc = o (1 - tanh(c)^2)
+    dout_cols = _buffer(work, "dout", (T, H, N), dtype)
+    np.copyto(dout_cols, dout.transpose(1, 2, 0))
+    dh_all = _buffer(work, "dh", (T, H, N), dtype)
+    dc_all = _buffer(work, "dc", (T, H, N), dtype)
+    dh_next, dc_next = dh_T.T.copy(), dc_T.T.copy()  # (H, N)
+    dz_ifg = dz.reshape(T, 4, H, N)[:, 1:]           # (T, 3, H, N): the blocks that dc multiplies
+    W_hh_t = W[:, :H].T                              # (H, 4H)
+    dz_rows = _buffer(work, "dz_rows", (T, N, 4 * H), dtype)  # dz again, a row per sequence, for the products below
+    with _one_blas_thread():
+        for t in reversed(range(T)):
+            dh, dc = dh_all[t], dc_all[t]
+            np.add(dout_cols[t], dh_next, out=dh)        # from the output at t and from step t + 1
+            np.multiply(dh, h_to_c[t], out=dc)
+            dc += dc_next
+            np.multiply(local_o[t], dh, out=local_o[t])
+            np.multiply(dz_ifg[t], dc, out=dz_ifg[t])
+            np.matmul(W_hh_t, dz[t], out=dh_next)
+            np.multiply(dc, f[t], out=dc_next)           # the cell state's path: times the forget gate only
+            np.copyto(dz_rows[t], dz[t].T)
+    dz_rows = dz_rows.reshape(T * N, 4 * H)
+    hx_rows = _buffer(work, "hx_rows", (T, N, H + D + 1), dtype)
+    np.copyto(hx_rows, hx[:T].transpose(0, 2, 1))
+    dW = _gate_blocks(dz_rows.T @ hx_rows.reshape(T * N, -1), H, _PYTORCH_GATES)  # [dW_hh dW_ih db]
+    dx = (dz_rows @ W[:, H:H + D]).reshape(T, N, D).transpose(1, 0, 2).copy()
+    return (dx, dh_next.T.copy(), dc_next.T.copy(), dW[:, H:H + D].copy(), dW[:, :H].copy(), dW[:, H + D].copy(),
+            dh_all, dc_all)
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,9 +356,10 @@ class RNN(_Recurrent):
         xw = x @ w["weight_ih_l0"].T + (w["bias_ih_l0"] + w["bias_hh_l0"])  # (N, T, H)
         hs = np.empty((N, T, self.hidden_size), x.dtype)
         w_hh_t = w["weight_hh_l0"].T
-        for t in range(T):
-            h = np.tanh(xw[:, t] + h @ w_hh_t)
-            hs[:, t] = h
+        with _one_blas_thread():
+            for t in range(T):
+                h = np.tanh(xw[:, t] + h @ w_hh_t)
+                hs[:, t] = h
         self._cache = {"x": x, "h0": h0, "hs": hs}
         self.final_state = h
         return hs
@@ -206,12 +374,13 @@ class RNN(_Recurrent):
         dz_all = np.empty_like(hs)
         dh_all = np.empty_like(hs)
         w_hh = w["weight_hh_l0"]
-        for t in reversed(range(T)):
-            dh = dout[:, t] + dh_next       # from the output at t and from step t + 1
-            dh_all[:, t] = dh
-            dz = dh * (1.0 - hs[:, t] ** 2)  # through the tanh
-            dz_all[:, t] = dz
-            dh_next = dz @ w_hh
+        with _one_blas_thread():
+            for t in reversed(range(T)):
+                dh = dout[:, t] + dh_next       # from the output at t and from step t + 1
+                dh_all[:, t] = dh
+                dz = dh * (1.0 - hs[:, t] ** 2)  # through the tanh
+                dz_all[:, t] = dz
+                dh_next = dz @ w_hh
         h_prev_all = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
         self.dinitial_state = dh_next
         self.state_grads = {"h": dh_all}
@@ -229,6 +398,10 @@ class LSTM(_Recurrent):
     (dh_T, dc_T). After backward, ``dinitial_state`` is (dh_0, dc_0) and ``state_grads`` holds
     ``"h"`` and ``"c"`` (N, T, H): dL/dh_t and dL/dc_t for every t.
 
+    The work is done by :func:`lstm_sequence_forward` / :func:`lstm_sequence_backward`, the step
+    kernels rearranged for speed; the layer keeps their buffers between calls, and
+    ``gate_values`` / ``state_grads`` are copies made when you ask for them.
+
     ``forget_bias`` is added to the forget-gate block of ``bias_ih_l0`` after the PyTorch-style
     initialisation: a positive value starts the network remembering (Gers et al. 2000;
     Jozefowicz et al. 2015 recommend 1).
@@ -242,86 +415,59 @@ class LSTM(_Recurrent):
         super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
         H = self.hidden_size
         self.params["bias_ih_l0"][H:2 * H] += forget_bias
+        self._work: dict[str, np.ndarray] = {}  # the kernels' buffers, reused by every call
+
+    def _pair(self, value, what, names, batch, dtype):
+        if not (isinstance(value, (tuple, list)) and len(value) == 2):
+            raise TypeError(f"an LSTM's {what} is a pair ({names[0]}, {names[1]}), got {type(value).__name__}")
+        return tuple(self._check_state(v, f"{what}[{k}] ({name})", batch, dtype)
+                     for k, (v, name) in enumerate(zip(value, names)))
 
     def forward(self, x, state=None):
         x = self._check_input(x)
-        N, T, _ = x.shape
-        H = self.hidden_size
+        N, H = x.shape[0], self.hidden_size
         w = self._weights(x.dtype)
         if state is None:
-            h = np.zeros((N, H), x.dtype)
-            c = np.zeros((N, H), x.dtype)
+            h0, c0 = np.zeros((N, H), x.dtype), np.zeros((N, H), x.dtype)
         else:
-            if not (isinstance(state, (tuple, list)) and len(state) == 2):
-                raise TypeError(f"an LSTM's state is a pair (h_0, c_0), got {type(state).__name__}")
-            h = self._check_state(state[0], "state[0] (h_0)", N, x.dtype)
-            c = self._check_state(state[1], "state[1] (c_0)", N, x.dtype)
-        h0, c0 = h, c
-        xw = x @ w["weight_ih_l0"].T + (w["bias_ih_l0"] + w["bias_hh_l0"])  # (N, T, 4H)
-        acts = np.empty((N, T, 4 * H), x.dtype)  # i, f, g, o after their nonlinearities
-        cs = np.empty((N, T, H), x.dtype)
-        tanh_cs = np.empty((N, T, H), x.dtype)
-        hs = np.empty((N, T, H), x.dtype)
-        w_hh_t = w["weight_hh_l0"].T
-        for t in range(T):
-            gates = xw[:, t] + h @ w_hh_t  # (N, 4H)
-            a = acts[:, t]
-            a[:, :2 * H] = sigmoid(gates[:, :2 * H])         # i, f
-            a[:, 2 * H:3 * H] = np.tanh(gates[:, 2 * H:3 * H])  # g
-            a[:, 3 * H:] = sigmoid(gates[:, 3 * H:])         # o
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            c = f * c + i * g
-            tanh_c = np.tanh(c)
-            h = o * tanh_c
-            cs[:, t], tanh_cs[:, t], hs[:, t] = c, tanh_c, h
-        self._cache = {"x": x, "h0": h0, "c0": c0, "acts": acts, "cs": cs, "tanh_cs": tanh_cs, "hs": hs}
-        self.final_state = (h, c)
-        self.gate_values = {"i": acts[..., :H], "f": acts[..., H:2 * H], "g": acts[..., 2 * H:3 * H],
-                            "o": acts[..., 3 * H:], "c": cs}
+            h0, c0 = self._pair(state, "state", ("h_0", "c_0"), N, x.dtype)
+        hs, cache = lstm_sequence_forward(x, h0, c0, w["weight_ih_l0"], w["weight_hh_l0"],
+                                          w["bias_ih_l0"] + w["bias_hh_l0"], self._work)
+        self._cache = {"kernel": cache, "out_shape": hs.shape, "dtype": x.dtype, "backward_done": False}
+        self.final_state = (hs[:, -1].copy(), self._work["cs"][-1].T.copy())
         return hs
 
     def backward(self, dout, dstate=None):
         cache = self._saved()
-        x, acts, cs, tanh_cs, hs = cache["x"], cache["acts"], cache["cs"], cache["tanh_cs"], cache["hs"]
-        dout = self._check_dout(dout, hs.shape).astype(x.dtype, copy=False)
-        N, T, H = hs.shape
-        w = self._weights(x.dtype)
+        dout = self._check_dout(dout, cache["out_shape"]).astype(cache["dtype"], copy=False)
+        N, H = dout.shape[0], self.hidden_size
         if dstate is None:
-            dh_next = np.zeros((N, H), x.dtype)
-            dc_next = np.zeros((N, H), x.dtype)
+            dh_T, dc_T = np.zeros((N, H), dout.dtype), np.zeros((N, H), dout.dtype)
         else:
-            if not (isinstance(dstate, (tuple, list)) and len(dstate) == 2):
-                raise TypeError(f"an LSTM's dstate is a pair (dh_T, dc_T), got {type(dstate).__name__}")
-            dh_next = self._check_state(dstate[0], "dstate[0] (dh_T)", N, x.dtype)
-            dc_next = self._check_state(dstate[1], "dstate[1] (dc_T)", N, x.dtype)
-        c_prev_all = np.concatenate([cache["c0"][:, None], cs[:, :-1]], axis=1)  # (N, T, H): c_{t-1}
-        # the local derivatives of the four nonlinearities, for all steps at once
-        local = np.empty_like(acts)  # (N, T, 4H)
-        local[..., :2 * H] = acts[..., :2 * H] * (1.0 - acts[..., :2 * H])   # sigmoid' for i, f
-        local[..., 2 * H:3 * H] = 1.0 - acts[..., 2 * H:3 * H] ** 2         # tanh' for g
-        local[..., 3 * H:] = acts[..., 3 * H:] * (1.0 - acts[..., 3 * H:])   # sigmoid' for o
-        dgates_all = np.empty_like(acts)
-        dh_all = np.empty_like(hs)
-        dc_all = np.empty_like(hs)
-        w_hh = w["weight_hh_l0"]
-        for t in reversed(range(T)):
-            a, d = acts[:, t], dgates_all[:, t]
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            tanh_c = tanh_cs[:, t]
-            dh = dout[:, t] + dh_next
-            dc = dc_next + dh * o * (1.0 - tanh_c**2)
-            dh_all[:, t], dc_all[:, t] = dh, dc
-            d[:, :H] = dc * g                    # input gate (times sigmoid' below)
-            d[:, H:2 * H] = dc * c_prev_all[:, t]  # forget gate
-            d[:, 2 * H:3 * H] = dc * i           # candidate
-            d[:, 3 * H:] = dh * tanh_c           # output gate
-            d *= local[:, t]
-            dh_next = d @ w_hh
-            dc_next = dc * f
-        h_prev_all = np.concatenate([cache["h0"][:, None], hs[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
-        self.dinitial_state = (dh_next, dc_next)
-        self.state_grads = {"h": dh_all, "c": dc_all}
-        return self._fill_grads(dgates_all, x, h_prev_all, w)
+            dh_T, dc_T = self._pair(dstate, "dstate", ("dh_T", "dc_T"), N, dout.dtype)
+        dx, dh0, dc0, dW_ih, dW_hh, db, _, _ = lstm_sequence_backward(dout, dh_T, dc_T, cache["kernel"])
+        grads = {"weight_ih_l0": dW_ih, "weight_hh_l0": dW_hh, "bias_ih_l0": db, "bias_hh_l0": db.copy()}
+        self.grads = {k: g.astype(self.params[k].dtype, copy=False) for k, g in grads.items()}
+        self.dinitial_state = (dh0, dc0)
+        cache["backward_done"] = True
+        return dx
+
+    @property
+    def gate_values(self) -> dict[str, np.ndarray]:
+        """The last forward's gates and cell states, ``"i"``, ``"f"``, ``"g"``, ``"o"``, ``"c"`` each (N, T, H)."""
+        if self._cache is None:
+            raise RuntimeError("LSTM.gate_values: run forward(x) first")
+        H, acts = self.hidden_size, self._work["acts"]  # (T, 4H, N), gate blocks o, i, f, g
+        blocks = {"i": acts[:, H:2 * H], "f": acts[:, 2 * H:3 * H], "g": acts[:, 3 * H:], "o": acts[:, :H],
+                  "c": self._work["cs"][1:]}
+        return {k: v.transpose(2, 0, 1).copy() for k, v in blocks.items()}  # (T, H, N) -> (N, T, H)
+
+    @property
+    def state_grads(self) -> dict[str, np.ndarray]:
+        """The last backward's dL/dh_t and dL/dc_t, ``"h"`` and ``"c"`` each (N, T, H)."""
+        if self._cache is None or not self._cache["backward_done"]:
+            raise RuntimeError("LSTM.state_grads: run forward(x) and backward(dout) first")
+        return {k: self._work[name].transpose(2, 0, 1).copy() for k, name in (("h", "dh"), ("c", "dc"))}
 
 
 class GRU(_Recurrent):
@@ -354,14 +500,15 @@ class GRU(_Recurrent):
         hw_n = np.empty((N, T, H), x.dtype)            # W_hn h_{t-1} + b_hn: what r multiplies
         hs = np.empty((N, T, H), x.dtype)
         w_hh_t, b_hh = w["weight_hh_l0"].T, w["bias_hh_l0"]
-        for t in range(T):
-            hw = h @ w_hh_t + b_hh                     # (N, 3H)
-            r = sigmoid(xw[:, t, :H] + hw[:, :H])
-            z = sigmoid(xw[:, t, H:2 * H] + hw[:, H:2 * H])
-            n = np.tanh(xw[:, t, 2 * H:] + r * hw[:, 2 * H:])
-            h = (1.0 - z) * n + z * h
-            acts[:, t, :H], acts[:, t, H:2 * H], acts[:, t, 2 * H:] = r, z, n
-            hw_n[:, t], hs[:, t] = hw[:, 2 * H:], h
+        with _one_blas_thread():
+            for t in range(T):
+                hw = h @ w_hh_t + b_hh                     # (N, 3H)
+                r = sigmoid(xw[:, t, :H] + hw[:, :H])
+                z = sigmoid(xw[:, t, H:2 * H] + hw[:, H:2 * H])
+                n = np.tanh(xw[:, t, 2 * H:] + r * hw[:, 2 * H:])
+                h = (1.0 - z) * n + z * h
+                acts[:, t, :H], acts[:, t, H:2 * H], acts[:, t, 2 * H:] = r, z, n
+                hw_n[:, t], hs[:, t] = hw[:, 2 * H:], h
         self._cache = {"x": x, "h0": h0, "acts": acts, "hw_n": hw_n, "hs": hs}
         self.final_state = h
         self.gate_values = {"r": acts[..., :H], "z": acts[..., H:2 * H], "n": acts[..., 2 * H:]}
@@ -379,16 +526,17 @@ class GRU(_Recurrent):
         d_hid = np.empty_like(acts)  # gradients of the hidden-side products W_hh h + b_hh
         dh_all = np.empty_like(hs)
         w_hh = w["weight_hh_l0"]
-        for t in reversed(range(T)):
-            r, z, n = acts[:, t, :H], acts[:, t, H:2 * H], acts[:, t, 2 * H:]
-            dh = dout[:, t] + dh_next
-            dh_all[:, t] = dh
-            dn = dh * (1.0 - z) * (1.0 - n**2)                       # through tanh
-            dz = dh * (h_prev_all[:, t] - n) * z * (1.0 - z)         # through sigmoid
-            dr = dn * hw_n[:, t] * r * (1.0 - r)
-            d_in[:, t, :H], d_in[:, t, H:2 * H], d_in[:, t, 2 * H:] = dr, dz, dn
-            d_hid[:, t, :H], d_hid[:, t, H:2 * H], d_hid[:, t, 2 * H:] = dr, dz, dn * r
-            dh_next = dh * z + d_hid[:, t] @ w_hh
+        with _one_blas_thread():
+            for t in reversed(range(T)):
+                r, z, n = acts[:, t, :H], acts[:, t, H:2 * H], acts[:, t, 2 * H:]
+                dh = dout[:, t] + dh_next
+                dh_all[:, t] = dh
+                dn = dh * (1.0 - z) * (1.0 - n**2)                       # through tanh
+                dz = dh * (h_prev_all[:, t] - n) * z * (1.0 - z)         # through sigmoid
+                dr = dn * hw_n[:, t] * r * (1.0 - r)
+                d_in[:, t, :H], d_in[:, t, H:2 * H], d_in[:, t, 2 * H:] = dr, dz, dn
+                d_hid[:, t, :H], d_hid[:, t, H:2 * H], d_hid[:, t, 2 * H:] = dr, dz, dn * r
+                dh_next = dh * z + d_hid[:, t] @ w_hh
         self.dinitial_state = dh_next
         self.state_grads = {"h": dh_all}
         d_in2, d_hid2 = d_in.reshape(-1, 3 * H), d_hid.reshape(-1, 3 * H)  # (N*T, 3H)

@@ -1,11 +1,13 @@
 """RNN and LSTM from scratch vs torch.nn.RNN / torch.nn.LSTM (batch_first), BPTT vs finite differences."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 from nncourse import compare_with_torch, gradcheck
-from nncourse.rnn import (GRU, LSTM, RNN, lstm_step_backward, lstm_step_forward, rnn_step_backward, rnn_step_forward,
-                          sigmoid, torch_outputs)
+from nncourse.rnn import (GRU, LSTM, RNN, lstm_sequence_backward, lstm_sequence_forward, lstm_step_backward,
+                          lstm_step_forward, rnn_step_backward, rnn_step_forward, sigmoid, torch_outputs)
 
 SHAPES = [(1, 1, 1, 1), (3, 5, 4, 6), (2, 41, 3, 5), (4, 12, 7, 2), (2, 60, 2, 8)]  # (N, T, D, H)
 TOL = 1e-10
@@ -166,12 +168,157 @@ def test_one_lstm_step_equals_torch_lstm_cell():
     np.testing.assert_allclose(c, c_t.detach().numpy(), atol=1e-12)
 
 
-def test_lstm_layer_uses_plain_sigmoid_calls():
-    """No in-place tanh trick in LSTM.forward: the gates are sigmoid(.) / tanh(.) as in the formulas."""
-    import inspect
+def _lstm_steps_in_a_loop(x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T):
+    """The readable reference: the step kernels, forward over t, then backward over t."""
+    T = x.shape[1]
+    h, c, caches, hs = h0, c0, [], []
+    for t in range(T):
+        h, c, cache = lstm_step_forward(x[:, t], h, c, W_ih, W_hh, b)
+        caches.append(cache)
+        hs.append(h)
+    h_T, c_T = h, c
+    dh, dc = dh_T, dc_T
+    dx, dh_all, dc_all = [None] * T, [None] * T, [None] * T
+    dW_ih, dW_hh, db = 0.0, 0.0, 0.0
+    for t in reversed(range(T)):
+        dh_all[t] = dh = dout[:, t] + dh
+        x_t, h_prev, c_prev, i, f, g, o, c_t, _, _ = caches[t]
+        dc_all[t] = dc + dh * o * (1 - np.tanh(c_t) ** 2)  # what lstm_step_backward adds first
+        dx[t], dh, dc, dWi, dWh, dbt = lstm_step_backward(dh, dc, caches[t])
+        dW_ih, dW_hh, db = dW_ih + dWi, dW_hh + dWh, db + dbt
+    stack = lambda parts: np.stack(parts, axis=1)  # noqa: E731  (N, T, ...)
+    return {"out": stack(hs), "h_T": h_T, "c_T": c_T, "dx": stack(dx), "dh0": dh, "dc0": dc, "dW_ih": dW_ih,
+            "dW_hh": dW_hh, "db": db, "dh": stack(dh_all), "dc": stack(dc_all)}
 
-    source = inspect.getsource(LSTM.forward)
-    assert "sigmoid(" in source and "*= 0.5" not in source and "out=" not in source
+
+def _lstm_fast(x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T, work=None):
+    out, cache = lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work)
+    dx, dh0, dc0, dW_ih, dW_hh, db, dh, dc = lstm_sequence_backward(dout, dh_T, dc_T, cache)
+    cs = cache["work"]["cs"]  # (T + 1, H, N)
+    return {"out": out, "h_T": out[:, -1], "c_T": cs[-1].T, "dx": dx, "dh0": dh0, "dc0": dc0, "dW_ih": dW_ih,
+            "dW_hh": dW_hh, "db": db, "dh": dh.transpose(2, 0, 1), "dc": dc.transpose(2, 0, 1)}
+
+
+def _lstm_case(N, T, D, H, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    bound = 1 / np.sqrt(H)
+    W_ih, W_hh = rng.uniform(-bound, bound, (4 * H, D)), rng.uniform(-bound, bound, (4 * H, H))
+    b = rng.uniform(-2, 2, 4 * H)  # gates from nearly shut to nearly open
+    x, dout = 2 * rng.standard_normal((N, T, D)), rng.standard_normal((N, T, H))
+    h0, c0, dh_T, dc_T = rng.standard_normal((4, N, H))
+    return [a.astype(dtype) for a in (x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T)]
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 5, 4, 6), (2, 17, 3, 5), (5, 3, 7, 2), (1, 8, 2, 9)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_sequence_kernels_equal_the_step_kernels_in_a_loop(shape, seed):
+    """The LSTM layer's fast kernels (column layout, gates reordered o, i, f, g, one exp for all four
+    gates, one product for all weight gradients) compute what the readable step kernels compute."""
+    case = _lstm_case(*shape, seed)
+    fast, loop = _lstm_fast(*case), _lstm_steps_in_a_loop(*case)
+    assert fast.keys() == loop.keys()
+    for k in loop:
+        assert fast[k].shape == np.shape(loop[k]), k
+        np.testing.assert_allclose(fast[k], loop[k], rtol=0, atol=1e-12, err_msg=k)
+
+
+def test_fast_kernels_reuse_their_buffers_across_shapes():
+    """One ``work`` dict through calls of different shapes and dtypes gives what fresh buffers give."""
+    work = {}
+    for shape, seed, dtype in [((3, 5, 4, 6), 0, np.float64), ((2, 9, 4, 6), 1, np.float64),
+                               ((3, 5, 4, 6), 2, np.float32), ((3, 5, 4, 6), 3, np.float64)]:
+        case = _lstm_case(*shape, seed, dtype)
+        inputs = [a.copy() for a in case]
+        reused, fresh = _lstm_fast(*case, work=work), _lstm_fast(*case)
+        for k in fresh:
+            np.testing.assert_array_equal(reused[k], fresh[k], err_msg=k)
+            assert reused[k].dtype == dtype, k
+        for before, after in zip(inputs, case):
+            np.testing.assert_array_equal(before, after)  # the inputs are left as they were
+
+
+def test_lstm_layer_results_survive_the_next_call():
+    """The layer reuses its buffers, but what it handed out (outputs, gradients, gate values, states)
+    is not overwritten by the next forward and backward."""
+    layer = LSTM(3, 4, seed=0)
+    rng = np.random.default_rng(0)
+    x1, R1 = rng.standard_normal((2, 6, 3)), rng.standard_normal((2, 6, 4))
+    handed_out = [layer.forward(x1), layer.final_state, layer.gate_values, layer.backward(R1), layer.grads,
+                  layer.dinitial_state, layer.state_grads]
+    snapshot = [{k: v.copy() for k, v in item.items()} if isinstance(item, dict) else
+                tuple(v.copy() for v in item) if isinstance(item, tuple) else item.copy() for item in handed_out]
+    layer.forward(10 * rng.standard_normal((2, 6, 3)))  # same shape: the same buffers, new values
+    layer.backward(rng.standard_normal((2, 6, 4)))
+    layer.forward(rng.standard_normal((5, 2, 3)))       # another shape: new buffers
+    for item, saved in zip(handed_out, snapshot):
+        pairs = [(item[k], saved[k]) for k in saved] if isinstance(saved, dict) else \
+            zip(item, saved) if isinstance(saved, tuple) else [(item, saved)]
+        for now, then in pairs:
+            np.testing.assert_array_equal(now, then)
+
+
+def test_lstm_float32_matches_torch_and_stays_float32():
+    """At the benchmark's dtype: no silent float64 anywhere, and PyTorch's float32 LSTM agrees."""
+    N, T, D, H = 8, 30, 16, 32
+    rng = np.random.default_rng(3)
+    layer = LSTM(D, H, seed=3, dtype=np.float32, forget_bias=1.0)
+    x, R = rng.standard_normal((N, T, D)).astype(np.float32), rng.standard_normal((N, T, H)).astype(np.float32)
+    out = layer.forward(x)
+    dx = layer.backward(R)
+    arrays = {"out": out, "dx": dx, **layer.grads, **layer.gate_values,
+              **{f"state_grads {k}": v for k, v in layer.state_grads.items()},
+              "h_T": layer.final_state[0], "c_T": layer.final_state[1],
+              "dh0": layer.dinitial_state[0], "dc0": layer.dinitial_state[1]}
+    assert {k: v.dtype for k, v in arrays.items()} == {k: np.float32 for k in arrays}
+
+    module = layer.to_torch()
+    x_t = torch.from_numpy(x).requires_grad_(True)
+    out_t = module(x_t)[0]
+    out_t.backward(torch.from_numpy(R))
+    np.testing.assert_allclose(out, out_t.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), atol=1e-5)
+    for name, p in module.named_parameters():  # sums over N*T = 240 terms
+        np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), atol=2e-4, rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 300), (np.float64, 3000)])
+def test_lstm_saturated_gates_match_torch_without_warnings(dtype, scale):
+    """Pre-activations of several hundred (float32) or thousand (float64): e^-z overflows to inf, the
+    gate is exactly 0 - no NaN, no warning printed - and the result is still PyTorch's."""
+    layer = LSTM(3, 4, seed=1, dtype=dtype)
+    x = (scale * np.random.default_rng(1).standard_normal((2, 7, 3))).astype(dtype)
+    R = np.random.default_rng(2).standard_normal((2, 7, 4)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = layer.forward(x)
+        dx = layer.backward(R)
+    gates = layer.gate_values
+    assert all(((gates[k] >= 0) & (gates[k] <= 1)).all() for k in "ifo") and (np.abs(gates["g"]) <= 1).all()
+    assert any((gates[k] == 0).any() for k in "ifo")  # 1 / (1 + inf): the overflow happened
+    module = layer.to_torch()
+    x_t = torch.from_numpy(x).requires_grad_(True)
+    out_t = module(x_t)[0]
+    out_t.backward(torch.from_numpy(R))
+    atol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, out_t.detach().numpy(), atol=atol)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), atol=atol)
+    for name, p in module.named_parameters():  # dW_ih = dz x^T grows with x
+        np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), atol=scale * atol, err_msg=name)
+
+
+def test_recurrent_loops_run_on_one_blas_thread():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from nncourse.rnn import _one_blas_thread
+
+    def blas_threads():
+        return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+    with threadpool_limits(2, user_api="blas"):
+        assert blas_threads() == {2}
+        with _one_blas_thread():
+            assert blas_threads() == {1}
+        assert blas_threads() == {2}  # restored afterwards
 
 
 def test_float32_is_kept_and_close_to_float64():
