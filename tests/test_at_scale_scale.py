@@ -120,6 +120,16 @@ def test_each_of_the_learners_mistakes_is_caught(tmp_path):
     assert other_name != LEARNER_SCRIPT
     with pytest.raises(RuntimeError, match="rank 0 saved no rank0.pt in the --out folder"):
         S.run_ddp(script=_script(tmp_path, other_name, "other_name.py"), **kwargs)
+    # the wrapper's state_dict instead of the model's inside it: keys 'module.0.weight', ...
+    wrapper_saved = LEARNER_SCRIPT.replace("model.module.state_dict()", "model.state_dict()")
+    assert wrapper_saved != LEARNER_SCRIPT
+    ranks = S.run_ddp(script=_script(tmp_path, wrapper_saved, "wrapper_saved.py"), **kwargs)
+    assert S.states_equal(ranks[0]["state_dict"], ranks[1]["state_dict"])
+    assert not S.states_equal(ranks[0]["state_dict"], package[0]["state_dict"])
+    with pytest.raises(ValueError, match=r"different keys: \['module.0.bias'.*save model.module.state_dict\(\)"):
+        S.max_state_difference(ranks[0]["state_dict"], package[0]["state_dict"])
+    with pytest.raises(ValueError, match=r"different keys: \['0.bias'\] vs \['0.weight'\]$"):  # no DDP hint
+        S.max_state_difference({"0.bias": torch.zeros(1)}, {"0.weight": torch.zeros(1)})
 
 
 def test_run_ddp_wants_an_existing_script(tmp_path):

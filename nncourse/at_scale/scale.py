@@ -49,7 +49,7 @@ def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8,
     ``script``: the path of a Python script run in every rank as ``torchrun`` runs it (as ``__main__``,
     with ``--out DIR --steps --batch-size --lr --seed --timeout`` and, forked, ``--quiet`` on its command
     line; :func:`ddp_train.parse_args` reads them), which saves what rank ``r`` has to ``DIR/rank<r>.pt``
-(``DIR`` is ``out_dir``, default a fresh temporary folder; ``ddp_train`` creates it if need be).
+    (``DIR`` is ``out_dir``, default a fresh temporary folder; ``ddp_train`` creates it if need be).
     None: :mod:`~nncourse.at_scale.ddp_train`, which saves ``state_dict``, ``indices`` (the samples each
     epoch gave that rank), ``world_size`` and ``backend``. Notebook 11, section 7, runs the learner's
     script and this one.
@@ -148,7 +148,10 @@ def _launch_forked(script, args: list[str], nproc: int, timeout: float) -> None:
 def max_state_difference(a: dict, b: dict) -> float:
     """Largest absolute difference between two state_dicts with the same keys."""
     if a.keys() != b.keys():
-        raise ValueError(f"the state_dicts have different keys: {sorted(a)} vs {sorted(b)}")
+        wrapped = any(k.startswith("module.") for k in [*a, *b])
+        hint = ("; 'module.' is the DistributedDataParallel wrapper's prefix: save model.module.state_dict(), "
+                "the model inside it" if wrapped else "")
+        raise ValueError(f"the state_dicts have different keys: {sorted(a)} vs {sorted(b)}{hint}")
     return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
 
 
