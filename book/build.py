@@ -229,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if stale:
         os.environ["NNCOURSE_QUICK"] = "1"
+        # as the test suite does (conftest.py): each kernel gets its share of the cores, and idle
+        # OpenMP threads sleep instead of spinning, or parallel kernels slow each other down many times
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, str(max(1, (os.cpu_count() or 1) // max(1, args.jobs))))
         with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for name, seconds in zip(stale, pool.map(execute, stale)):
                 print(f"  executed {name} in {seconds:.0f} s", flush=True)
