@@ -33,7 +33,8 @@ def train_bpe(chunks, num_merges):
             for pair in zip(ids, ids[1:]):
                 counts[pair] += n
         pair = max(counts, key=counts.get)            # the most frequent; of equals, the first counted
-        new_id = merges[pair] = 256 + step
+        new_id = 256 + step
+        merges[pair] = new_id
         merged = {}
         for ids, n in chunks.items():                 # every occurrence, left to right: 'aaa' -> 'aa' 'a'
             out, i = [], 0
