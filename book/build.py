@@ -171,10 +171,10 @@ def book_config(local_mathjax: bool = True) -> dict:
         "html": {"favicon": "_static/favicon.svg", "use_repository_button": True, "use_issues_button": False, "use_edit_page_button": False,
                  "home_page_in_navbar": True, "extra_footer": f"Source: <a href=\"{config.REPO_URL}\">{org_repo}</a>"},
         "parse": {"myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence"]},
-        "sphinx": {"recursive_update": True,  # merge html_theme_options below into Jupyter Book's
+        "sphinx": {"recursive_update": True,  # merge these into Jupyter Book's own settings
                    "config": {"myst_heading_anchors": 3, "html_static_path": ["_static"],
                               "html_css_files": ["nncourse.css"], "nb_merge_streams": True,
-                              "html_theme_options": {"default_mode": "light"},
+                              "html_context": {"default_mode": "light"},  # the theme's template variable
                               **({"mathjax_path": "mathjax/tex-chtml.js"} if local_mathjax else {})}},
     }
 
@@ -201,6 +201,7 @@ def write_sources(src: Path) -> None:
     shutil.copytree(STATIC, src / "_static")
     mathjax = mathjax_folder()
     if mathjax is not None:
+        (src / "_static" / "mathjax").mkdir()
         for part in MATHJAX_PARTS:
             copy_part = shutil.copytree if (mathjax / part).is_dir() else shutil.copy2
             copy_part(mathjax / part, src / "_static" / "mathjax" / part)
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
 
     stale = [name for name in config.NOTEBOOKS if not executed_copy_is_current(name)]
-    print(f"executed notebooks: {len(config.NOTEBOOKS) - len(stale)} current (from the test run), "
+    print(f"executed notebooks: {len(config.NOTEBOOKS) - len(stale)} current, "
           f"{len(stale)} to execute{': ' + ', '.join(stale) if stale else ''}", flush=True)
     if stale and args.no_execute:
         print(f"--no-execute: no current executed copy of {', '.join(stale)} in {EXECUTED}; run the tests "

@@ -70,9 +70,22 @@ def page():
         browser.close()
 
 
+# What the launch, download and widget tests need from each page, read in the same visit
+EXTRA = """() => ({
+    launch: Array.from(document.querySelectorAll(".dropdown-launch-buttons a[href]"), a => a.href),
+    downloads: Array.from(document.querySelectorAll(".dropdown-download-buttons a[href$='.ipynb']"), a => a.href),
+    widget_notes: document.querySelectorAll(".nncourse-widget-note").length,
+    // notes followed by a picture in the same cell's outputs (the widget's initial state)
+    notes_with_picture: Array.from(document.querySelectorAll(".nncourse-widget-note")).filter(note => {
+        const cell = note.closest(".cell_output"); if (!cell) return false;
+        return Array.from(cell.querySelectorAll("img")).some(img =>
+            note.compareDocumentPosition(img) & Node.DOCUMENT_POSITION_FOLLOWING); }).length,
+})"""
+
+
 @pytest.fixture(scope="module")
 def reports(site, page):
-    return {name: inspect_page(page, f"{site.url}{name}.html") for name in PAGES}
+    return {name: inspect_page(page, f"{site.url}{name}.html", extra=EXTRA) for name in PAGES}
 
 
 def test_every_page_loads_with_its_images(reports):
@@ -96,7 +109,7 @@ def test_the_math_check_sees_a_tex_error(tmp_path, page):
     """A TeX error shows as a problem (the checker above could not fail otherwise)."""
     (tmp_path / "_static").symlink_to(HTML / "_static")
     (tmp_path / "math.html").write_text('<html><head><script defer src="_static/mathjax/tex-chtml.js"></script>'
-                                        r'</head><body><p>\(a^2 + b^2\)</p><p>\(\frac{1}{\)</p></body></html>')
+                                        r'</head><body><p>\(a^2 + b^2\)</p><p>\(a^b^c\)</p></body></html>')
     with Site(tmp_path) as served:
         report = inspect_page(page, served.url + "math.html")
     assert report.math == 2 and len(report.math_errors) == 1, (report.math, report.math_errors)
@@ -113,41 +126,31 @@ def test_internal_links_resolve(site, reports):
 
 
 @pytest.mark.parametrize("name", config.NOTEBOOKS)
-def test_launch_buttons_and_download(site, page, reports, name):
-    page.goto(f"{site.url}notebooks/{name}.html")
-    launch = page.eval_on_selector_all(".dropdown-launch-buttons a[href]", "anchors => anchors.map(a => a.href)")
-    notebook = f"{name}.ipynb"
-    assert sorted(launch) == sorted([config.binder_url(notebook), config.colab_url(notebook)]), launch
+def test_launch_buttons_and_download(site, reports, name):
+    report, notebook = reports[f"notebooks/{name}"], f"{name}.ipynb"
+    assert sorted(report.extra["launch"]) == sorted([config.binder_url(notebook), config.colab_url(notebook)])
     # every Binder or Colab link on the page (the launch menu and the notebook's own badge) is the right one
-    for link in reports[f"notebooks/{name}"].links:
+    for link in report.links:
         if link.startswith("https://mybinder.org/v2/"):
             assert link == config.binder_url(notebook), link
         if link.startswith("https://colab.research.google.com/github/"):
             assert link == config.colab_url(notebook), link
-    downloads = page.eval_on_selector_all(".dropdown-download-buttons a[href$='.ipynb']",
-                                          "anchors => anchors.map(a => a.href)")
-    assert len(downloads) == 1, downloads
-    downloaded = json.loads(site.fetch(downloads[0]))
+    assert len(report.extra["downloads"]) == 1, report.extra["downloads"]
+    downloaded = json.loads(site.fetch(report.extra["downloads"][0]))
     code = [cell for cell in downloaded["cells"] if cell["cell_type"] == "code"]
     assert code and all(cell.get("execution_count") for cell in code), "the download is not the executed notebook"
 
 
 @pytest.mark.parametrize("name", config.NOTEBOOKS)
-def test_widget_pictures_have_the_note(site, page, name):
-    source = (ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")
-    code = "\n".join("".join(cell["source"]) for cell in json.loads(source)["cells"] if cell["cell_type"] == "code")
-    page.goto(f"{site.url}notebooks/{name}.html")
-    notes = page.locator(".nncourse-widget-note")
+def test_widget_pictures_have_the_note(reports, name):
+    source = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(cell["source"]) for cell in source["cells"] if cell["cell_type"] == "code")
+    extra = reports[f"notebooks/{name}"].extra
     if not USES_WIDGETS.search(code):
-        assert notes.count() == 0
+        assert extra["widget_notes"] == 0
         return
-    assert notes.count() >= 1, "a notebook with widgets shows no 'run it to interact' note"
-    # the picture the widget left follows its note, in the same cell's outputs
-    with_picture = page.evaluate("""() => Array.from(document.querySelectorAll('.nncourse-widget-note')).filter(note => {
-        const cell = note.closest('.cell_output'); if (!cell) return false;
-        return Array.from(cell.querySelectorAll('img')).some(img =>
-            note.compareDocumentPosition(img) & Node.DOCUMENT_POSITION_FOLLOWING); }).length""")
-    assert with_picture >= 1, "no widget note is followed by its picture"
+    assert extra["widget_notes"] >= 1, "a notebook with widgets shows no 'run it to interact' note"
+    assert extra["notes_with_picture"] >= 1, "no widget note is followed by its picture"
 
 
 def test_screenshots(site, page):

@@ -69,6 +69,7 @@ class PageReport:
     math: int = 0                                             # formulas MathJax typeset
     math_errors: list[str] = field(default_factory=list)      # TeX that MathJax could not read
     links: list[str] = field(default_factory=list)           # absolute hrefs of every <a>
+    extra: object = None                                      # what the caller's ``extra`` script returned
 
     def problems(self) -> list[str]:
         found = []
@@ -86,8 +87,9 @@ _IMAGES = """() => Array.from(document.images).map(img => ({src: img.currentSrc 
                                                         loaded: img.complete && img.naturalWidth > 0}))"""
 
 
-def inspect_page(page, url: str) -> PageReport:
-    """Open ``url`` in ``page`` (scrolling through it so lazy images load) and report what loaded."""
+def inspect_page(page, url: str, extra: str | None = None) -> PageReport:
+    """Open ``url`` in ``page`` (scrolling through it so lazy images load) and report what loaded;
+    ``extra``, a JavaScript function, is evaluated on the loaded page into ``PageReport.extra``."""
     errors: list[str] = []
     failed: list[str] = []
     on_console = lambda message: errors.append(message.text) if message.type == "error" else None  # noqa: E731
@@ -114,6 +116,7 @@ def inspect_page(page, url: str) -> PageReport:
         }""")
         images = page.evaluate(_IMAGES)
         links = page.eval_on_selector_all("a[href]", "anchors => anchors.map(a => a.href)")
+        extra_result = page.evaluate(extra) if extra else None
     finally:
         page.remove_listener("console", on_console)
         page.remove_listener("requestfailed", on_failure)
@@ -121,7 +124,7 @@ def inspect_page(page, url: str) -> PageReport:
     origin = urllib.parse.urlsplit(url)[:2]
     report = PageReport(url=url, status=response.status if response else None, images=len(images),
                         console_errors=errors, failed_requests=failed, links=links,
-                        math=math["count"], math_errors=math["errors"])
+                        math=math["count"], math_errors=math["errors"], extra=extra_result)
     for image in images:
         if urllib.parse.urlsplit(image["src"])[:2] != origin and not image["src"].startswith("data:"):
             report.remote_images.append(image["src"])
