@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from nncourse import Linear, Sequential
 from nncourse.attention import scaled_dot_product_attention
@@ -13,6 +15,29 @@ from nncourse.widgets.attention import (
 )
 
 DIGITS = 10
+
+
+# the same two helpers as in test_widgets_rnn.py (a shared tests/widget_support.py would hold them)
+def assert_same_as_full_redraw(widget):
+    """The picture after a change (drawn by repainting part of the cached background) is the one
+    a full redraw of the figure gives, pixel for pixel."""
+    repainted = widget.render().copy()
+    widget.invalidate()
+    np.testing.assert_array_equal(repainted, widget.render())
+
+
+def matplotlib_ticks(ax, which):
+    """(position, label) of the ticks matplotlib's own axis shows on an axes of ``ax``'s place and limits."""
+    figure = Figure(figsize=ax.figure.get_size_inches(), dpi=ax.figure.dpi)
+    FigureCanvasAgg(figure)
+    twin = figure.add_axes(ax.get_position())
+    twin.set_xlim(ax.get_xlim())
+    twin.set_ylim(ax.get_ylim())
+    figure.canvas.draw()
+    axis = twin.xaxis if which == "x" else twin.yaxis
+    low, high = sorted(axis.get_view_interval())
+    return [(tick.get_loc(), tick.label1.get_text()) for tick in axis.get_major_ticks()
+            if low - 1e-9 <= tick.get_loc() <= high + 1e-9]
 
 
 def _numpy_model():
@@ -86,7 +111,8 @@ def test_explorer_new_text_resizes_and_bad_text_is_reported(explorer):
     explorer.text.value = "271"
     assert explorer.tokens == list("271") and explorer.weights.shape[2:] == (3, 3)
     assert explorer.query.max == 2 and explorer.query.value == 2
-    assert [t.get_text() for t in explorer.ax_heat.get_xticklabels()] == list("271")
+    for ticks in explorer.token_ticks.values():  # heatmap keys and queries, bar keys
+        assert ticks.labels == list("271")
     assert len(explorer.bars.get_paths()) == 3
     explorer.text.value = "abc"
     assert "Cannot read this text" in explorer.status.value and "only digits" in explorer.status.value
@@ -119,10 +145,45 @@ def test_gpt_attention_adapter_and_labels():
     expected = model.attention_maps(torch.from_numpy(vocab.encode("ab c"))[None])[:, 0].numpy()
     np.testing.assert_allclose(weights, expected)
     w = AttentionExplorer(attend, "a $b\nc", causal=True)
-    assert [t.get_text() for t in w.ax_bar.get_xticklabels()] == ["a", "␣", r"\$", "b", "\\n", "c"]
+    assert w.token_ticks["bar x"].labels == ["a", "␣", r"\$", "b", "\\n", "c"]
     w.causal.value = False
     assert np.any(np.triu(w.weights, k=1) > 0)
     assert token_label(" ") == "␣"
+
+
+def test_explorer_new_text_redraws_what_a_fresh_explorer_shows():
+    attend = sequential_attention(_numpy_model(), _encode_digits)
+    explorer = AttentionExplorer(attend, "31415926", causal=False)
+    explorer.to_png()
+    for text in ["2718", "141421356", "577"]:
+        explorer.text.value = text
+        T = len(text)
+        assert explorer.ax_heat.get_xlim() == (-0.5, T - 0.5) and explorer.ax_heat.get_ylim() == (T - 0.5, -0.5)
+        for ticks in explorer.token_ticks.values():
+            assert ticks.labels == list(text)
+            np.testing.assert_array_equal(ticks.positions, np.arange(T))
+        np.testing.assert_array_equal(explorer.heat.get_array(), attend(text, False)[1][0, 0])
+        for i in range(2):
+            for h in range(2):
+                np.testing.assert_array_equal(explorer.thumbnail(i, h), explorer.weights[i, h])
+        assert_same_as_full_redraw(explorer)  # thumbnails, their L/h labels, token labels, axis titles
+    fresh = AttentionExplorer(attend, "577", causal=False)
+    with fresh.hold():
+        fresh.query.value = explorer.query.value
+    np.testing.assert_array_equal(explorer.render(), fresh.render())
+
+
+def test_gpt_attention_runs_on_one_thread_and_gives_the_thread_count_back():
+    vocab = CharVocab("abc ")
+    model = GPT(GPTConfig(vocab_size=vocab.size, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.0))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _, weights = gpt_attention(model, vocab)("abc", True)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert weights.shape == (1, 2, 3, 3) and model.training  # the model's mode is left as it was
 
 
 def test_positional_encoding_widget_follows_the_sliders():
@@ -158,3 +219,17 @@ def test_explorer_labels_stay_inside_the_figure():
     for text in labels:
         box = text.get_window_extent(renderer)
         assert box.x0 >= 0 and box.y1 <= explorer.fig.bbox.y1, text.get_text()
+
+
+def test_positional_encoding_sizes_repaint_the_axes_as_matplotlib_draws_them():
+    w = PositionalEncodingWidget(d_model=64, max_len=100, position=30)
+    w.to_png()
+    for d_model, max_len in [(256, 100), (256, 230), (18, 12)]:
+        with w.hold():
+            w.d_model.value, w.max_len.value = d_model, max_len
+        pe = sinusoidal_positional_encoding(max_len, d_model)
+        np.testing.assert_allclose(w.pe_image.get_array(), pe)
+        np.testing.assert_allclose(w.sim_image.get_array(), pe @ pe.T / (d_model / 2))
+        for ticks in w.ticks:  # dimension, position (x2), position q (x2): the numbers matplotlib picks
+            assert list(zip(ticks.positions, ticks.labels)) == matplotlib_ticks(ticks.ax, ticks.which)
+        assert_same_as_full_redraw(w)

@@ -2,11 +2,37 @@
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from nncourse.at_scale.rnn import CharLSTM
 from nncourse.rnn import gradient_through_time
 from nncourse.text import CharVocab
-from nncourse.widgets.rnn import CEILING, FLOOR, GradientThroughTime, LSTMGateViewer
+from nncourse.widgets.rnn import CEILING, FLOOR, GradientThroughTime, LSTMGateViewer, StampedTicks, _char_label
+
+
+def assert_same_as_full_redraw(widget):
+    """The picture after a change (drawn by repainting part of the cached background) is the one
+    a full redraw of the figure gives, pixel for pixel."""
+    repainted = widget.render().copy()
+    widget.invalidate()
+    np.testing.assert_array_equal(repainted, widget.render())
+
+
+def matplotlib_ticks(ax, which):
+    """(position, label) of the ticks matplotlib's own axis shows on an axes of ``ax``'s place and limits."""
+    figure = Figure(figsize=ax.figure.get_size_inches(), dpi=ax.figure.dpi)
+    FigureCanvasAgg(figure)
+    twin = figure.add_axes(ax.get_position())
+    twin.set_xscale(ax.get_xscale())
+    twin.set_yscale(ax.get_yscale())
+    twin.set_xlim(ax.get_xlim())
+    twin.set_ylim(ax.get_ylim())
+    figure.canvas.draw()
+    axis = twin.xaxis if which == "x" else twin.yaxis
+    low, high = sorted(axis.get_view_interval())
+    return [(tick.get_loc(), tick.label1.get_text()) for tick in axis.get_major_ticks()
+            if low - 1e-9 <= tick.get_loc() <= high + 1e-9]
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +68,11 @@ def test_forget_bias_lets_the_lstm_carry_the_signal(gtt):
         gtt.scale.value = 1.0
         gtt.forget_bias.value = -2.0
     closed = gtt.norms["lstm_c"][0]
-    mean_f_closed = gtt.lstm.gate_values["f"].mean()
+    mean_f_closed = gtt.mean_forget
     gtt.forget_bias.value = 5.0
-    assert gtt.lstm.gate_values["f"].mean() > 0.95 > mean_f_closed
+    assert gtt.mean_forget == pytest.approx(gtt.lstm.gate_values["f"][0, :100].mean())  # over the T steps shown
+    assert gtt.mean_forget > 0.95 > mean_f_closed
+    assert f"mean forget gate {gtt.mean_forget:.2f}" in gtt.ax.title.get_text()
     assert gtt.norms["lstm_c"][0] > 1e-3 > 1e-20 > closed  # open forget gates: the cell carries on
     assert gtt.norms["lstm_c"][0] > 1e6 * gtt.norms["rnn"][0]
 
@@ -64,6 +92,37 @@ def test_forget_bias_reuses_the_rnn_curve_and_scale_recomputes_it(gtt):
 def test_length_changes_the_x_range(gtt):
     gtt.length.value = 25
     assert gtt.ax.get_xlim() == (1.0, 25.0) and len(gtt.norms["lstm_h"]) == 25
+
+
+def test_curves_stay_exact_whichever_control_moves():
+    # Jacobians are kept per weight setting and re-chained for each length: after any sequence
+    # of changes the curves are still gradient_through_time's (away from the chaotic scales,
+    # where two exact computations part at rounding level)
+    widget = GradientThroughTime(hidden_size=12, length=30)
+    settings = [("length", 200), ("forget_bias", -1.0), ("length", 5), ("scale", 0.6), ("length", 120),
+                ("forget_bias", 4.0), ("scale", 1.4), ("length", 75), ("forget_bias", 0.0)]
+    for name, value in settings:
+        getattr(widget, name).value = value
+        T = widget.length.value
+        rnn = gradient_through_time(widget.rnn, widget.inputs[:T])
+        lstm = gradient_through_time(widget.lstm, widget.inputs[:T])
+        np.testing.assert_allclose(widget.norms["rnn"], rnn["h"], rtol=1e-9, err_msg=f"after {name}={value}")
+        np.testing.assert_allclose(widget.norms["lstm_h"], lstm["h"], rtol=1e-9, err_msg=f"after {name}={value}")
+        np.testing.assert_allclose(widget.norms["lstm_c"], lstm["c"], rtol=1e-9, err_msg=f"after {name}={value}")
+        np.testing.assert_allclose(widget.lstm_line.get_ydata(), np.clip(lstm["h"], FLOOR, CEILING), rtol=1e-9)
+
+
+def test_length_repaints_the_x_axis_as_matplotlib_draws_it():
+    widget = GradientThroughTime(hidden_size=8, length=60)
+    widget.to_png()
+    for T in (200, 35, 5):
+        widget.length.value = T
+        assert widget.ax.get_xlim() == (1.0, T)
+        shown = list(zip(widget.x_ticks.positions, widget.x_ticks.labels))
+        assert shown == matplotlib_ticks(widget.ax, "x")  # the numbers matplotlib picks for 1..T
+        x, _ = widget.rnn_line.get_data()
+        np.testing.assert_array_equal(x, np.arange(1, T + 1))
+        assert_same_as_full_redraw(widget)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +171,8 @@ def test_gate_viewer_controls(viewer_setup):
     assert "unit 7" in viewer.unit_title.get_text()
     viewer.text.value = "a\nb c"
     assert viewer.values["c"].shape == (5, 12)
-    assert [t.get_text() for t in viewer.axes["i"].get_xticklabels()] == ["a", "↵", "b", "␣", "c"]
+    for ticks in viewer.char_ticks.values():  # under the four heatmaps and the unit panel
+        assert ticks.labels == ["a", "↵", "b", "␣", "c"]
     before = viewer.values
     viewer.text.value = "xyz"
     assert "Not in the model's vocabulary: 'x', 'y', 'z'" in viewer.status.value and viewer.values is before
@@ -120,3 +180,72 @@ def test_gate_viewer_controls(viewer_setup):
         LSTMGateViewer(model, vocab, layer=2, text="abc")
     with pytest.raises(ValueError, match="not in the vocabulary"):
         LSTMGateViewer(model, vocab, text="xyz")
+
+
+def test_gate_viewer_new_text_redraws_what_a_fresh_viewer_shows(viewer_setup):
+    model, vocab = viewer_setup
+    viewer = LSTMGateViewer(model, vocab, text="abc def abc", unit=2)
+    viewer.to_png()
+    for text in ["fed", "a b\nc d e f a b c", "cab"]:
+        viewer.text.value = text
+        T, expected = len(text), viewer.gate_values(text)
+        for key in "ifoc":
+            np.testing.assert_allclose(viewer.images[key].get_array(), expected[key].T)
+            assert viewer.axes[key].get_xlim() == (-0.5, T - 0.5)
+            assert viewer.char_ticks[key].labels == [_char_label(c) for c in text]
+            np.testing.assert_array_equal(viewer.char_ticks[key].positions, np.arange(T))
+        c_max = max(np.percentile(np.abs(expected["c"]), 99), 1e-3)
+        assert viewer.images["c"].get_clim() == pytest.approx((-c_max, c_max))
+        assert viewer.char_ticks["unit"].labels == [_char_label(c) for c in text]
+        np.testing.assert_allclose(viewer.unit_lines["f"].get_ydata(), expected["f"][:, 2])
+        assert_same_as_full_redraw(viewer)  # the heatmaps' frames, labels and the colour bar included
+    fresh = LSTMGateViewer(model, vocab, text="cab", unit=2)
+    np.testing.assert_array_equal(viewer.render(), fresh.render())
+
+
+def test_stamped_ticks_look_like_matplotlib_tick_labels():
+    labels = [_char_label(c) for c in "The (quick) fox, $5 a\tbox\n"]
+    T = len(labels)
+
+    def draw(stamped: bool):
+        figure = Figure(figsize=(7, 4), dpi=80)
+        FigureCanvasAgg(figure)
+        ax = figure.add_axes((0.15, 0.25, 0.8, 0.65), xlim=(-0.5, T - 0.5), ylim=(T - 0.5, -0.5))
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+        if stamped:
+            StampedTicks(ax, "x", family="monospace").set_labels(labels, fontsize=7)
+            StampedTicks(ax, "y", family="monospace").set_labels(labels, fontsize=7)
+        else:
+            ax.set_xticks(np.arange(T), labels, fontsize=7, family="monospace")
+            ax.set_yticks(np.arange(T), labels, fontsize=7, family="monospace")
+        figure.canvas.draw()
+        ink = 255.0 - np.asarray(figure.canvas.buffer_rgba())[..., :3].mean(axis=2)  # (rows, columns)
+        return figure, ax, ink
+
+    (fig_a, ax_a, ink_a), (fig_b, ax_b, ink_b) = draw(False), draw(True)
+    renderer = fig_a.canvas.get_renderer()
+    # the axis titles sit where matplotlib puts them
+    for axis_a, axis_b in [(ax_a.xaxis, ax_b.xaxis), (ax_a.yaxis, ax_b.yaxis)]:
+        np.testing.assert_allclose(axis_b.label.get_window_extent(fig_b.canvas.get_renderer()).bounds,
+                                   axis_a.label.get_window_extent(renderer).bounds, atol=0.5)
+    # every label: the same ink, at most a pixel off (stamped at the nearest whole pixel)
+    height = ink_a.shape[0]
+    x0, y0, x1, y1 = ax_a.bbox.extents
+    centres = ax_a.transData.transform(np.column_stack([np.arange(T), np.arange(T)]))
+    half = (x1 - x0) / T / 2
+    windows = [(slice(int(height - y0) + 2, int(height - y0) + 25), slice(int(cx - half), int(cx + half) + 1))
+               for cx in centres[:, 0]]                                        # under the axes
+    windows += [(slice(int(height - cy - half), int(height - cy + half) + 1), slice(int(x0) - 25, int(x0) - 2))
+                for cy in centres[:, 1]]                                       # left of it
+    for label, window in zip(labels * 2, windows):
+        a, b = ink_a[window], ink_b[window]
+        assert abs(a.sum() - b.sum()) <= 0.15 * a.sum() + 1, label
+        if a.sum() > 0:
+            rows, columns = np.indices(a.shape)
+            for grid in (rows, columns):
+                assert abs((grid * a).sum() / a.sum() - (grid * b).sum() / b.sum()) < 1.0, label
+    with pytest.raises(ValueError, match="one position per label: 2 labels, 3 positions"):
+        StampedTicks(ax_b, "x").set_labels(["a", "b"], positions=[0, 1, 2])
+    with pytest.raises(ValueError, match="which must be 'x' or 'y', got 'z'"):
+        StampedTicks(ax_b, "z")

@@ -27,6 +27,7 @@ from ..attention import causal_mask
 from ..plotting import CLASS_COLORS
 from ..transformer import sinusoidal_positional_encoding
 from .base import FigureWidget
+from .rnn import Backdrop, StampedTicks
 
 Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
 
@@ -49,7 +50,13 @@ def gpt_attention(model, vocab, *, device=None) -> Attend:
     def attend(text: str, causal: bool):
         ids = torch.as_tensor(vocab.encode(text), dtype=torch.long)[None]  # (1, T)
         ids = ids.to(device or next(model.parameters()).device)
-        maps = model.attention_maps(ids, causal=causal)                  # (L, 1, H, T, T)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # (T, n_embd) matrices: a second thread only waits (seconds on a busy machine)
+        try:
+            with torch.no_grad():                                        # no graph for backward
+                maps = model.attention_maps(ids, causal=causal)          # (L, 1, H, T, T)
+        finally:
+            torch.set_num_threads(threads)
         return list(text), maps[:, 0].float().cpu().numpy()              # (L, H, T, T)
 
     return attend
@@ -121,8 +128,7 @@ class AttentionExplorer(FigureWidget):
         # draw instead of layers x heads axes, so it can be redrawn on every update.
         self.ax_thumbs = self.fig.add_subplot(grid[0])
         self.ax_thumbs.set_axis_off()
-        cmap = matplotlib.colormaps["viridis"].copy()
-        cmap.set_bad(alpha=0.0)
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
         self.thumbs = self.ax_thumbs.imshow(np.zeros((1, 1)), vmin=0, vmax=1, cmap=cmap,
                                             interpolation="nearest", aspect="auto")
         # fixed offsets in points: a fraction of a wide one-head thumbnail fell off the figure
@@ -153,11 +159,17 @@ class AttentionExplorer(FigureWidget):
         self.ax_bar.set_xlabel("key")
         self.ax_bar.set_title(" ", fontsize=10)
         self.fig.suptitle(title, fontsize=11)
+        self.token_ticks = {"heat x": StampedTicks(self.ax_heat, "x", family="monospace"),
+                            "heat y": StampedTicks(self.ax_heat, "y", family="monospace"),
+                            "bar x": StampedTicks(self.ax_bar, "x", family="monospace")}
+        # The heatmap, the bars and the titles are animated. A new text changes the thumbnails and
+        # their labels, the token labels and where the axis labels sit: those are repainted over
+        # the rest of the figure (not a full redraw); the causal box repaints the thumbnails alone.
+        self._per_text = Backdrop(self, [self.thumbs, *self.layer_labels, *self.head_labels,
+                                         *self.token_ticks.values(), self.ax_heat.xaxis, self.ax_heat.yaxis,
+                                         self.ax_bar.xaxis])
         self._set_layout_for_tokens()
         self.thumbs.set_data(self.mosaic())
-        # Only a new text changes the static parts (tick labels, limits: everything is redrawn then);
-        # the causal box repaints the thumbnails into the cached background; the heatmap, the bars
-        # and the titles are animated.
         self.animate(self.heat, self.row, self.bars, self.ax_heat.title, self.ax_bar.title,
                      self.selected)
         self.update()
@@ -174,17 +186,16 @@ class AttentionExplorer(FigureWidget):
         return list(tokens), weights
 
     def _set_layout_for_tokens(self):
-        """Ticks, limits and bar visibility for the current number of tokens (static: redraw all)."""
+        """Token labels, limits and the thumbnails' layout for the current tokens (repainted over
+        the rest of the figure: see ``_per_text``)."""
         length = len(self.tokens)
         labels = [token_label(t) for t in self.tokens]
         size = 8 if length <= 24 else 7 if length <= 32 else 6
         for ax in (self.ax_heat, self.ax_bar):
-            ax.set_xticks(np.arange(length))
-            ax.set_xticklabels(labels, fontsize=size, fontfamily="monospace")
             ax.set_xlim(-0.5, length - 0.5)
-        self.ax_heat.set_yticks(np.arange(length))
-        self.ax_heat.set_yticklabels(labels, fontsize=size, fontfamily="monospace")
         self.ax_heat.set_ylim(length - 0.5, -0.5)
+        for ticks in self.token_ticks.values():
+            ticks.set_labels(labels, fontsize=size)
         self.heat.set_extent((-0.5, length - 0.5, length - 0.5, -0.5))
         n_layers, n_heads = self.weights.shape[:2]
         step = length + self._gap()
@@ -200,7 +211,6 @@ class AttentionExplorer(FigureWidget):
         with self.quietly():
             self.query.max = length - 1
             self.query.value = min(self.query.value, length - 1)
-        self.invalidate()
 
     def _gap(self) -> int:
         """Cells of empty space between two thumbnails (about an eighth of a thumbnail)."""
@@ -235,7 +245,8 @@ class AttentionExplorer(FigureWidget):
             self.tokens, self.weights, self._computed_for = tokens, weights, wanted
             self.thumbs.set_data(self.mosaic())
             if new_tokens:
-                self._set_layout_for_tokens()  # new ticks and sizes: everything is redrawn
+                self._set_layout_for_tokens()
+                self._per_text.repaint()
             else:
                 self.repaint(self.thumbs)  # the causal box: only the thumbnails' pixels change
         layer, head, query = self.layer.value, self.head.value, self.query.value
@@ -303,6 +314,11 @@ class PositionalEncodingWidget(FigureWidget):
         self.fig.tight_layout()
         self.animate(self.pe_image, self.sim_image, self.pe_marker, self.sim_marker, self.row_line,
                      self.row_point, self.ax_row.title)
+        # d_model and the length change the axes' ranges: their ticks and labels are repainted over
+        # the rest of the figure (not a full redraw)
+        self.ticks = [StampedTicks(ax, which) for ax in (self.ax_pe, self.ax_sim) for which in "xy"]
+        self.ticks.append(StampedTicks(self.ax_row, "x"))
+        self._per_shape = Backdrop(self, [*self.ticks, *(ticks.axis for ticks in self.ticks)])
         self._shape = None
         self.update()
 
@@ -313,6 +329,7 @@ class PositionalEncodingWidget(FigureWidget):
                 self.position.max = max_len - 1
         p = min(self.position.value, max_len - 1)
         if self._shape != (max_len, d_model):
+            shown_before = self._shape is not None
             self._shape = (max_len, d_model)
             self.encoding = sinusoidal_positional_encoding(max_len, d_model)      # (max_len, d)
             self.similarity = self.encoding @ self.encoding.T / (d_model / 2)     # (max_len, max_len)
@@ -325,8 +342,10 @@ class PositionalEncodingWidget(FigureWidget):
                 ax.set_ylim(max_len - 0.5, -0.5)
             self.ax_sim.set_xlim(-0.5, max_len - 0.5)
             self.ax_row.set_xlim(0, max_len - 1)
-            self.invalidate()  # the axes changed: the one full redraw (the sliders that cause it
-            # have continuous_update=False, so it happens on release only)
+            for ticks in self.ticks:
+                ticks.follow_locator()
+            if shown_before:
+                self._per_shape.repaint()
         self.pe_marker.set_data([-0.5, d_model - 0.5], [p, p])
         self.sim_marker.set_data([-0.5, max_len - 0.5], [p, p])
         self.row_line.set_data(np.arange(max_len), self.similarity[p])

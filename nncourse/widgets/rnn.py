@@ -11,11 +11,21 @@
 """
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
+from matplotlib.ticker import NullLocator
+from matplotlib.transforms import Bbox, IdentityTransform
 
 from ..plotting import CLASS_COLORS
-from ..rnn import LSTM, RNN, gradient_through_time
+from ..rnn import LSTM, RNN
 from .base import FigureWidget
 
 FLOOR, CEILING = 1e-12, 1e6  # the plot's fixed y range; values beyond are pinned to it
@@ -27,10 +37,85 @@ def _orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
     return q * np.sign(np.diag(r))  # sign fix: uniformly distributed over rotations
 
 
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries: finding them takes milliseconds, so it is
+    done once (``threadpool_limits`` looks again on every call)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def rnn_jacobians(rnn: RNN, x: np.ndarray) -> np.ndarray:
+    """The one-step Jacobians J_t = dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh of an RNN reading x (T, D):
+    (T, H, H), one forward pass (notebook 07, "Why the gradient vanishes")."""
+    hs = rnn.forward(x[None])[0]                                          # (T, H)
+    return (1.0 - hs ** 2)[:, :, None] * rnn.params["weight_hh_l0"]      # row k scaled by tanh'(.)_k
+
+
+def rnn_gradient_norms(jacobians: np.ndarray, T: int) -> np.ndarray:
+    """||dh_T/dh_t|| for t = 1..T (T,) from :func:`rnn_jacobians` of a sequence of at least T steps:
+    dh_T/dh_t = J_T J_{T-1} ... J_{t+1}, built from the left. The same numbers as
+    :func:`nncourse.rnn.gradient_through_time` on the first T steps (the last is ||I|| = 1)."""
+    H = jacobians.shape[1]
+    products = np.empty((T, H, H))
+    products[-1] = np.eye(H)
+    for t in range(T - 1, 0, -1):
+        products[t - 1] = products[t] @ jacobians[t]   # one more step back: times J_{t+1}
+    return np.linalg.norm(products, ord=2, axis=(1, 2))
+
+
+def lstm_jacobians(lstm: LSTM, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The pieces of an LSTM's one-step Jacobians for one sequence x (T, D), one forward pass.
+
+    With the gates of step t (PyTorch's order i, f, g, o; W_hh's blocks W_i, W_f, W_g, W_o) and
+    c_t = f c_{t-1} + i g, h_t = o tanh(c_t):
+
+    * ``"h_from_c"`` (T, H): dh_t/dc_t = o (1 - tanh^2 c_t), a diagonal;
+    * ``"c_from_c"`` (T, H): dc_t/dc_{t-1} = f, a diagonal;
+    * ``"h_from_h"`` (T, H, H): dh_t/dh_{t-1} through the output gate, c_t held:
+      diag(tanh c_t * o (1 - o)) W_o;
+    * ``"c_from_h"`` (T, H, H): dc_t/dh_{t-1} through the other gates: diag(c_{t-1} f (1 - f)) W_f
+      + diag(g i (1 - i)) W_i + diag(i (1 - g^2)) W_g.
+    """
+    lstm.forward(x[None])
+    gates = {k: v[0] for k, v in lstm.gate_values.items()}              # each (T, H)
+    i, f, g, o, c = (gates[k] for k in "ifgoc")
+    c_prev = np.concatenate([np.zeros_like(c[:1]), c[:-1]])              # c_0 = 0
+    tanh_c = np.tanh(c)
+    W_i, W_f, W_g, W_o = np.split(lstm.params["weight_hh_l0"], 4)        # each (H, H)
+    # diag(v) W for every step at once: v (T, H) -> (T, H, 1) scales the rows of W (H, H)
+    return {"h_from_c": o * (1.0 - tanh_c ** 2), "c_from_c": f,
+            "h_from_h": (tanh_c * o * (1.0 - o))[:, :, None] * W_o,
+            "c_from_h": ((c_prev * f * (1.0 - f))[:, :, None] * W_f + (g * i * (1.0 - i))[:, :, None] * W_i
+                         + (i * (1.0 - g ** 2))[:, :, None] * W_g)}
+
+
+def lstm_gradient_norms(jacobians: dict[str, np.ndarray], T: int) -> dict[str, np.ndarray]:
+    """``{"h": (T,), "c": (T,)}``: ||dh_T/dh_t|| and ||dh_T/dc_t|| for t = 1..T from
+    :func:`lstm_jacobians` of a sequence of at least T steps - backpropagation through time with
+    the H rows of the Jacobian as the batch. The same numbers as
+    :func:`nncourse.rnn.gradient_through_time` on the first T steps (dc_t is the total derivative:
+    c_t reaches h_T through c_{t+1} and through h_t)."""
+    H = jacobians["h_from_c"].shape[1]
+    dh, dc = np.eye(H), np.zeros((H, H))      # dh_T/dh_T and dh_T/dc_T with h_T held
+    grads_h, grads_c = np.empty((T, H, H)), np.empty((T, H, H))
+    for t in range(T - 1, -1, -1):
+        dc = dc + dh * jacobians["h_from_c"][t]              # + the path through h_t = o tanh(c_t)
+        grads_h[t], grads_c[t] = dh, dc
+        dh = dh @ jacobians["h_from_h"][t] + dc @ jacobians["c_from_h"][t]   # dh_T/dh_{t-1}
+        dc = dc * jacobians["c_from_c"][t]                                   # dh_T/dc_{t-1}, h_{t-1} held
+    return {"h": np.linalg.norm(grads_h, ord=2, axis=(1, 2)), "c": np.linalg.norm(grads_c, ord=2, axis=(1, 2))}
+
+
 class GradientThroughTime(FigureWidget):
     """Length, recurrent weight scale, forget-gate bias -> ||dh_T/dh_t|| for an RNN and an LSTM.
 
-    ``self.norms`` holds the last computed curves: ``{"rnn": (T,), "lstm_h": (T,), "lstm_c": (T,)}``.
+    ``self.norms`` holds the last computed curves: ``{"rnn": (T,), "lstm_h": (T,), "lstm_c": (T,)}``,
+    equal to :func:`nncourse.rnn.gradient_through_time` of each network on the first T inputs.
+    They are computed from the one-step Jacobians of all ``max_length`` steps, kept while the
+    weights stay, so moving the length only chains them again (:func:`rnn_gradient_norms`,
+    :func:`lstm_gradient_norms`).
     """
 
     def __init__(self, *, hidden_size: int = 32, input_size: int = 8, length: int = 60, scale: float = 1.0,
@@ -67,9 +152,15 @@ class GradientThroughTime(FigureWidget):
         self.ax.set_title(" ")
         self.fig.tight_layout()
         self.animate(self.rnn_line, self.lstm_line, self.cell_line, self.ax.title)
-        self._xlim = None
-        self._rnn_cache = None  # ((T, scale), the RNN's curves)
+        # a new length changes the x axis alone: it is repainted over the rest (not a full redraw)
+        self.x_ticks = StampedTicks(self.ax, "x")
+        self._x_axis = Backdrop(self, [self.x_ticks, self.ax.xaxis])
+        self._shown_length = None
+        self._rnn_jacobians = (None, None)   # (scale, rnn_jacobians of all max_length steps)
+        self._lstm_jacobians = (None, None)  # ((scale, forget bias), lstm_jacobians of all steps)
+        self._rnn_norms = (None, None)       # ((scale, T), the RNN's curve): the forget bias leaves it
         self.norms: dict[str, np.ndarray] = {}
+        self.mean_forget = float("nan")      # the LSTM's mean forget gate over the T steps
         self.update()
 
     def _set_weights(self):
@@ -81,29 +172,33 @@ class GradientThroughTime(FigureWidget):
         self.lstm.params["bias_ih_l0"][...] = bias
 
     def update(self):
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-
-        self._set_weights()
-        T = self.length.value
-        x = self.inputs[:T]
-        with threadpool_limits(1):  # 32 x 32 matrices: extra BLAS threads only add waiting
-            # the forget bias is the LSTM's alone: moving it re-runs only the LSTM
-            key = (T, self.scale.value)
-            if self._rnn_cache is None or self._rnn_cache[0] != key:
-                self._rnn_cache = (key, gradient_through_time(self.rnn, x))
-            rnn = self._rnn_cache[1]
-            lstm = gradient_through_time(self.lstm, x)
-        self.norms = {"rnn": rnn["h"], "lstm_h": lstm["h"], "lstm_c": lstm["c"]}
+        T, scale, forget_bias = self.length.value, self.scale.value, self.forget_bias.value
+        with _blas_controller().limit(limits=1, user_api="blas"):  # 32 x 32 matrices: more threads only wait
+            # Each network's one-step Jacobians over all max_length steps are recomputed only when
+            # its weights change (the forget bias is the LSTM's alone); a new length reuses them.
+            if self._rnn_jacobians[0] != scale or self._lstm_jacobians[0] != (scale, forget_bias):
+                self._set_weights()
+            if self._rnn_jacobians[0] != scale:
+                self._rnn_jacobians = (scale, rnn_jacobians(self.rnn, self.inputs))
+            if self._lstm_jacobians[0] != (scale, forget_bias):
+                self._lstm_jacobians = ((scale, forget_bias), lstm_jacobians(self.lstm, self.inputs))
+            if self._rnn_norms[0] != (scale, T):
+                self._rnn_norms = ((scale, T), rnn_gradient_norms(self._rnn_jacobians[1], T))
+            rnn = self._rnn_norms[1]
+            lstm = lstm_gradient_norms(self._lstm_jacobians[1], T)
+        self.norms = {"rnn": rnn, "lstm_h": lstm["h"], "lstm_c": lstm["c"]}
         t = np.arange(1, T + 1)
-        for line, values in [(self.rnn_line, rnn["h"]), (self.lstm_line, lstm["h"]), (self.cell_line, lstm["c"])]:
+        for line, values in [(self.rnn_line, rnn), (self.lstm_line, lstm["h"]), (self.cell_line, lstm["c"])]:
             line.set_data(t, np.clip(values, FLOOR, CEILING))
-        if self._xlim != T:
-            self._xlim = T
+        if T != self._shown_length:
             self.ax.set_xlim(1, max(T, 2))
-            self.invalidate()
-        mean_forget = float(self.lstm.gate_values["f"].mean())
-        self.ax.set_title(f"T = {T}: signal from h_T back to step 1 - RNN {rnn['h'][0]:.1e}, "
-                          f"LSTM {lstm['h'][0]:.1e} (mean forget gate {mean_forget:.2f})", fontsize=10)
+            self.x_ticks.follow_locator()
+            if self._shown_length is not None:
+                self._x_axis.repaint()
+            self._shown_length = T
+        self.mean_forget = float(self._lstm_jacobians[1]["c_from_c"][:T].mean())  # dc_t/dc_{t-1} = f_t
+        self.ax.set_title(f"T = {T}: signal from h_T back to step 1 - RNN {rnn[0]:.1e}, "
+                          f"LSTM {lstm['h'][0]:.1e} (mean forget gate {self.mean_forget:.2f})", fontsize=10)
         pinned = [name for name, v in self.norms.items() if v.max() > CEILING or v.min() < FLOOR]
         self.status.value = ("Below 1: the gradient shrinks on its way back (vanishing); above 1 it grows "
                              "(exploding)." + (f" Values beyond the plot's range are drawn at its edge "
@@ -158,6 +253,7 @@ class LSTMGateViewer(FigureWidget):
         grid = self.fig.add_gridspec(3, 2, height_ratios=[1, 1, 0.9])
         self.axes = {}
         self.images = {}
+        self.colorbars = {}
         self.markers = {}
         for k, (key, title, cmap, (lo, hi)) in enumerate(self.PANELS):
             ax = self.fig.add_subplot(grid[k // 2, k % 2])
@@ -166,7 +262,7 @@ class LSTMGateViewer(FigureWidget):
             (self.markers[key],) = ax.plot([], [], color="red", lw=1)
             ax.set_title(title, fontsize=10)
             ax.set_ylabel("unit")
-            self.fig.colorbar(self.images[key], ax=ax, fraction=0.04, pad=0.01)
+            self.colorbars[key] = self.fig.colorbar(self.images[key], ax=ax, fraction=0.04, pad=0.01)
             self.axes[key] = ax
         self.ax_unit = self.fig.add_subplot(grid[2, :])
         self.unit_lines = {}
@@ -182,6 +278,18 @@ class LSTMGateViewer(FigureWidget):
         self.unit_title = self.ax_unit.set_title(" ", fontsize=9, loc="left")
         self.fig.tight_layout()
         self.animate(*self.markers.values(), *self.unit_lines.values(), self.unit_title)
+        # A new text changes the heatmaps, the characters under them, the cell state's colour scale
+        # and the characters under the bottom panel - nothing else: those are repainted over the rest
+        # of the figure. The images cover the heatmaps' frames, so the frames and the unit ticks
+        # touching them are repainted too (drawn in the same order as a full redraw draws them).
+        self.char_ticks = {key: StampedTicks(ax, "x", family="monospace")
+                           for key, ax in [*self.axes.items(), ("unit", self.ax_unit)]}
+        self.unit_ticks = {key: StampedTicks(ax, "y") for key, ax in self.axes.items()}
+        for ticks in self.unit_ticks.values():
+            ticks.follow_locator()
+        heatmaps = [[self.images[key], *self.axes[key].spines.values(), self.char_ticks[key], self.unit_ticks[key]]
+                    for key in self.axes]
+        self._per_text = Backdrop(self, [*sum(heatmaps, []), self.colorbars["c"].ax, self.char_ticks["unit"]])
         self._shown_text = None
         self.values: dict[str, np.ndarray] = {}
         self.update()
@@ -202,6 +310,8 @@ class LSTMGateViewer(FigureWidget):
             return
         T = len(text)
         if text != self._shown_text:
+            if self._shown_text is not None:
+                self._per_text.repaint()
             self._shown_text = text
             self.values = self.gate_values(text)
             labels = [_char_label(c) for c in text]
@@ -209,17 +319,13 @@ class LSTMGateViewer(FigureWidget):
                 image = self.images[key]
                 image.set_data(self.values[key][:, : self.units].T)  # (H, T): units up, time across
                 image.set_extent((-0.5, T - 0.5, -0.5, self.units - 0.5))
-                ax = self.axes[key]
-                ax.set_xlim(-0.5, T - 0.5)
-                ax.set_xticks(np.arange(T))
-                ax.set_xticklabels(labels, fontsize=7 if T <= 40 else 5, family="monospace")
+                self.axes[key].set_xlim(-0.5, T - 0.5)
             # colour and axis range of the cell state: symmetric, from the largest |c| in this text
             c_max = max(float(np.percentile(np.abs(self.values["c"][:, : self.units]), 99)), 1e-3)
             self.images["c"].set_clim(-c_max, c_max)
             self.ax_unit.set_xlim(-0.5, T - 0.5)
-            self.ax_unit.set_xticks(np.arange(T))
-            self.ax_unit.set_xticklabels(labels, fontsize=7 if T <= 40 else 5, family="monospace")
-            self.invalidate()
+            for ticks in self.char_ticks.values():
+                ticks.set_labels(labels, fontsize=7 if T <= 40 else 5)
             self.status.value = (f"Layer {self.layer_index}, {T} characters"
                                  + (f" (first {self.max_length} shown)" if len(self.text.value) > T else "")
                                  + (f"; showing units 0-{self.units - 1} of {self.hidden_size}." if self.units < self.hidden_size
@@ -236,3 +342,178 @@ class LSTMGateViewer(FigureWidget):
         forget = self.values["f"][:, u]
         self.unit_title.set_text(f"unit {u}: mean f {forget.mean():.2f} | c from {cell.min():.2f} to {cell.max():.2f} "
                                  f"(drawn ÷ {cell_scale:.2f})")
+
+
+# --- drawing helpers (notebook 08's widgets use them too) -------------------------------------
+
+class StampedTicks(Artist):
+    """The ticks and tick labels of an axes' x or y axis, looking as matplotlib draws them, at a
+    fraction of the cost: each distinct (label, size) is drawn once by matplotlib into a small
+    picture that is kept and then stamped at the pixel nearest to where matplotlib would put it;
+    the tick marks are one Line2D of tick markers (what matplotlib's ticks are made of).
+
+    Laying out a tick label costs about as much as drawing a short line plot; the gate viewer
+    labels every character under five panels (up to 400 labels), and those labels were most of
+    the time a new text took. The axis' own ticks are removed; its label (if any) is placed
+    ``labelpad`` beyond these tick labels, as matplotlib places it. Either call
+    :meth:`set_labels` (one label per position, e.g. the characters of a text) or
+    :meth:`follow_locator` after changing the limits (the numbers matplotlib would have chosen).
+    """
+
+    _stamps: dict = {}   # (label, points, family, dpi, va, ha, color) -> (picture, offset, layout box)
+    _scratch: dict = {}  # dpi -> (a small figure, a text in it): where new stamps are drawn
+
+    def __init__(self, ax, which: str = "x", *, family: str | None = None):
+        super().__init__()
+        if which not in ("x", "y"):
+            raise ValueError(f"which must be 'x' or 'y', got {which!r}")
+        self.ax, self.which, self.family = ax, which, family
+        self.axis = ax.xaxis if which == "x" else ax.yaxis
+        self.locator, self.formatter = self.axis.get_major_locator(), self.axis.get_major_formatter()
+        self.labels: list[str] = []
+        self.positions = np.zeros(0)
+        rc = matplotlib.rcParams
+        self.fontsize = FontProperties(size=rc[f"{which}tick.labelsize"]).get_size_in_points()
+        color = rc[f"{which}tick.labelcolor"]
+        self.color = rc[f"{which}tick.color"] if color == "inherit" else color
+        size = rc[f"{which}tick.major.size"]
+        self.pad_points = size + rc[f"{which}tick.major.pad"]  # ticks point outwards: clear the tick, then pad
+        self.marks = Line2D([], [], linestyle="None", marker=TICKDOWN if which == "x" else TICKLEFT,
+                            markersize=size, markeredgewidth=rc[f"{which}tick.major.width"],
+                            color=rc[f"{which}tick.color"], clip_on=False)
+        self.marks.set_figure(ax.figure)
+        self.set_zorder(2.6)  # over the spines, as the axis' ticks are
+        ax.add_artist(self)
+        self.set_clip_on(False)
+        self.set_in_layout(False)  # tight_layout keeps the room it gave the axis' own labels
+        self.axis.set_major_locator(NullLocator())
+
+    def set_labels(self, labels, fontsize: float | None = None, positions=None) -> None:
+        """``labels`` at ``positions`` (data coordinates; default 0, 1, ..., len(labels) - 1)."""
+        self.labels = [str(label) for label in labels]
+        self.positions = np.arange(len(self.labels), dtype=float) if positions is None else np.asarray(positions, float)
+        if len(self.positions) != len(self.labels):
+            raise ValueError(f"need one position per label: {len(self.labels)} labels, {len(self.positions)} positions")
+        if fontsize is not None:
+            self.fontsize = float(fontsize)
+        self.marks.set_transform(self.ax.get_xaxis_transform("tick1") if self.which == "x"
+                                 else self.ax.get_yaxis_transform("tick1"))
+        zeros = np.zeros_like(self.positions)
+        self.marks.set_data(*((self.positions, zeros) if self.which == "x" else (zeros, self.positions)))
+        self._place_axis_label()
+        self.stale = True
+
+    def follow_locator(self) -> None:
+        """Ticks where the axis' own locator would put them for the current limits, labelled by its
+        formatter (as ``Axis`` does: every tick formatted, those inside the limits kept)."""
+        low, high = sorted(self.axis.get_view_interval())
+        positions = np.asarray(self.locator())
+        labels = self.formatter.format_ticks(positions)
+        slack = 1e-10 * (high - low)
+        inside = (positions >= low - slack) & (positions <= high + slack)
+        self.set_labels([label for label, keep in zip(labels, inside) if keep], positions=positions[inside])
+
+    def _text_transform(self):
+        """(transform to the labels' anchors, vertical alignment, horizontal alignment)."""
+        if self.which == "x":
+            return self.ax.get_xaxis_text1_transform(self.pad_points)
+        return self.ax.get_yaxis_text1_transform(self.pad_points)
+
+    def _anchors(self, transform) -> np.ndarray:
+        """Where each label is anchored, in pixels (n, 2)."""
+        zeros = np.zeros_like(self.positions)
+        return transform.transform(np.column_stack((self.positions, zeros) if self.which == "x"
+                                                   else (zeros, self.positions)))
+
+    def _stamp(self, label: str, dpi: float, va: str, ha: str):
+        """(picture (h, w, 4) bottom row first or None, its offset from the anchor in pixels, the
+        text's layout box relative to the anchor): drawn by matplotlib the first time."""
+        key = (label, self.fontsize, self.family, dpi, va, ha, self.color)
+        if key not in self._stamps:
+            side = 2 * (len(label) + 2) * int(self.fontsize * dpi / 72 + 2)  # room around the anchor
+            figure, text = StampedTicks._scratch.get(dpi, (None, None))
+            if figure is None or figure.bbox.width < side:
+                figure = Figure(figsize=(side / dpi, side / dpi), dpi=dpi)
+                FigureCanvasAgg(figure)
+                text = figure.text(0, 0, "", transform=IdentityTransform())  # positioned in pixels
+                StampedTicks._scratch[dpi] = figure, text
+            anchor = int(figure.bbox.width) // 2
+            text.set(text=label, position=(anchor, anchor), fontsize=self.fontsize, family=self.family,
+                     color=self.color, verticalalignment=va, horizontalalignment=ha)
+            renderer = figure.canvas.get_renderer()
+            renderer.clear()  # transparent: the label alone
+            text.draw(renderer)
+            pixels = np.asarray(renderer.buffer_rgba())
+            box = text.get_window_extent(renderer).translated(-anchor, -anchor)
+            rows, columns = np.nonzero(pixels[..., 3])
+            if len(rows) == 0:  # a space: nothing to stamp, but it takes room
+                self._stamps[key] = (None, (0, 0), box)
+            else:
+                top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+                picture = pixels[top:bottom, left:right][::-1].copy()
+                self._stamps[key] = (picture, (int(left - anchor), int(pixels.shape[0] - bottom - anchor)), box)
+        return self._stamps[key]
+
+    def _place_axis_label(self) -> None:
+        """Put the axis label where matplotlib would: ``labelpad`` beyond the tick labels' boxes."""
+        if not self.axis.label.get_text():
+            return
+        figure = self.ax.figure
+        transform, va, ha = self._text_transform()
+        boxes = [self._stamp(label, figure.dpi, va, ha)[2].translated(*anchor)
+                 for label, anchor in zip(self.labels, self._anchors(transform))]
+        spine = self.ax.spines["bottom" if self.which == "x" else "left"].get_window_extent()
+        edge, pad, box = Bbox.union([*boxes, spine]), self.axis.labelpad * figure.dpi / 72, self.ax.bbox
+        if self.which == "x":
+            self.axis.set_label_coords(0.5, (edge.y0 - pad - box.y0) / box.height)
+        else:
+            self.axis.set_label_coords((edge.x0 - pad - box.x0) / box.width, 0.5)
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible():
+            return
+        self.marks.draw(renderer)
+        transform, va, ha = self._text_transform()
+        gc = renderer.new_gc()
+        for label, (x, y) in zip(self.labels, self._anchors(transform)):
+            picture, (dx, dy), _ = self._stamp(label, renderer.dpi, va, ha)
+            if picture is not None:
+                renderer.draw_image(gc, round(x) + dx, round(y) + dy, picture)
+        gc.restore()
+        self.stale = False
+
+
+class Backdrop(Artist):
+    """The widget's static picture without ``layer`` (artists that change now and then: tick labels
+    that follow a length or a text), saved once. ``repaint()`` paints it, then the layer, into the
+    widget's cached background (:meth:`FigureWidget.repaint`): new tick labels do not cover the old
+    ones, and this erases them without redrawing the whole figure.
+
+    Every static artist outside the layer must stay as it was when the backdrop was first painted
+    (or call :meth:`forget`); layer artists are painted over everything else static, so a static
+    artist that overlaps one and is drawn after it in a full redraw belongs in the layer too.
+    """
+
+    def __init__(self, widget: FigureWidget, layer):
+        super().__init__()
+        self.widget, self.layer, self._pixels = widget, list(layer), None
+
+    def repaint(self) -> None:
+        if self._pixels is None:
+            canvas, shown = self.widget.fig.canvas, [artist.get_visible() for artist in self.layer]
+            for artist in self.layer:
+                artist.set_visible(False)
+            try:
+                canvas.draw()  # animated artists are left out too
+                self._pixels = canvas.copy_from_bbox(self.widget.fig.bbox)
+            finally:
+                for artist, visible in zip(self.layer, shown):
+                    artist.set_visible(visible)
+        self.widget.repaint(self, *self.layer)
+
+    def forget(self) -> None:
+        """Something static outside the layer changed: capture the backdrop again when next needed."""
+        self._pixels = None
+
+    def draw(self, renderer) -> None:
+        renderer.restore_region(self._pixels)
