@@ -15,7 +15,9 @@ arguments is the job of the layers further down:
 * :func:`conv2d_naive` - the formula as loops, to read and to time;
 * :func:`im2col` / :func:`col2im` - every receptive field as a column of one matrix, and back;
 * :func:`conv2d_forward` - im2col + one matrix multiply, returns ``(out, cache)``;
-* :func:`conv2d_backward` - ``(dout, cache) -> (dx, dw, db)`` from the same columns.
+* :func:`conv2d_backward` - ``(dout, cache) -> (dx, dw, db)`` from the same columns;
+* :func:`conv2d_forward_fast` / :func:`conv2d_backward_fast` - the same sums for stride 1, arranged
+  to move less memory (what :class:`Conv2d` runs; the comment above them says how).
 
 Beyond the single layer: :func:`receptive_field` (how many input pixels one unit sees, layer by
 layer), :class:`GlobalAvgPool2d` (Network in Network's head), :func:`shift_images` (the
@@ -180,6 +182,121 @@ def conv2d_backward(dout, cache):
     return dx, dw, db
 
 
+# --------------------------------------------------------------------------------------------
+# The same convolution, fast (stride 1): what Conv2d runs
+# --------------------------------------------------------------------------------------------
+# conv2d_forward / conv2d_backward above are the version to read (notebook 06 builds them). For
+# stride 1 Conv2d runs the two functions below instead: the same sums (tests/test_cnn.py checks them
+# against the readable kernels and against PyTorch), arranged to move less memory, which is where
+# the readable version spends much of its time:
+#
+# * flat shifts: in a padded image stored row after row, pixel (i + u, j + v) sits u * Wp + v places
+#   after pixel (i, j). So the column-matrix rows of kernel offset (u, v) are the flattened image
+#   shifted by u * Wp + v - nine copies of long contiguous rows instead of im2col's gather of short
+#   windows, and col2im is nine adds of long rows. The price: every output row is computed Wp wide
+#   instead of Wo, and the kw - 1 extra columns (garbage that wrapped into the next row) are dropped
+#   (7% more multiplications at 28x28, 3x3, padding 1);
+# * channels first, (C, N, ...), so the product for a chunk of images is one matrix multiply;
+# * the bias as one more column of the weights, multiplied by a row of ones;
+# * a few images at a time, so the column matrix of a chunk (about 4 MB) is still in the cache when
+#   it is multiplied; the backward rebuilds it rather than reading a big one back from memory;
+# * every buffer kept between calls (``work``).
+
+_CHUNK_BYTES = 2 ** 22  # column matrix of one chunk of images: about 4 MB
+
+
+def _buffer(work, name, shape, dtype, fill=None):
+    """``work[name]``, (re)allocated - and then filled with ``fill`` - when its shape or dtype changed."""
+    buf = work.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = work[name] = np.empty(shape, dtype)
+        if fill is not None:
+            buf.fill(fill)
+    return buf
+
+
+def _shifted_columns(cols, x_flat, images, kernel, Wp):
+    """Fill cols (kh*kw*C [+ 1], m, Ho*Wp) with the chunk ``images`` of x_flat (C, N, (Hp + 1)*Wp):
+    the rows of kernel offset (u, v), channel c, are image row after row, shifted by u*Wp + v."""
+    C = x_flat.shape[0]
+    kh, kw = kernel
+    Q = cols.shape[-1]
+    for u in range(kh):
+        for v in range(kw):
+            shift, row = u * Wp + v, (u * kw + v) * C
+            cols[row:row + C] = x_flat[:, images, shift:shift + Q]
+
+
+def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None):
+    """:func:`conv2d_forward` for stride 1, fast: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None
+    -> ``(out, cache)``, out (N, O, Ho, Wo) (a new array). ``work``: a dict of buffers that this
+    call fills and the next call overwrites (the cache refers to them)."""
+    ph, pw = _pair(padding, "padding", minimum=0)
+    work = {} if work is None else work
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    Ho, Wo = Hp - kh + 1, Wp - kw + 1
+    K, Q = kh * kw * C, Ho * Wp  # rows of the column matrix (+ 1 for the bias); positions per image
+    dtype = x.dtype
+    B = images_per_chunk or max(1, min(N, _CHUNK_BYTES // ((K + 1) * Q * x.itemsize)))
+    # padded images, channels first, with one spare zero row: the last shift reads kw - 1 past Hp*Wp
+    x_pad = _buffer(work, "x_pad", (C, N, Hp + 1, Wp), dtype, fill=0)  # the border stays zero
+    x_pad[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)
+    x_flat = x_pad.reshape(C, N, (Hp + 1) * Wp)
+    weights = np.empty((O, K + 1), dtype)  # columns in the cols' row order (u, v, c), then the bias
+    weights[:, :K] = w.transpose(0, 2, 3, 1).reshape(O, K)
+    weights[:, K] = 0 if b is None else b
+    cols = _buffer(work, "cols", (K + 1, B, Q), dtype, fill=1)  # the last row stays 1: the bias
+    out_rows = _buffer(work, "out_rows", (O, B, Ho, Wp), dtype)
+    out = np.empty((N, O, Ho, Wo), dtype)
+    for n0 in range(0, N, B):
+        m = min(B, N - n0)
+        _shifted_columns(cols[:, :m], x_flat, slice(n0, n0 + m), (kh, kw), Wp)
+        np.matmul(weights, cols[:, :m].reshape(K + 1, m * Q), out=out_rows[:, :m].reshape(O, m * Q))
+        out[n0:n0 + m] = out_rows[:, :m, :, :Wo].transpose(1, 0, 2, 3)  # drop the wrapped columns
+    cache = {"work": work, "x_shape": x.shape, "kernel": (kh, kw), "padding": (ph, pw), "weights": weights, "B": B}
+    return out, cache
+
+
+def conv2d_backward_fast(dout, cache):
+    """Gradients of :func:`conv2d_forward_fast`: dout (N, O, Ho, Wo) -> ``(dx, dw, db)``, as
+    :func:`conv2d_backward` computes them (dw = dout cols^T, dcols = w^T dout, then col2im)."""
+    work, weights, B = cache["work"], cache["weights"], cache["B"]
+    N, C, H, W = cache["x_shape"]
+    (kh, kw), (ph, pw) = cache["kernel"], cache["padding"]
+    O = weights.shape[0]
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    Ho, Wo = Hp - kh + 1, Wp - kw + 1
+    K, Q = kh * kw * C, Ho * Wp
+    dtype = weights.dtype
+    x_flat, cols = work["x_pad"].reshape(C, N, -1), work["cols"]
+    weights_t = np.ascontiguousarray(weights[:, :K].T)  # (K, O)
+    dweights = np.zeros((O, K + 1), dtype)
+    dweights_chunk = np.empty((O, K + 1), dtype)
+    dout_rows = _buffer(work, "dout_rows", (O, B, Ho, Wp), dtype, fill=0)  # the wrapped columns stay 0
+    dcols = _buffer(work, "dcols", (K, B, Q), dtype)
+    dx_pad = _buffer(work, "dx_pad", (C, N, Hp + 1, Wp), dtype)
+    dx_pad.fill(0)
+    dx_flat = dx_pad.reshape(C, N, -1)
+    for n0 in range(0, N, B):
+        m = min(B, N - n0)
+        _shifted_columns(cols[:, :m], x_flat, slice(n0, n0 + m), (kh, kw), Wp)
+        dout_rows[:, :m, :, :Wo] = dout[n0:n0 + m].transpose(1, 0, 2, 3)
+        d = dout_rows[:, :m].reshape(O, m * Q)
+        np.matmul(d, cols[:, :m].reshape(K + 1, m * Q).T, out=dweights_chunk)
+        dweights += dweights_chunk                           # [dw db], summed over the chunks
+        dc = dcols[:, :m]
+        np.matmul(weights_t, d, out=dc.reshape(K, m * Q))
+        for u in range(kh):                                  # col2im: add each row back, shifted
+            for v in range(kw):
+                shift, row = u * Wp + v, (u * kw + v) * C
+                dx_flat[:, n0:n0 + m, shift:shift + Q] += dc[row:row + C]
+    dw = dweights[:, :K].reshape(O, kh, kw, C).transpose(0, 3, 1, 2).copy()  # (O, C, kh, kw)
+    dx = dx_pad[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3).copy()     # (N, C, H, W)
+    return dx, dw, dweights[:, K].copy()
+
+
 class Conv2d(Layer):
     """PyTorch's ``nn.Conv2d`` from scratch (notebook 06).
 
@@ -189,6 +306,10 @@ class Conv2d(Layer):
     (height, width) pair.
 
     forward: x (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = output_size(H, kh, stride, padding).
+
+    With stride 1 the layer runs :func:`conv2d_forward_fast` / :func:`conv2d_backward_fast` (the
+    same sums, arranged for speed) and keeps their buffers between calls; otherwise
+    :func:`conv2d_forward` / :func:`conv2d_backward`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, *,
@@ -205,20 +326,26 @@ class Conv2d(Layer):
         self.params["weight"] = rng.uniform(-bound, bound, (out_channels, in_channels, *self.kernel_size)).astype(dtype)
         if bias:
             self.params["bias"] = rng.uniform(-bound, bound, out_channels).astype(dtype)
+        self._work: dict[str, np.ndarray] = {}  # the fast kernels' buffers, reused by every call
 
     def forward(self, x):
         x = _check_images(x, "x", self.in_channels, "Conv2d")
         _output_hw(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d")
         weight = self.params["weight"].astype(x.dtype, copy=False)
         bias = self.params["bias"].astype(x.dtype, copy=False) if "bias" in self.params else None
-        out, cache = conv2d_forward(x, weight, bias, self.stride, self.padding)
-        self._cache = {"kernel": cache, "dtype": weight.dtype, "out_shape": out.shape}
+        fast = self.stride == (1, 1)
+        if fast:
+            out, cache = conv2d_forward_fast(x, weight, bias, self.padding, self._work)
+        else:
+            out, cache = conv2d_forward(x, weight, bias, self.stride, self.padding)
+        self._cache = {"kernel": cache, "fast": fast, "dtype": weight.dtype, "out_shape": out.shape}
         return out
 
     def backward(self, dout):
         cache = self._saved()
         dout = self._check_dout(dout, cache["out_shape"]).astype(cache["dtype"], copy=False)
-        dx, dweight, dbias = conv2d_backward(dout, cache["kernel"])
+        backward = conv2d_backward_fast if cache["fast"] else conv2d_backward
+        dx, dweight, dbias = backward(dout, cache["kernel"])
         self.grads["weight"] = dweight.astype(self.params["weight"].dtype, copy=False)
         if "bias" in self.params:
             self.grads["bias"] = dbias.astype(self.params["bias"].dtype, copy=False)

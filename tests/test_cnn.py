@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from nncourse import Linear, ReLU, Sequential, compare_with_torch, gradcheck
+import nncourse.cnn
 from nncourse.cnn import (
-    AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten, col2im, conv2d_backward, conv2d_forward, conv2d_naive,
-    im2col, output_size,
+    AvgPool2d, Conv2d, Flatten, MaxPool2d, Unflatten, col2im, conv2d_backward, conv2d_backward_fast, conv2d_forward,
+    conv2d_forward_fast, conv2d_naive, im2col, output_size,
 )
 
 TOL = 1e-8
@@ -293,3 +294,103 @@ def test_pure_kernels_match_torch_autograd(case):
     for mine, theirs in ((out, out_t), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
         np.testing.assert_allclose(mine, theirs.detach().numpy(), atol=1e-10)
     np.testing.assert_allclose(conv2d_naive(x, weight, bias, s, p), out, atol=1e-10)
+
+
+# --- the fast stride-1 kernels that Conv2d runs -------------------------------------------------
+
+# (N, C_in, H, W, C_out, kernel, padding): the stride-1 shapes of CONV_CASES and more - an odd number
+# of images (a last chunk that is not full), non-square kernels and paddings, kernels as wide as the
+# padded input, one row.
+FAST_CASES = [(n, c, h, w, o, k, p) for n, c, h, w, o, k, s, p in CONV_CASES if s == 1] + [
+    (7, 2, 5, 5, 3, 3, 2),
+    (5, 3, 9, 6, 4, (3, 5), (2, 1)),
+    (3, 2, 4, 11, 2, (1, 3), 0),
+    (2, 3, 3, 8, 2, (3, 8), 0),
+    (4, 2, 1, 9, 3, (1, 2), 0),
+]
+
+
+def _fast_case(case, seed=0, dtype=np.float64):
+    n, c_in, h, w, c_out, k, p = case
+    kh, kw = (k, k) if isinstance(k, int) else k
+    rng = np.random.default_rng(seed)
+    x, weight, bias = rng.standard_normal((n, c_in, h, w)), rng.standard_normal((c_out, c_in, kh, kw)), rng.standard_normal(c_out)
+    ph, pw = (p, p) if isinstance(p, int) else p
+    dout = rng.standard_normal((n, c_out, h + 2 * ph - kh + 1, w + 2 * pw - kw + 1))
+    return [a.astype(dtype) for a in (x, weight, bias, dout)] + [p]
+
+
+@pytest.mark.parametrize("case", FAST_CASES, ids=str)
+@pytest.mark.parametrize("images_per_chunk", [None, 1, 2])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fast_kernels_equal_the_readable_ones(case, images_per_chunk, with_bias):
+    """conv2d_forward_fast / conv2d_backward_fast (flat shifts, chunks of images, the bias as a row of
+    ones) compute what the readable im2col kernels compute, whatever the chunking."""
+    x, weight, bias, dout, p = _fast_case(case)
+    bias = bias if with_bias else None
+    out, cache = conv2d_forward(x, weight, bias, 1, p)
+    expected = (out, *conv2d_backward(dout, cache))
+    out, cache = conv2d_forward_fast(x, weight, bias, p, images_per_chunk=images_per_chunk)
+    got = (out, *conv2d_backward_fast(dout, cache))
+    for name, mine, ref in zip(("out", "dx", "dw", "db"), got, expected):
+        assert mine.shape == ref.shape and mine.flags.c_contiguous, name
+        np.testing.assert_allclose(mine, ref, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_fast_kernels_reuse_buffers_but_hand_out_new_arrays():
+    """One ``work`` dict through several shapes and dtypes: the same results as fresh buffers, the
+    inputs untouched, and what an earlier call returned is not overwritten by a later one."""
+    work, handed_out = {}, []
+    for case, dtype in [(FAST_CASES[1], np.float64), (FAST_CASES[-4], np.float64), (FAST_CASES[1], np.float32),
+                        (FAST_CASES[1], np.float64)]:
+        x, weight, bias, dout, p = _fast_case(case, seed=len(handed_out), dtype=dtype)
+        inputs = [a.copy() for a in (x, weight, bias, dout)]
+        out, cache = conv2d_forward_fast(x, weight, bias, p, work)
+        results = (out, *conv2d_backward_fast(dout, cache))
+        out, cache = conv2d_forward_fast(x, weight, bias, p)
+        for mine, fresh in zip(results, (out, *conv2d_backward_fast(dout, cache))):
+            np.testing.assert_array_equal(mine, fresh)
+            assert mine.dtype == dtype
+        for before, after in zip(inputs, (x, weight, bias, dout)):
+            np.testing.assert_array_equal(before, after)
+        handed_out.append((results, [r.copy() for r in results]))
+    for results, saved in handed_out:
+        for now, then in zip(results, saved):
+            np.testing.assert_array_equal(now, then)
+
+
+def test_conv2d_runs_the_fast_kernels_at_stride_one(monkeypatch):
+    calls = []
+
+    def spy(kernel):
+        def wrapped(*args, **kwargs):
+            calls.append(kernel.__name__)
+            return kernel(*args, **kwargs)
+        return wrapped
+
+    for name in ("conv2d_forward_fast", "conv2d_backward_fast", "conv2d_forward", "conv2d_backward"):
+        monkeypatch.setattr(nncourse.cnn, name, spy(getattr(nncourse.cnn, name)))
+    x = _x((2, 3, 6, 6), 0)
+    for stride in (1, 2):
+        layer = Conv2d(3, 4, 3, stride=stride, padding=1)
+        layer.backward(np.ones_like(layer.forward(x)))
+    assert calls == ["conv2d_forward_fast", "conv2d_backward_fast", "conv2d_forward", "conv2d_backward"]
+
+
+def test_conv2d_float32_at_the_benchmark_shape_matches_torch():
+    """64 -> 8 images, the benchmark's channels and size: float32 throughout, PyTorch's float32 numbers."""
+    layer = Conv2d(16, 32, 3, padding=1, seed=0, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 28, 28)).astype(np.float32)
+    out = layer.forward(x)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx = layer.backward(dout)
+    assert {a.dtype for a in (out, dx, *layer.grads.values())} == {np.dtype(np.float32)}
+    xt = torch.from_numpy(x).requires_grad_(True)
+    wt, bt = (torch.from_numpy(layer.params[k]).requires_grad_(True) for k in ("weight", "bias"))
+    out_t = F.conv2d(xt, wt, bt, padding=1)
+    out_t.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(out, out_t.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-5)
+    for name, grad in (("weight", wt.grad), ("bias", bt.grad)):  # sums over 8 * 28 * 28 positions
+        np.testing.assert_allclose(layer.grads[name], grad.numpy(), rtol=1e-4, atol=1e-3, err_msg=name)
