@@ -66,29 +66,29 @@ def rnn_gradient_norms(jacobians: np.ndarray, T: int) -> np.ndarray:
 
 
 def lstm_jacobians(lstm: LSTM, x: np.ndarray) -> dict[str, np.ndarray]:
-    """The pieces of an LSTM's one-step Jacobians for one sequence x (T, D), one forward pass.
+    """What an LSTM's one-step Jacobians are made of, for one sequence x (T, D): one forward pass.
 
-    With the gates of step t (PyTorch's order i, f, g, o; W_hh's blocks W_i, W_f, W_g, W_o) and
-    c_t = f c_{t-1} + i g, h_t = o tanh(c_t):
+    With the gates of step t (PyTorch's order i, f, g, o) and c_t = f c_{t-1} + i g,
+    h_t = o tanh(c_t):
 
     * ``"h_from_c"`` (T, H): dh_t/dc_t = o (1 - tanh^2 c_t), a diagonal;
-    * ``"c_from_c"`` (T, H): dc_t/dc_{t-1} = f, a diagonal;
-    * ``"h_from_h"`` (T, H, H): dh_t/dh_{t-1} through the output gate, c_t held:
-      diag(tanh c_t * o (1 - o)) W_o;
-    * ``"c_from_h"`` (T, H, H): dc_t/dh_{t-1} through the other gates: diag(c_{t-1} f (1 - f)) W_f
-      + diag(g i (1 - i)) W_i + diag(i (1 - g^2)) W_g.
+    * ``"c_from_c"`` (T, H): dc_t/dc_{t-1} = f, a diagonal (h_{t-1} held);
+    * ``"gates"`` (T, 4H): how much each gate's pre-activation moves c_t (blocks i, f, g:
+      g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2)) or h_t with c_t held (block o: tanh c_t o (1 - o));
+    * ``"weight_hh"`` (4H, H): W_hh, which carries h_{t-1} into the pre-activations.
+
+    So dc_t/dh_{t-1} = sum over i, f, g of diag(gates block) W_hh block, and dh_t/dh_{t-1} with c_t
+    held = diag(gates_o) W_o.
     """
     lstm.forward(x[None])
     gates = {k: v[0] for k, v in lstm.gate_values.items()}              # each (T, H)
     i, f, g, o, c = (gates[k] for k in "ifgoc")
     c_prev = np.concatenate([np.zeros_like(c[:1]), c[:-1]])              # c_0 = 0
     tanh_c = np.tanh(c)
-    W_i, W_f, W_g, W_o = np.split(lstm.params["weight_hh_l0"], 4)        # each (H, H)
-    # diag(v) W for every step at once: v (T, H) -> (T, H, 1) scales the rows of W (H, H)
     return {"h_from_c": o * (1.0 - tanh_c ** 2), "c_from_c": f,
-            "h_from_h": (tanh_c * o * (1.0 - o))[:, :, None] * W_o,
-            "c_from_h": ((c_prev * f * (1.0 - f))[:, :, None] * W_f + (g * i * (1.0 - i))[:, :, None] * W_i
-                         + (i * (1.0 - g ** 2))[:, :, None] * W_g)}
+            "gates": np.concatenate([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g ** 2),
+                                     tanh_c * o * (1.0 - o)], axis=1),
+            "weight_hh": lstm.params["weight_hh_l0"].copy()}
 
 
 def lstm_gradient_norms(jacobians: dict[str, np.ndarray], T: int) -> dict[str, np.ndarray]:
@@ -101,10 +101,11 @@ def lstm_gradient_norms(jacobians: dict[str, np.ndarray], T: int) -> dict[str, n
     dh, dc = np.eye(H), np.zeros((H, H))      # dh_T/dh_T and dh_T/dc_T with h_T held
     grads_h, grads_c = np.empty((T, H, H)), np.empty((T, H, H))
     for t in range(T - 1, -1, -1):
-        dc = dc + dh * jacobians["h_from_c"][t]              # + the path through h_t = o tanh(c_t)
+        dc = dc + dh * jacobians["h_from_c"][t]       # + the path through h_t = o tanh(c_t)
         grads_h[t], grads_c[t] = dh, dc
-        dh = dh @ jacobians["h_from_h"][t] + dc @ jacobians["c_from_h"][t]   # dh_T/dh_{t-1}
-        dc = dc * jacobians["c_from_c"][t]                                   # dh_T/dc_{t-1}, h_{t-1} held
+        # back through the gates' pre-activations to h_{t-1}: i, f, g act through c_t, o through h_t
+        dh = (np.concatenate([dc, dc, dc, dh], axis=1) * jacobians["gates"][t]) @ jacobians["weight_hh"]
+        dc = dc * jacobians["c_from_c"][t]            # dh_T/dc_{t-1}, h_{t-1} held
     return {"h": np.linalg.norm(grads_h, ord=2, axis=(1, 2)), "c": np.linalg.norm(grads_c, ord=2, axis=(1, 2))}
 
 
