@@ -181,17 +181,53 @@ def test_train_bpe_solution_learns_the_packages_merges_on_a_real_text():
 
 @pytest.mark.parametrize("mistake, words", [
     (dict(weighted=False), "counted each distinct chunk once"),
-    (dict(recount=False), "counts were never redone"),
+    (dict(recount=False), "your counts never see the merged chunks"),
     (dict(update=False), "counted the original chunks again"),
     (dict(merge="first_only"), "merged only the first occurrence"),
     (dict(merge="overlap"), "both overlapping (a, a) pairs"),
     (dict(merge="right_to_left"), "merged from the right"),
     (dict(merge="keep_second"), "second token is still there"),
+    (dict(keep_order=False), "no longer in their original order"),
 ])
 def test_train_bpe_names_each_typical_mistake(mistake, words):
     passed, message = _verdict(ex.train_bpe, ex._bpe_variant(**mistake))
     assert not passed and words in message, message
     assert "train_bpe.solution()" in message and "counts.get" not in message   # a nudge, not the fix
+
+
+def _bpe_in_place_changed_only(chunks, num_merges):
+    """Correct merging, but only the chunks holding the pair are rewritten in place (moved to the end)."""
+    merges = {}
+    for step in range(num_merges):
+        counts = pair_counts(chunks)
+        pair = max(counts, key=counts.get)
+        merges[pair] = 256 + step
+        for ids in list(chunks):
+            if pair in zip(ids, ids[1:]):
+                chunks[tuple(merge_pair(list(ids), pair, 256 + step))] = chunks.pop(ids)
+    return merges
+
+
+def _bpe_recounts_the_original_chunks(chunks, num_merges):
+    """Counts every step, but the chunks it counts are never the merged ones (a merged pair is skipped)."""
+    merges = {}
+    for step in range(num_merges):
+        counts = pair_counts(chunks)
+        for pair in merges:
+            del counts[pair]
+        pair = max(counts, key=counts.get)
+        merges[pair] = 256 + step
+        merged = {tuple(merge_pair(list(ids), pair, 256 + step)): n for ids, n in chunks.items()}  # never used
+    return merges
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_bpe_in_place_changed_only, "merges are right until a tie: you rewrote the chunks that hold the pair in place"),
+    (_bpe_recounts_the_original_chunks, "your counts never see the merged chunks"),
+])
+def test_train_bpe_names_mistakes_written_as_a_learner_would(answer, words):
+    passed, message = _verdict(ex.train_bpe, answer)
+    assert not passed and words in message, message
 
 
 @pytest.mark.parametrize("tie", ["last", "smallest", "largest"])
@@ -239,6 +275,7 @@ def test_train_bpe_generic_nudges():
      "one of yours is ('101', 115): 256"),
     (lambda c, m: {(a,): i for (a, b), i in ex._bpe_reference(c, m).items()}, "pair of token ids"),
     (lambda c, m: c[None], "your code raised KeyError"),
+    (lambda c, m: None, "returned None: does it end without `return merges`?"),
     (not_attempted, "not attempted"),
 ])
 def test_train_bpe_names_form_mistakes(wrong, words):

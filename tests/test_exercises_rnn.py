@@ -236,6 +236,7 @@ def _from_ones(dout, ids, num_embeddings):
     (ex._mean_per_id, "the mean of its id's gradients"),
     (lambda d, i, v: -solutions.embedding_backward(d, i, v), "wrong sign"),
     (lambda d, i, v: solutions.embedding_backward(d, i, v)[:-1], "shape (7, 4), expected (8, 4)"),
+    (lambda d, i, v: np.add.at(np.zeros((v, d.shape[-1])), i, d), "returned None: does it end without `return dW`?"),
     (_not_attempted, "not attempted"),
 ])
 def test_embedding_backward_names_typical_mistakes(capsys, wrong, words):

@@ -217,8 +217,9 @@ def _merge_variant(ids, pair, new_id, how):
     return tuple(out)
 
 
-def _bpe_variant(*, weighted=True, tie="first", merge="all", recount=True, update=True):
-    """A BPE training loop with one typical mistake switched on."""
+def _bpe_variant(*, weighted=True, tie="first", merge="all", recount=True, update=True, keep_order=True):
+    """A BPE training loop with one typical mistake switched on (keep_order=False: the chunks that
+    changed are rewritten in place, ``chunks[new] = chunks.pop(old)``, which moves them to the end)."""
 
     def wrong(chunks, num_merges):
         table = dict(getattr(chunks, "original", chunks.items()))
@@ -235,6 +236,9 @@ def _bpe_variant(*, weighted=True, tie="first", merge="all", recount=True, updat
             pair = {"first": tied[0], "last": tied[-1], "smallest": min(tied), "largest": max(tied)}[tie]
             merges[pair] = 256 + step
             merged = {_merge_variant(ids, pair, 256 + step, merge): c for ids, c in table.items()}
+            if not keep_order:
+                merged = {**{ids: c for ids, c in merged.items() if ids in table},
+                          **{ids: c for ids, c in merged.items() if ids not in table}}
             table = merged if update else table
         return merges
 
@@ -243,6 +247,8 @@ def _bpe_variant(*, weighted=True, tie="first", merge="all", recount=True, updat
 
 def _as_merge_list(got):
     """The learner's merges as [((a, b), new_id), ...], or a string saying what is wrong with their form."""
+    if got is None:
+        return "your function returned None: does it end without `return merges`?"
     if not isinstance(got, dict):
         return (f"return the merges as a dict {{(a, b): new_id}} in the order learned (the cells after the "
                 f"exercise look pairs up in it); you returned a {type(got).__name__}.")
@@ -299,7 +305,7 @@ def _bpe_compare(got, want, case):
     if counts[yours] == counts[theirs]:
         return (f"{where}: {_token_words(yours, spelled)} and {_token_words(theirs, spelled)} occur equally often "
                 f"({counts[theirs]} times); on a tie the package takes the pair counted first (the chunks in their "
-                f"order, each read left to right), here {_token_words(theirs, spelled)}.")
+                f"original order, each read left to right), here {_token_words(theirs, spelled)}.")
     if counts[yours] == 0:
         return (f"{where}: you merged {_token_words(yours, spelled)}, a pair that does not occur in the chunks "
                 f"after the merges before it.")
@@ -311,8 +317,8 @@ _BPE_MISTAKES = [
     (_bpe_variant(weighted=False),
      "you counted each distinct chunk once: a chunk that occurs n times in the text holds its pairs n times."),
     (_bpe_variant(recount=False),
-     "your pairs are the most frequent pairs of the text before any merge: the counts were never redone, so a "
-     "merged token never takes part in a later merge."),
+     "your pairs are the most frequent pairs of the text before any merge, in that order: your counts never "
+     "see the merged chunks, so a merged token never takes part in a later merge."),
     (_bpe_variant(update=False),
      "you merged the pair but counted the original chunks again: each step must count the merged chunks."),
     (_bpe_variant(merge="first_only"),
@@ -324,6 +330,10 @@ _BPE_MISTAKES = [
      "in a run like 'aaa' you merged from the right ('a' + 'aa'); the package scans left to right."),
     (_bpe_variant(merge="keep_second"),
      "after a merge the pair's second token is still there: the new token replaces both."),
+    (_bpe_variant(keep_order=False),
+     "your merges are right until a tie: you rewrote the chunks that hold the pair in place "
+     "(chunks[new] = chunks.pop(old) moves a chunk to the end of the dict), so your chunks are no longer in "
+     "their original order, and a tie went to another pair than the package's first counted one."),
 ]
 
 
