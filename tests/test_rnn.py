@@ -382,6 +382,23 @@ def test_errors_name_what_was_expected(cls):
         cls(0, 4)
 
 
+def test_lstm_gate_values_and_state_grads_belong_to_the_last_pass():
+    layer = LSTM(3, 4)
+    with pytest.raises(RuntimeError, match=r"gate_values: run forward\(x\) first"):
+        layer.gate_values
+    with pytest.raises(RuntimeError, match=r"state_grads: run forward\(x\) and backward\(dout\) first"):
+        layer.state_grads
+    layer.forward(np.ones((2, 5, 3)))
+    assert {k: v.shape for k, v in layer.gate_values.items()} == {k: (2, 5, 4) for k in "ifgoc"}
+    with pytest.raises(RuntimeError, match="backward"):
+        layer.state_grads  # forward alone: no gradients yet
+    layer.backward(np.ones((2, 5, 4)))
+    assert {k: v.shape for k, v in layer.state_grads.items()} == {"h": (2, 5, 4), "c": (2, 5, 4)}
+    layer.forward(np.ones((2, 5, 3)))
+    with pytest.raises(RuntimeError, match="backward"):
+        layer.state_grads  # those were the previous pass's
+
+
 def test_state_errors():
     lstm, rnn = LSTM(3, 4), RNN(3, 4)
     x = np.zeros((2, 5, 3))
