@@ -10,12 +10,19 @@
    landing page, the executed notebooks, and ``_config.yml`` / ``_toc.yml`` made from
    ``nncourse.config`` (the four parts, the one repository URL for the Binder / Colab / download
    buttons). Each widget's live controls, which a static page cannot run, become a short note
-   ("run it to interact"); the PNG under them - the widget's initial picture, which the widget
-   base leaves in the output - stays. Links to files of the repository that are not pages point
-   to GitHub, and remote badge images become plain links (the site must show no image it cannot
-   serve itself).
+   ("run it to interact") followed by the widget's status line (read from the saved widget
+   state); the PNG under them - the picture the widget showed, which the widget base leaves in
+   the output - stays, and a standalone HTML widget (a box of sampled text) shows its saved HTML.
+   Progress bars (tqdm's widgets) are dropped: the line printed after them says how training
+   went. Links to files of the repository that are not pages point to GitHub, and remote badge
+   images become small badge-styled links (the site must show no image it cannot serve itself).
 3. **Jupyter Book** (version 1, Sphinx; see the README for why not the MyST-based version 2)
    builds the HTML with Sphinx's warnings as errors, so a missing reference or image fails the build.
+   Library warnings a notebook writes to stderr are left out of the pages (they are noise on a
+   static page, and name the build machine's paths); long output lines wrap (book/static/nncourse.css).
+   The site's own files go in ``_assets/`` of the book sources, not ``_static/``: Jupyter Book adds
+   a <script> tag for every .js file under ``_static/``, which would load all of MathJax's ~50
+   component files on every page.
 
 ``tests/site_check.py`` then opens the built site in Chromium (``.ci/run`` runs both).
 """
@@ -25,6 +32,7 @@ import argparse
 import concurrent.futures
 import copy
 import hashlib
+import html
 import json
 import os
 import re
@@ -43,6 +51,9 @@ NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "artifacts" / "executed"
 OUT = ROOT / "artifacts" / "book"
 STATIC = Path(__file__).resolve().parent / "static"
+# The book sources' folder for STATIC and MathJax (served as _static/ all the same). Not "_static":
+# Jupyter Book would add a <script> tag for every .js file under a source folder of that name.
+ASSETS = "_assets"
 # MathJax, served by the site itself (no CDN: the pages render their math offline, and the browser
 # check can see a TeX error). From the npm registry, once, into artifacts/npm/.
 MATHJAX = "mathjax@3.2.2"
@@ -50,9 +61,16 @@ NPM_PREFIX = ROOT / "artifacts" / "npm"
 MATHJAX_PARTS = ["tex-chtml.js", "input", "output", "ui", "a11y", "sre", "adaptors"]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-WIDGET_NOTE = ('<p class="nncourse-widget-note">&#9654; <b>Interactive widget</b>: its controls run only '
-               'in a live notebook. The picture below is its initial state; run the notebook '
-               '(the launch button at the top of the page: Binder or Colab) to interact.</p>')
+WIDGET_NOTE = ('<p class="nncourse-widget-note">&#9654; <b>Interactive widget</b>: its controls work only '
+               'in a running notebook; below is what it showed when this page was built. Run the '
+               'notebook (the launch button at the top of the page: Binder or Colab) to interact.</p>')
+PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel"}
+TQDM_TEXT = re.compile(r"\d+%\|")  # a progress bar's text: "training:  40%|####      | 72/180 ..."
+TEXT_MODELS = {"HTMLModel": True, "HTMLMathModel": True, "LabelModel": False}  # model -> value is HTML
+# Printed text wraps on the site (nncourse.css), except a cell's whose printout has columns (3 lines
+# or more with a run of spaces between words): the site marks it with this tag, and it scrolls instead
+COLUMNS_TAG = "nncourse-columns"
+COLUMN_GAP = re.compile(r"\S {2,}\S")
 # [![alt](image)](target) with a remote image, and any other Markdown link or image
 REMOTE_BADGE = re.compile(r"\[!\[([^\]]*)\]\((https?://[^)\s]+)\)\]\(([^)\s]+)\)")
 LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
@@ -98,7 +116,8 @@ def rewrite_links(markdown: str, page_dir: str, pages: set[str]) -> str:
     """Links for the site: pages stay relative, other repository files go to GitHub, and remote
     badge images become plain links. ``page_dir`` is the page's folder relative to the repository
     root; ``pages`` the repository paths that are pages of the book."""
-    markdown = REMOTE_BADGE.sub(lambda m: f"[{m.group(1)}]({m.group(3)})", markdown)
+    markdown = REMOTE_BADGE.sub(lambda m: f'<a class="nncourse-badge" href="{html.escape(m.group(3))}">'
+                                          f'{html.escape(m.group(1))}</a>', markdown)
 
     def link(match: re.Match) -> str:
         bang, text, target = match.groups()
@@ -117,10 +136,56 @@ def rewrite_links(markdown: str, page_dir: str, pages: set[str]) -> str:
     return LINK.sub(link, markdown)
 
 
+def _html_output(text_html: str, text_plain: str) -> dict:
+    return {"output_type": "display_data", "metadata": {}, "data": {"text/html": text_html, "text/plain": text_plain}}
+
+
+def _model(state: dict, ref: str) -> dict:
+    """The saved model a view or a child reference (``IPY_MODEL_<id>``) names; {} if it was not saved."""
+    return state.get(ref.removeprefix("IPY_MODEL_"), {})
+
+
+def _text_of(model: dict) -> str:
+    """The HTML a text widget (HTML, HTMLMath, Label) shows; '' for any other model."""
+    name, value = model.get("model_name"), model.get("state", {}).get("value")
+    if name not in TEXT_MODELS or not isinstance(value, str) or not value.strip():
+        return ""
+    return value if TEXT_MODELS[name] else html.escape(value)
+
+
+def is_progress_bar(view: dict, state: dict) -> bool:
+    """A tqdm progress bar: a box with a progress child (or, without a saved state, its text)."""
+    model = _model(state, view["data"][WIDGET_VIEW]["model_id"])
+    if model:
+        children = model.get("state", {}).get("children", [])
+        return any(_model(state, child).get("model_name") in PROGRESS_MODELS for child in children)
+    return bool(TQDM_TEXT.search("".join(view["data"].get("text/plain", ""))))
+
+
+def widget_outputs(view: dict, state: dict, noted: bool) -> list[dict]:
+    """What the site shows for one widget view: the note (unless the cell has one already), then the
+    text the widget showed - the status lines of a box of controls, or a text widget's own HTML."""
+    model = _model(state, view["data"][WIDGET_VIEW]["model_id"])
+    text = _text_of(model)
+    if text:  # a text widget on its own (e.g. the sampled text under a sampling widget)
+        return [_html_output(f'<div class="nncourse-widget-text">{text}</div>', "[text of an interactive widget]")]
+    outputs = [] if noted else [_html_output(WIDGET_NOTE, "[interactive widget: run the notebook]")]
+    lines = [_text_of(_model(state, child)) for child in model.get("state", {}).get("children", [])]
+    if any(lines):
+        outputs.append(_html_output("".join(f'<div class="nncourse-widget-status">{line}</div>' for line in lines if line),
+                                    "[status of an interactive widget]"))
+    return outputs
+
+
+def has_columns(text: str) -> bool:
+    """True for a printout laid out in columns (a table), which wrapping its lines would scramble."""
+    return sum(1 for line in text.splitlines() if COLUMN_GAP.search(line.strip())) >= 3
+
+
 def for_the_site(notebook: dict, pages: set[str]) -> dict:
     """A copy of an executed notebook as the site shows it (see the module docstring, step 2)."""
     notebook = copy.deepcopy(notebook)
-    notebook["metadata"].pop("widgets", None)
+    state = notebook["metadata"].pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in notebook["cells"]:
         if cell["cell_type"] == "markdown":
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -132,14 +197,17 @@ def for_the_site(notebook: dict, pages: set[str]) -> dict:
             data = output.get("data", {})
             data.pop(WIDGET_STATE, None)
             if WIDGET_VIEW in data:
-                if not noted:  # one note per cell, where its first widget was
-                    outputs.append({"output_type": "display_data", "metadata": {},
-                                    "data": {"text/html": WIDGET_NOTE,
-                                             "text/plain": "[interactive widget: run the notebook]"}})
-                    noted = True
+                if not is_progress_bar(output, state):
+                    shown = widget_outputs(output, state, noted)
+                    noted = noted or any(WIDGET_NOTE in o["data"]["text/html"] for o in shown)  # one note per cell
+                    outputs += shown
                 continue
             outputs.append(output)
         cell["outputs"] = outputs
+        printed = ["".join(o["text"]) if isinstance(o["text"], list) else o["text"]
+                   for o in outputs if o.get("output_type") == "stream"]
+        if any(has_columns(text) for text in printed):
+            cell.setdefault("metadata", {}).setdefault("tags", []).append(COLUMNS_TAG)
     return notebook
 
 
@@ -160,20 +228,31 @@ def mathjax_folder() -> Path | None:
 def book_config(local_mathjax: bool = True) -> dict:
     org_repo = config.REPO_URL.removeprefix("https://github.com/")
     return {
-        "title": "nncourse: neural networks, from scratch and at scale",
+        "title": "nncourse",  # the sidebar's heading and every tab's suffix; the landing page gives the full name
         "author": "the nncourse contributors",
-        "copyright": "MIT licence",
+        "copyright": "the nncourse contributors",  # not shown (html_show_copyright): the footer names the licence
         "only_build_toc_files": True,
         "execute": {"execute_notebooks": "off"},  # executed in step 1
         "repository": {"url": config.REPO_URL, "branch": config.REPO_BRANCH, "path_to_book": ""},
         "launch_buttons": {"notebook_interface": "jupyterlab", "binderhub_url": "https://mybinder.org",
                            "colab_url": "https://colab.research.google.com"},
-        "html": {"favicon": "_static/favicon.svg", "use_repository_button": True, "use_issues_button": False, "use_edit_page_button": False,
-                 "home_page_in_navbar": True, "extra_footer": f"Source: <a href=\"{config.REPO_URL}\">{org_repo}</a>"},
+        "html": {"favicon": f"{ASSETS}/favicon.svg", "use_repository_button": True, "use_issues_button": False,
+                 "use_edit_page_button": False, "home_page_in_navbar": True,
+                 "extra_footer": f"MIT licence &middot; source: <a href=\"{config.REPO_URL}\">{org_repo}</a>"},
         "parse": {"myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence"]},
         "sphinx": {"recursive_update": True,  # merge these into Jupyter Book's own settings
-                   "config": {"myst_heading_anchors": 3, "html_static_path": ["_static"],
+                   "config": {"myst_heading_anchors": 3, "html_static_path": [ASSETS],
                               "html_css_files": ["nncourse.css"], "nb_merge_streams": True,
+                              "html_show_copyright": False,
+                              # $$...$$ inside a paragraph (no blank line before it) is display math, as
+                              # in JupyterLab; without this the dollars are left on the page as text
+                              "myst_dmath_double_inline": True,
+                              # library warnings on stderr (a deprecation, a missing optional package)
+                              # are noise on a static page; the notebooks' own messages go to stdout
+                              "nb_output_stderr": "remove",
+                              # \text{fan\_in}: TeX escapes inside \text, as JupyterLab renders them
+                              "mathjax3_config": {"loader": {"load": ["[tex]/textmacros"]},
+                                                  "tex": {"packages": {"[+]": ["textmacros"]}}},
                               "html_context": {"default_mode": "light"},  # the theme's template variable
                               **({"mathjax_path": "mathjax/tex-chtml.js"} if local_mathjax else {})}},
     }
@@ -198,13 +277,13 @@ def write_sources(src: Path) -> None:
         executed = json.loads((EXECUTED / f"{name}.ipynb").read_text(encoding="utf-8"))
         (src / "notebooks" / f"{name}.ipynb").write_text(json.dumps(for_the_site(executed, pages), indent=1),
                                                          encoding="utf-8")
-    shutil.copytree(STATIC, src / "_static")
+    shutil.copytree(STATIC, src / ASSETS)
     mathjax = mathjax_folder()
     if mathjax is not None:
-        (src / "_static" / "mathjax").mkdir()
+        (src / ASSETS / "mathjax").mkdir()
         for part in MATHJAX_PARTS:
             copy_part = shutil.copytree if (mathjax / part).is_dir() else shutil.copy2
-            copy_part(mathjax / part, src / "_static" / "mathjax" / part)
+            copy_part(mathjax / part, src / ASSETS / "mathjax" / part)
     (src / "_config.yml").write_text(yaml.safe_dump(book_config(local_mathjax=mathjax is not None), sort_keys=False, allow_unicode=True),
                                      encoding="utf-8")
     (src / "_toc.yml").write_text(yaml.safe_dump(book_toc(), sort_keys=False, allow_unicode=True),

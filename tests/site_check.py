@@ -11,7 +11,9 @@ every notebook page of the table of contents:
 * every link that stays on the site resolves: the file exists, and an ``#anchor`` names an element;
 * each notebook page's launch buttons carry exactly ``nncourse.config``'s Binder and Colab
   addresses of that notebook, and its download link serves the executed notebook;
-* each notebook whose code shows widgets shows the "run it to interact" note with a picture after it.
+* each notebook whose code shows widgets shows the "run it to interact" note, and every note has the
+  widget's picture after it in its cell (a note over nothing - a progress bar's - would be nonsense);
+* no formula is left as raw TeX, and no page shows a stderr stream (library warnings are left out).
 
 Screenshots of the landing page and a page with a widget picture go to ``artifacts/site-screenshots/``.
 """
@@ -75,6 +77,7 @@ EXTRA = """() => ({
     launch: Array.from(document.querySelectorAll(".dropdown-launch-buttons a[href]"), a => a.href),
     downloads: Array.from(document.querySelectorAll(".dropdown-download-buttons a[href$='.ipynb']"), a => a.href),
     widget_notes: document.querySelectorAll(".nncourse-widget-note").length,
+    stderr: Array.from(document.querySelectorAll(".cell_output .stderr"), e => e.textContent.slice(0, 200)),
     // notes followed by a picture in the same cell's outputs (the widget's initial state)
     notes_with_picture: Array.from(document.querySelectorAll(".nncourse-widget-note")).filter(note => {
         const cell = note.closest(".cell_output"); if (!cell) return false;
@@ -150,7 +153,13 @@ def test_widget_pictures_have_the_note(reports, name):
         assert extra["widget_notes"] == 0
         return
     assert extra["widget_notes"] >= 1, "a notebook with widgets shows no 'run it to interact' note"
-    assert extra["notes_with_picture"] >= 1, "no widget note is followed by its picture"
+    assert extra["notes_with_picture"] == extra["widget_notes"], \
+        f"{extra['widget_notes'] - extra['notes_with_picture']} widget note(s) with no picture after them in their cell"
+
+
+def test_no_stderr_on_the_pages(reports):
+    shown = {name: report.extra["stderr"] for name, report in reports.items() if report.extra["stderr"]}
+    assert not shown, shown
 
 
 def test_screenshots(site, page):

@@ -3,7 +3,8 @@
 :class:`Site` serves a folder on loopback; :func:`inspect_page` opens one page in a Playwright page
 and reports what a reader would meet: the HTTP status, images that did not load (or that come from
 another host, which the site cannot promise), requests that failed (a script from a CDN offline),
-console errors, the formulas MathJax typeset and any TeX it could not read, and every link on the page;
+console errors, the formulas MathJax typeset, any TeX it could not read and any TeX it never saw (a
+``$`` or a ``\\command`` left in the prose: math the Markdown parser did not recognise), and every link on the page;
 :func:`broken_links` then follows each link that stays on the site - the file must exist and an
 ``#anchor`` must name an element of the target page.
 """
@@ -68,6 +69,7 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)  # scripts, styles, fonts... that did not come
     math: int = 0                                             # formulas MathJax typeset
     math_errors: list[str] = field(default_factory=list)      # TeX that MathJax could not read
+    raw_tex: list[str] = field(default_factory=list)          # TeX left as text in the prose
     links: list[str] = field(default_factory=list)           # absolute hrefs of every <a>
     extra: object = None                                      # what the caller's ``extra`` script returned
 
@@ -80,11 +82,24 @@ class PageReport:
         found += [f"{self.url}: console error: {text}" for text in self.console_errors]
         found += [f"{self.url}: request failed: {text}" for text in self.failed_requests]
         found += [f"{self.url}: TeX error: {text}" for text in self.math_errors]
+        found += [f"{self.url}: TeX left as text (not typeset): {text!r}" for text in self.raw_tex]
         return found
 
 
 _IMAGES = """() => Array.from(document.images).map(img => ({src: img.currentSrc || img.src,
                                                         loaded: img.complete && img.naturalWidth > 0}))"""
+# Prose text (not code, not output, not typeset math) with a dollar that is no price ($5) or a TeX
+# command: what is left of a formula the Markdown parser did not take for math
+_RAW_TEX = """() => {
+    const found = [], root = document.querySelector("main") || document.body;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+        if (node.parentElement.closest("pre, code, script, style, mjx-container, .cell_output, .output")) continue;
+        const match = node.textContent.match(/.{0,30}(\\$(?!\\d)|\\\\[a-zA-Z]+).{0,30}/s);
+        if (match) found.push(match[0].replace(/\\s+/g, " "));
+    }
+    return found;
+}"""
 
 
 def inspect_page(page, url: str, extra: str | None = None) -> PageReport:
@@ -115,6 +130,7 @@ def inspect_page(page, url: str, extra: str | None = None) -> PageReport:
                                        e => e.getAttribute("data-mjx-error") || e.textContent)};
         }""")
         images = page.evaluate(_IMAGES)
+        raw_tex = page.evaluate(_RAW_TEX)
         links = page.eval_on_selector_all("a[href]", "anchors => anchors.map(a => a.href)")
         extra_result = page.evaluate(extra) if extra else None
     finally:
@@ -124,7 +140,7 @@ def inspect_page(page, url: str, extra: str | None = None) -> PageReport:
     origin = urllib.parse.urlsplit(url)[:2]
     report = PageReport(url=url, status=response.status if response else None, images=len(images),
                         console_errors=errors, failed_requests=failed, links=links,
-                        math=math["count"], math_errors=math["errors"], extra=extra_result)
+                        math=math["count"], math_errors=math["errors"], raw_tex=raw_tex, extra=extra_result)
     for image in images:
         if urllib.parse.urlsplit(image["src"])[:2] != origin and not image["src"].startswith("data:"):
             report.remote_images.append(image["src"])

@@ -65,30 +65,80 @@ def test_links_pages_stay_files_go_to_github_badges_become_links():
     assert "[notebook 3](03_backpropagation.ipynb#the-chain-rule)" in out
     assert f"[the code]({config.REPO_URL}/blob/{config.REPO_BRANCH}/nncourse/rnn.py#L10)" in out
     assert "[a section](#above)" in out and "[docs](https://pytorch.org)" in out
-    assert "[Open In Colab](https://colab.example/x)" in out and "colab-badge.svg" not in out
+    assert '<a class="nncourse-badge" href="https://colab.example/x">Open In Colab</a>' in out
+    assert "colab-badge.svg" not in out
     readme = build.rewrite_links("[Start](notebooks/00_start_here.ipynb), [env](environment.yml)", "", PAGES)
     assert readme == f"[Start](notebooks/00_start_here.ipynb), [env]({config.REPO_URL}/blob/main/environment.yml)"
     with pytest.raises(ValueError, match="image 'figures/x.png' is not a page"):
         build.rewrite_links("![a figure](figures/x.png)", "notebooks", PAGES)
 
 
+def _view(model_id: str, text: str) -> dict:
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"application/vnd.jupyter.widget-view+json": {"model_id": model_id, "version_major": 2},
+                     "text/plain": text}}
+
+
+def _model(name: str, **state) -> dict:
+    return {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state}
+
+
 def test_widget_controls_become_one_note_and_the_picture_stays():
     png = {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBOR...", "text/plain": "<Figure>"}}
-    view = {"output_type": "display_data", "metadata": {},
-            "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2},
-                     "text/plain": "VBox(...)"}}
-    notebook = {"metadata": {"widgets": {"state": {}}}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+    view, unsaved = _view("abc", "VBox(...)"), _view("gone", "VBox(...)")
+    state = {"abc": _model("VBoxModel", children=["IPY_MODEL_slider", "IPY_MODEL_status", "IPY_MODEL_empty"]),
+             "slider": _model("FloatSliderModel", value=0.5, description="rate"),
+             "status": _model("HTMLModel", value="rate 0.5: <b>converges</b>"),
+             "empty": _model("HTMLModel", value="")}
+    notebook = {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}},
+                "nbformat": 4, "nbformat_minor": 5, "cells": [
         {"cell_type": "code", "source": "w = Widget()\nw", "metadata": {}, "execution_count": 1,
-         "outputs": [view, png, view]},
+         "outputs": [view, png, unsaved]},
         {"cell_type": "code", "source": "plot()", "metadata": {}, "execution_count": 2, "outputs": [png]},
+        {"cell_type": "code", "source": "Widget()", "metadata": {}, "execution_count": 3, "outputs": [unsaved, png]},
         {"cell_type": "markdown", "source": "[code](../nncourse/x.py)", "metadata": {}}]}
     site = build.for_the_site(notebook, PAGES)
-    first, second, prose = site["cells"]
-    assert [list(o["data"]) for o in first["outputs"]] == [["text/html", "text/plain"], ["image/png", "text/plain"]]
-    assert "run the notebook" in first["outputs"][0]["data"]["text/html"]
+    first, second, third, prose = site["cells"]
+    html = [output["data"].get("text/html", "") for output in first["outputs"]]
+    # one note per cell (the second widget of the cell adds none), the status line the widget showed
+    # (not its slider, not its empty line), then the picture
+    assert [list(o["data"]) for o in first["outputs"]] == [["text/html", "text/plain"]] * 2 + [["image/png", "text/plain"]]
+    assert "run the notebook" in html[0].lower() and html[1] == '<div class="nncourse-widget-status">rate 0.5: <b>converges</b></div>'
     assert second["outputs"] == [png] and "widgets" not in site["metadata"]
+    assert third["outputs"][0]["data"]["text/html"] == build.WIDGET_NOTE and third["outputs"][1] == png  # no saved state
     assert prose["source"].startswith(f"[code]({config.REPO_URL}/blob/")
-    assert notebook["cells"][0]["outputs"] == [view, png, view]  # the input is not modified
+    assert notebook["cells"][0]["outputs"] == [view, png, unsaved]  # the input is not modified
+
+
+def test_progress_bars_are_dropped_and_text_widgets_show_their_text():
+    bar, unsaved_bar = _view("bar", "training:   0%|          | 0/180 [00:00<?, ?batch/s]"), _view("gone", " 40%|####  | 4/10")
+    samples, label = _view("samples", "HTML(value=...)"), _view("label", "Label(value=...)")
+    state = {"bar": _model("HBoxModel", children=["IPY_MODEL_desc", "IPY_MODEL_progress"]),
+             "desc": _model("HTMLModel", value="training: 100%"), "progress": _model("FloatProgressModel", value=180.0),
+             "samples": _model("HTMLModel", value="<pre>The cat sat</pre>"), "label": _model("LabelModel", value="a < b")}
+    printed = {"output_type": "stream", "name": "stdout", "text": "10 epochs in 6.4 s\n"}
+    notebook = {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}},
+                "nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "code", "source": "fit()", "metadata": {}, "execution_count": 1, "outputs": [bar, unsaved_bar, printed]},
+        {"cell_type": "code", "source": "sample()", "metadata": {}, "execution_count": 2, "outputs": [samples, label]}]}
+    fitted, sampled = build.for_the_site(notebook, PAGES)["cells"]
+    assert fitted["outputs"] == [printed]  # no note: a progress bar is no widget to play with
+    assert [o["data"]["text/html"] for o in sampled["outputs"]] == [
+        '<div class="nncourse-widget-text"><pre>The cat sat</pre></div>',
+        '<div class="nncourse-widget-text">a &lt; b</div>']  # a label's value is text, not HTML
+
+
+def test_a_printout_in_columns_is_tagged_so_it_does_not_wrap():
+    table = "method      top 1   top 2\nsaliency    0.91    0.88\nocclusion   0.75    0.70\n"
+    prose = "✗ mse: you averaged the errors without squaring them  (test case 1 of 3)\n  More help: hint()\n"
+    notebook = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "code", "source": "", "metadata": {}, "execution_count": i + 1,
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}
+        for i, text in enumerate([table, prose, prose * 3])]}
+    tags = [cell["metadata"].get("tags", []) for cell in build.for_the_site(notebook, PAGES)["cells"]]
+    assert tags == [[build.COLUMNS_TAG], [], [build.COLUMNS_TAG]]  # the third: 3 lines with a gap of 2 spaces
+    css = (ROOT / "book" / "static" / "nncourse.css").read_text()
+    assert f".tag_{build.COLUMNS_TAG} " in css
 
 
 def test_a_stale_executed_copy_is_executed_again(tmp_path, monkeypatch):
@@ -114,7 +164,8 @@ def test_pages_workflow_builds_with_the_readme_command_and_deploys():
     build_steps = workflow["jobs"]["build"]["steps"]
     runs = "\n".join(step.get("run", "") for step in build_steps)
     assert 'pip install -e ".[site]"' in runs and "python book/build.py" in runs
-    assert "python book/build.py" in (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())  # a code span may break a line
+    assert 'pip install -e ".[site]" && python book/build.py' in readme
     upload = next(step for step in build_steps if step.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"] == str((build.OUT / "_build" / "html").relative_to(ROOT))
     deploy = workflow["jobs"]["deploy"]
@@ -163,6 +214,7 @@ def test_site_checker_catches_a_broken_site(tmp_path, browser_page):
         '<html><body><img src="ok.png"><img src="missing.png"><img src="http://192.0.2.1/remote.png">'
         '<a href="other.html#there">fine</a><a href="other.html#nowhere">bad anchor</a>'
         '<a href="gone.html">missing page</a><a href="https://example.org/">external, not followed</a>'
+        r'<p>a price, $5, is prose</p><p>a formula the parser missed: $\frac{a}{b}$</p>'
         '<script>console.error("boom")</script></body></html>')
     (tmp_path / "good.html").write_text('<html><body><img src="ok.png"><a href="other.html#there">x</a></body></html>')
     with Site(tmp_path) as site:
@@ -180,3 +232,4 @@ def test_site_checker_catches_a_broken_site(tmp_path, browser_page):
     assert "missing file" in text and "gone.html" in text and "example.org" not in text
     assert "HTTP status 404" in "\n".join(missing.problems())
     assert "request failed: http://192.0.2.1/remote.png" in text
+    assert len(bad.raw_tex) == 1 and "TeX left as text" in text and r"$\frac{a}{b}$" in bad.raw_tex[0]
