@@ -106,7 +106,7 @@ def lstm_step_backward(dh, dc, cache):
 # The same arithmetic as lstm_step_forward / lstm_step_backward in a loop over t (tests/test_rnn.py
 # checks the two against each other and against torch.nn.LSTM), arranged for speed. Inside the
 # loop NumPy costs about a microsecond per call plus the work, and a call on a strided slice (one
-# gate's H columns of an (N, 4H) array) several times as much as on a contiguous one. So:
+# gate's H columns of an (N, 4H) array) two or more times as much as on a contiguous one. So:
 #
 # * column layout, as in the math (z = W h + ...): a step's gates are one (4H, N) array, a column
 #   per sequence of the batch, and each gate is a contiguous (H, N) block of it;
@@ -119,8 +119,9 @@ def lstm_step_backward(dh, dc, cache):
 #   costs about half a tanh;
 # * backward: the local derivatives of all steps at once before the loop; after it, every weight
 #   gradient in one product (4H, T*N) @ (T*N, H + D + 1), and dx in another;
-# * arrays written in place into buffers kept between calls (``work``): fresh arrays of a few MB on
-#   every call cost page faults that can take longer than the arithmetic.
+# * arrays written in place into buffers kept between calls (``work``), rather than fresh arrays of
+#   a few MB on every call, which the operating system may have to map (page fault by page fault)
+#   anew each time.
 
 _FAST_GATES = [3, 0, 1, 2]  # the fast kernels' gate blocks o, i, f, g, as indices into PyTorch's i, f, g, o
 _PYTORCH_GATES = [1, 2, 3, 0]  # and back
