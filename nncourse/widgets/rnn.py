@@ -8,6 +8,11 @@
   LSTM (:class:`nncourse.at_scale.rnn.CharLSTM`) is run in NumPy by :class:`nncourse.rnn.LSTM`
   with the trained weights, and its input, forget and output gates and its cell state are
   shown as heatmaps (units x characters); a slider picks the unit plotted over time below.
+
+Two drawing helpers at the end keep every control's update fast (notebook 08's widgets use them
+too): :class:`StampedTicks` (tick labels stamped from pictures matplotlib draws once) and
+:class:`Backdrop` (repaint only what a control changed - labels, limits - over a saved picture of
+the rest, instead of redrawing the whole figure).
 """
 from __future__ import annotations
 
