@@ -8,7 +8,8 @@ from matplotlib.figure import Figure
 from nncourse.at_scale.rnn import CharLSTM
 from nncourse.rnn import gradient_through_time
 from nncourse.text import CharVocab
-from nncourse.widgets.rnn import CEILING, FLOOR, GradientThroughTime, LSTMGateViewer, StampedTicks, _char_label
+from nncourse.widgets.drawing import StampedTicks
+from nncourse.widgets.rnn import CEILING, FLOOR, GradientThroughTime, LSTMGateViewer, _char_label
 
 
 def assert_same_as_full_redraw(widget):

@@ -27,7 +27,7 @@ from ..attention import causal_mask
 from ..plotting import CLASS_COLORS
 from ..transformer import sinusoidal_positional_encoding
 from .base import FigureWidget
-from .rnn import Backdrop, StampedTicks
+from .drawing import Backdrop, StampedTicks
 
 Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
 

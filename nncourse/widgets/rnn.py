@@ -9,29 +9,20 @@
   with the trained weights, and its input, forget and output gates and its cell state are
   shown as heatmaps (units x characters); a slider picks the unit plotted over time below.
 
-Two drawing helpers at the end keep every control's update fast (notebook 08's widgets use them
-too): :class:`StampedTicks` (tick labels stamped from pictures matplotlib draws once) and
-:class:`Backdrop` (repaint only what a control changed - labels, limits - over a saved picture of
-the rest, instead of redrawing the whole figure).
+Their updates stay fast with the drawing helpers of :mod:`nncourse.widgets.drawing`
+(:class:`StampedTicks`, :class:`Backdrop`), which notebook 08's widgets share.
 """
 from __future__ import annotations
 
 import functools
 
 import ipywidgets as widgets
-import matplotlib
 import numpy as np
-from matplotlib.artist import Artist
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
-from matplotlib.ticker import NullLocator
-from matplotlib.transforms import Bbox, IdentityTransform
 
 from ..plotting import CLASS_COLORS
 from ..rnn import LSTM, RNN
 from .base import FigureWidget
+from .drawing import Backdrop, StampedTicks
 
 FLOOR, CEILING = 1e-12, 1e6  # the plot's fixed y range; values beyond are pinned to it
 
@@ -348,178 +339,3 @@ class LSTMGateViewer(FigureWidget):
         forget = self.values["f"][:, u]
         self.unit_title.set_text(f"unit {u}: mean f {forget.mean():.2f} | c from {cell.min():.2f} to {cell.max():.2f} "
                                  f"(drawn ÷ {cell_scale:.2f})")
-
-
-# --- drawing helpers (notebook 08's widgets use them too) -------------------------------------
-
-class StampedTicks(Artist):
-    """The ticks and tick labels of an axes' x or y axis, looking as matplotlib draws them, at a
-    fraction of the cost: each distinct (label, size) is drawn once by matplotlib into a small
-    picture that is kept and then stamped at the pixel nearest to where matplotlib would put it;
-    the tick marks are one Line2D of tick markers (what matplotlib's ticks are made of).
-
-    Laying out a tick label costs about as much as drawing a short line plot; the gate viewer
-    labels every character under five panels (up to 400 labels), and those labels were most of
-    the time a new text took. The axis' own ticks are removed; its label (if any) is placed
-    ``labelpad`` beyond these tick labels, as matplotlib places it. Either call
-    :meth:`set_labels` (one label per position, e.g. the characters of a text) or
-    :meth:`follow_locator` after changing the limits (the numbers matplotlib would have chosen).
-    """
-
-    _stamps: dict = {}   # (label, points, family, dpi, va, ha, color) -> (picture, offset, layout box)
-    _scratch: dict = {}  # dpi -> (a small figure, a text in it): where new stamps are drawn
-
-    def __init__(self, ax, which: str = "x", *, family: str | None = None):
-        super().__init__()
-        if which not in ("x", "y"):
-            raise ValueError(f"which must be 'x' or 'y', got {which!r}")
-        self.ax, self.which, self.family = ax, which, family
-        self.axis = ax.xaxis if which == "x" else ax.yaxis
-        self.locator, self.formatter = self.axis.get_major_locator(), self.axis.get_major_formatter()
-        self.labels: list[str] = []
-        self.positions = np.zeros(0)
-        rc = matplotlib.rcParams
-        self.fontsize = FontProperties(size=rc[f"{which}tick.labelsize"]).get_size_in_points()
-        color = rc[f"{which}tick.labelcolor"]
-        self.color = rc[f"{which}tick.color"] if color == "inherit" else color
-        size = rc[f"{which}tick.major.size"]
-        self.pad_points = size + rc[f"{which}tick.major.pad"]  # ticks point outwards: clear the tick, then pad
-        self.marks = Line2D([], [], linestyle="None", marker=TICKDOWN if which == "x" else TICKLEFT,
-                            markersize=size, markeredgewidth=rc[f"{which}tick.major.width"],
-                            color=rc[f"{which}tick.color"], clip_on=False)
-        self.marks.set_figure(ax.figure)
-        self.set_zorder(2.6)  # over the spines, as the axis' ticks are
-        ax.add_artist(self)
-        self.set_clip_on(False)
-        self.set_in_layout(False)  # tight_layout keeps the room it gave the axis' own labels
-        self.axis.set_major_locator(NullLocator())
-
-    def set_labels(self, labels, fontsize: float | None = None, positions=None) -> None:
-        """``labels`` at ``positions`` (data coordinates; default 0, 1, ..., len(labels) - 1)."""
-        self.labels = [str(label) for label in labels]
-        self.positions = np.arange(len(self.labels), dtype=float) if positions is None else np.asarray(positions, float)
-        if len(self.positions) != len(self.labels):
-            raise ValueError(f"need one position per label: {len(self.labels)} labels, {len(self.positions)} positions")
-        if fontsize is not None:
-            self.fontsize = float(fontsize)
-        self.marks.set_transform(self.ax.get_xaxis_transform("tick1") if self.which == "x"
-                                 else self.ax.get_yaxis_transform("tick1"))
-        zeros = np.zeros_like(self.positions)
-        self.marks.set_data(*((self.positions, zeros) if self.which == "x" else (zeros, self.positions)))
-        self._place_axis_label()
-        self.stale = True
-
-    def follow_locator(self) -> None:
-        """Ticks where the axis' own locator would put them for the current limits, labelled by its
-        formatter (as ``Axis`` does: every tick formatted, those inside the limits kept)."""
-        low, high = sorted(self.axis.get_view_interval())
-        positions = np.asarray(self.locator())
-        labels = self.formatter.format_ticks(positions)
-        slack = 1e-10 * (high - low)
-        inside = (positions >= low - slack) & (positions <= high + slack)
-        self.set_labels([label for label, keep in zip(labels, inside) if keep], positions=positions[inside])
-
-    def _text_transform(self):
-        """(transform to the labels' anchors, vertical alignment, horizontal alignment)."""
-        if self.which == "x":
-            return self.ax.get_xaxis_text1_transform(self.pad_points)
-        return self.ax.get_yaxis_text1_transform(self.pad_points)
-
-    def _anchors(self, transform) -> np.ndarray:
-        """Where each label is anchored, in pixels (n, 2)."""
-        zeros = np.zeros_like(self.positions)
-        return transform.transform(np.column_stack((self.positions, zeros) if self.which == "x"
-                                                   else (zeros, self.positions)))
-
-    def _stamp(self, label: str, dpi: float, va: str, ha: str):
-        """(picture (h, w, 4) bottom row first or None, its offset from the anchor in pixels, the
-        text's layout box relative to the anchor): drawn by matplotlib the first time."""
-        key = (label, self.fontsize, self.family, dpi, va, ha, self.color)
-        if key not in self._stamps:
-            side = 2 * (len(label) + 2) * int(self.fontsize * dpi / 72 + 2)  # room around the anchor
-            figure, text = StampedTicks._scratch.get(dpi, (None, None))
-            if figure is None or figure.bbox.width < side:
-                figure = Figure(figsize=(side / dpi, side / dpi), dpi=dpi)
-                FigureCanvasAgg(figure)
-                text = figure.text(0, 0, "", transform=IdentityTransform())  # positioned in pixels
-                StampedTicks._scratch[dpi] = figure, text
-            anchor = int(figure.bbox.width) // 2
-            text.set(text=label, position=(anchor, anchor), fontsize=self.fontsize, family=self.family,
-                     color=self.color, verticalalignment=va, horizontalalignment=ha)
-            renderer = figure.canvas.get_renderer()
-            renderer.clear()  # transparent: the label alone
-            text.draw(renderer)
-            pixels = np.asarray(renderer.buffer_rgba())
-            box = text.get_window_extent(renderer).translated(-anchor, -anchor)
-            rows, columns = np.nonzero(pixels[..., 3])
-            if len(rows) == 0:  # a space: nothing to stamp, but it takes room
-                self._stamps[key] = (None, (0, 0), box)
-            else:
-                top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
-                picture = pixels[top:bottom, left:right][::-1].copy()
-                self._stamps[key] = (picture, (int(left - anchor), int(pixels.shape[0] - bottom - anchor)), box)
-        return self._stamps[key]
-
-    def _place_axis_label(self) -> None:
-        """Put the axis label where matplotlib would: ``labelpad`` beyond the tick labels' boxes."""
-        if not self.axis.label.get_text():
-            return
-        figure = self.ax.figure
-        transform, va, ha = self._text_transform()
-        boxes = [self._stamp(label, figure.dpi, va, ha)[2].translated(*anchor)
-                 for label, anchor in zip(self.labels, self._anchors(transform))]
-        spine = self.ax.spines["bottom" if self.which == "x" else "left"].get_window_extent()
-        edge, pad, box = Bbox.union([*boxes, spine]), self.axis.labelpad * figure.dpi / 72, self.ax.bbox
-        if self.which == "x":
-            self.axis.set_label_coords(0.5, (edge.y0 - pad - box.y0) / box.height)
-        else:
-            self.axis.set_label_coords((edge.x0 - pad - box.x0) / box.width, 0.5)
-
-    def draw(self, renderer) -> None:
-        if not self.get_visible():
-            return
-        self.marks.draw(renderer)
-        transform, va, ha = self._text_transform()
-        gc = renderer.new_gc()
-        for label, (x, y) in zip(self.labels, self._anchors(transform)):
-            picture, (dx, dy), _ = self._stamp(label, renderer.dpi, va, ha)
-            if picture is not None:
-                renderer.draw_image(gc, round(x) + dx, round(y) + dy, picture)
-        gc.restore()
-        self.stale = False
-
-
-class Backdrop(Artist):
-    """The widget's static picture without ``layer`` (artists that change now and then: tick labels
-    that follow a length or a text), saved once. ``repaint()`` paints it, then the layer, into the
-    widget's cached background (:meth:`FigureWidget.repaint`): new tick labels do not cover the old
-    ones, and this erases them without redrawing the whole figure.
-
-    Every static artist outside the layer must stay as it was when the backdrop was first painted
-    (or call :meth:`forget`); layer artists are painted over everything else static, so a static
-    artist that overlaps one and is drawn after it in a full redraw belongs in the layer too.
-    """
-
-    def __init__(self, widget: FigureWidget, layer):
-        super().__init__()
-        self.widget, self.layer, self._pixels = widget, list(layer), None
-
-    def repaint(self) -> None:
-        if self._pixels is None:
-            canvas, shown = self.widget.fig.canvas, [artist.get_visible() for artist in self.layer]
-            for artist in self.layer:
-                artist.set_visible(False)
-            try:
-                canvas.draw()  # animated artists are left out too
-                self._pixels = canvas.copy_from_bbox(self.widget.fig.bbox)
-            finally:
-                for artist, visible in zip(self.layer, shown):
-                    artist.set_visible(visible)
-        self.widget.repaint(self, *self.layer)
-
-    def forget(self) -> None:
-        """Something static outside the layer changed: capture the backdrop again when next needed."""
-        self._pixels = None
-
-    def draw(self, renderer) -> None:
-        renderer.restore_region(self._pixels)
