@@ -14,13 +14,11 @@ Their updates stay fast with the drawing helpers of :mod:`nncourse.widgets.drawi
 """
 from __future__ import annotations
 
-import functools
-
 import ipywidgets as widgets
 import numpy as np
 
 from ..plotting import CLASS_COLORS
-from ..rnn import LSTM, RNN
+from ..rnn import LSTM, RNN, _one_blas_thread
 from .base import FigureWidget
 from .drawing import Backdrop, StampedTicks
 
@@ -31,15 +29,6 @@ def _orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
     """A random orthogonal matrix (size, size): it rotates without stretching (all singular values 1)."""
     q, r = np.linalg.qr(rng.standard_normal((size, size)))
     return q * np.sign(np.diag(r))  # sign fix: uniformly distributed over rotations
-
-
-@functools.cache
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries: finding them takes milliseconds, so it is
-    done once (``threadpool_limits`` looks again on every call)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def rnn_jacobians(rnn: RNN, x: np.ndarray) -> np.ndarray:
@@ -170,7 +159,7 @@ class GradientThroughTime(FigureWidget):
 
     def update(self):
         T, scale, forget_bias = self.length.value, self.scale.value, self.forget_bias.value
-        with _blas_controller().limit(limits=1, user_api="blas"):  # 32 x 32 matrices: more threads only wait
+        with _one_blas_thread():  # 32 x 32 matrices: more threads only wait
             # Each network's one-step Jacobians over all max_length steps are recomputed only when
             # its weights change (the forget bias is the LSTM's alone); a new length reuses them.
             if self._rnn_jacobians[0] != scale or self._lstm_jacobians[0] != (scale, forget_bias):
