@@ -16,6 +16,8 @@
    Progress bars (tqdm's widgets) are dropped: the line printed after them says how training
    went. Links to files of the repository that are not pages point to GitHub, and remote badge
    images become small badge-styled links (the site must show no image it cannot serve itself).
+   A line beside the Colab badge says the outputs come from quick mode, and the Colab set-up
+   cell, the same in every notebook, is folded.
 3. **Jupyter Book** (version 1, Sphinx; see the README for why not the MyST-based version 2)
    builds the HTML with Sphinx's warnings as errors, so a missing reference or image fails the build.
    Library warnings a notebook writes to stderr are left out of the pages (they are noise on a
@@ -64,6 +66,11 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_NOTE = ('<p class="nncourse-widget-note">&#9654; <b>Interactive widget</b>: its controls work only '
                'in a running notebook; below is what it showed when this page was built. Run the '
                'notebook (the launch button at the top of the page: Binder or Colab) to interact.</p>')
+# Beside the Colab badge at the top of each notebook page: what run the outputs come from
+QUICK_NOTE = ('<span class="nncourse-quick-note">The outputs on this page come from a quick-mode run (small '
+              'bundled data, a few epochs, on a CPU); full mode trains on the real datasets, and its numbers '
+              'differ.</span>')
+SETUP_CELL = '"google.colab" in sys.modules'  # the Colab set-up cell: folded on the site (one click shows it)
 PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel"}
 TQDM_TEXT = re.compile(r"\d+%\|")  # a progress bar's text: "training:  40%|####      | 72/180 ..."
 TEXT_MODELS = {"HTMLModel": True, "HTMLMathModel": True, "LabelModel": False}  # model -> value is HTML
@@ -186,12 +193,21 @@ def for_the_site(notebook: dict, pages: set[str]) -> dict:
     """A copy of an executed notebook as the site shows it (see the module docstring, step 2)."""
     notebook = copy.deepcopy(notebook)
     state = notebook["metadata"].pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    quick_noted = False
     for cell in notebook["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "markdown":
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             cell["source"] = rewrite_links(source, "notebooks", pages)
+            if not quick_noted:  # after the first badge (the title cell's Colab badge), else at the cell's end
+                badge_end = cell["source"].find("</a>", cell["source"].find('class="nncourse-badge"'))
+                at = badge_end + len("</a>") if 'class="nncourse-badge"' in cell["source"] else len(cell["source"])
+                cell["source"] = cell["source"][:at] + (" " if at < len(cell["source"]) else "\n\n") + QUICK_NOTE \
+                    + cell["source"][at:]
+                quick_noted = True
         if cell["cell_type"] != "code":
             continue
+        if SETUP_CELL in source:
+            cell.setdefault("metadata", {}).setdefault("tags", []).append("hide-input")
         outputs, noted = [], False
         for output in cell.get("outputs", []):
             data = output.get("data", {})

@@ -130,6 +130,12 @@ def inspect_page(page, url: str, extra: str | None = None) -> PageReport:
                                        e => e.getAttribute("data-mjx-error") || e.textContent)};
         }""")
         images = page.evaluate(_IMAGES)
+        if not all(image["loaded"] for image in images):
+            # the page saw the image fail; Playwright's requestfailed event for it can come later
+            try:
+                page.wait_for_load_state("networkidle", timeout=10_000)
+            except Exception:  # noqa: BLE001 - a page that never idles keeps what was reported
+                pass
         raw_tex = page.evaluate(_RAW_TEX)
         links = page.eval_on_selector_all("a[href]", "anchors => anchors.map(a => a.href)")
         extra_result = page.evaluate(extra) if extra else None

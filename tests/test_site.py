@@ -110,6 +110,21 @@ def test_widget_controls_become_one_note_and_the_picture_stays():
     assert notebook["cells"][0]["outputs"] == [view, png, unsaved]  # the input is not modified
 
 
+def test_quick_mode_note_beside_the_badge_and_the_setup_cell_folded():
+    notebook = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "markdown", "metadata": {},
+         "source": "# 01 — X\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://c.example/x)\n\nIntro."},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": [],
+         "source": "import sys\nif \"google.colab\" in sys.modules:\n    pass"},
+        {"cell_type": "markdown", "metadata": {}, "source": "## 1. More"},
+        {"cell_type": "code", "metadata": {}, "execution_count": 2, "outputs": [], "source": "x = 1"}]}
+    title, setup, more, code = build.for_the_site(notebook, PAGES)["cells"]
+    assert title["source"] == ('# 01 — X\n\n<a class="nncourse-badge" href="https://c.example/x">Open In Colab</a> '
+                               + build.QUICK_NOTE + "\n\nIntro.")
+    assert more["source"] == "## 1. More"  # once per page
+    assert setup["metadata"]["tags"] == ["hide-input"] and "tags" not in code["metadata"]
+
+
 def test_progress_bars_are_dropped_and_text_widgets_show_their_text():
     bar, unsaved_bar = _view("bar", "training:   0%|          | 0/180 [00:00<?, ?batch/s]"), _view("gone", " 40%|####  | 4/10")
     samples, label = _view("samples", "HTML(value=...)"), _view("label", "Label(value=...)")
