@@ -44,6 +44,37 @@ def pytest_runtest_makereport(item, call):
         item.parent._nncourse_failed = True
 
 
+_STATE_CODE = ("import json as _nncourse_json\nfrom ipywidgets import Widget as _nncourse_Widget\n"
+               "print(_nncourse_json.dumps(_nncourse_Widget.get_manager_state(drop_defaults=True)))\n"
+               "del _nncourse_json, _nncourse_Widget")
+
+
+def _widget_state(notebook) -> dict | None:
+    """The state of the notebook's live widgets, asked of its kernel after the last cell (nbval, unlike
+    nbclient, does not record it); None when it cannot be had - the site then shows no widget text."""
+    import json
+    from queue import Empty
+
+    kernel = getattr(notebook, "kernel", None)
+    if kernel is None or not kernel.is_alive():
+        return None
+    try:
+        msg_id = kernel.execute_cell_input(_STATE_CODE, allow_stdin=False)
+        kernel.await_reply(msg_id, timeout=60)
+        printed = []
+        while True:
+            message = kernel.get_message(stream="iopub", timeout=10)
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+            elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                break
+        return json.loads("".join(printed))
+    except (Empty, RuntimeError, ValueError, KeyError):
+        return None
+
+
 def pytest_runtest_teardown(item, nextitem):
     if not _is_nbval_cell(item):
         return
@@ -62,6 +93,9 @@ def pytest_runtest_teardown(item, nextitem):
         return
     import nbformat
 
+    state = _widget_state(notebook)
+    if state:  # as nbclient saves it: the site shows the text the widgets showed (book/build.py)
+        notebook.nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": state}
     source = Path(str(notebook.fspath)).read_bytes()
     notebook.nb.metadata["nncourse"] = {"executed_from_sha256": hashlib.sha256(source).hexdigest(),
                                         "executed_by": "nbval (quick mode)"}

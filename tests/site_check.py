@@ -77,6 +77,7 @@ EXTRA = """() => ({
     launch: Array.from(document.querySelectorAll(".dropdown-launch-buttons a[href]"), a => a.href),
     downloads: Array.from(document.querySelectorAll(".dropdown-download-buttons a[href$='.ipynb']"), a => a.href),
     widget_notes: document.querySelectorAll(".nncourse-widget-note").length,
+    widget_text: document.querySelectorAll(".nncourse-widget-status, .nncourse-widget-text").length,
     stderr: Array.from(document.querySelectorAll(".cell_output .stderr"), e => e.textContent.slice(0, 200)),
     // notes followed by a picture in the same cell's outputs (the widget's initial state)
     notes_with_picture: Array.from(document.querySelectorAll(".nncourse-widget-note")).filter(note => {
@@ -155,6 +156,14 @@ def test_widget_pictures_have_the_note(reports, name):
     assert extra["widget_notes"] >= 1, "a notebook with widgets shows no 'run it to interact' note"
     assert extra["notes_with_picture"] == extra["widget_notes"], \
         f"{extra['widget_notes'] - extra['notes_with_picture']} widget note(s) with no picture after them in their cell"
+
+
+def test_widgets_text_is_shown(reports):
+    """What the widgets showed besides their picture (status lines, the sampled text under notebook
+    07's and 08's sampling widgets) comes from the saved widget state (conftest.py saves it from the
+    test run's kernels): lost state would leave only pictures."""
+    for name in ("07_rnn_lstm", "08_attention"):
+        assert reports[f"notebooks/{name}"].extra["widget_text"] >= 1, f"{name}: no widget text shown"
 
 
 def test_no_stderr_on_the_pages(reports):
