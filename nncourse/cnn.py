@@ -230,7 +230,8 @@ def _shifted_columns(cols, x_flat, images, kernel, Wp):
 def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None):
     """:func:`conv2d_forward` for stride 1, fast: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None
     -> ``(out, cache)``, out (N, O, Ho, Wo) (a new array). ``work``: a dict of buffers that this
-    call fills and the next call overwrites (the cache refers to them)."""
+    call fills and the next call overwrites (the cache refers to them, so backward must come before
+    the next forward on the same ``work``; a stale cache raises RuntimeError)."""
     ph, pw = _pair(padding, "padding", minimum=0)
     work = {} if work is None else work
     N, C, H, W = x.shape
@@ -241,8 +242,12 @@ def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=Non
     dtype = x.dtype
     B = images_per_chunk or max(1, min(N, _CHUNK_BYTES // ((K + 1) * Q * x.itemsize)))
     # padded images, channels first, with one spare zero row: the last shift reads kw - 1 past Hp*Wp
-    x_pad = _buffer(work, "x_pad", (C, N, Hp + 1, Wp), dtype, fill=0)  # the border stays zero
+    x_pad = _buffer(work, "x_pad", (C, N, Hp + 1, Wp), dtype)
     x_pad[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)
+    # the border is zeroed on every call: an earlier call with the same padded size but another
+    # padding may have left image pixels there
+    x_pad[:, :, :ph], x_pad[:, :, ph + H:] = 0, 0  # top; bottom and the spare row
+    x_pad[:, :, ph:ph + H, :pw], x_pad[:, :, ph:ph + H, pw + W:] = 0, 0
     x_flat = x_pad.reshape(C, N, (Hp + 1) * Wp)
     weights = np.empty((O, K + 1), dtype)  # columns in the cols' row order (u, v, c), then the bias
     weights[:, :K] = w.transpose(0, 2, 3, 1).reshape(O, K)
@@ -255,7 +260,9 @@ def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=Non
         _shifted_columns(cols[:, :m], x_flat, slice(n0, n0 + m), (kh, kw), Wp)
         np.matmul(weights, cols[:, :m].reshape(K + 1, m * Q), out=out_rows[:, :m].reshape(O, m * Q))
         out[n0:n0 + m] = out_rows[:, :m, :, :Wo].transpose(1, 0, 2, 3)  # drop the wrapped columns
-    cache = {"work": work, "x_shape": x.shape, "kernel": (kh, kw), "padding": (ph, pw), "weights": weights, "B": B}
+    work["forward_call"] = call = object()  # what backward checks: no later forward has refilled the buffers
+    cache = {"work": work, "call": call, "x_shape": x.shape, "kernel": (kh, kw), "padding": (ph, pw),
+             "weights": weights, "B": B}
     return out, cache
 
 
@@ -263,6 +270,9 @@ def conv2d_backward_fast(dout, cache):
     """Gradients of :func:`conv2d_forward_fast`: dout (N, O, Ho, Wo) -> ``(dx, dw, db)``, as
     :func:`conv2d_backward` computes them (dw = dout cols^T, dcols = w^T dout, then col2im)."""
     work, weights, B = cache["work"], cache["weights"], cache["B"]
+    if work.get("forward_call") is not cache["call"]:
+        raise RuntimeError("conv2d_backward_fast: this cache's buffers were refilled by a later "
+                           "conv2d_forward_fast with the same work dict; run backward before the next forward")
     N, C, H, W = cache["x_shape"]
     (kh, kw), (ph, pw) = cache["kernel"], cache["padding"]
     O = weights.shape[0]
@@ -274,7 +284,8 @@ def conv2d_backward_fast(dout, cache):
     weights_t = np.ascontiguousarray(weights[:, :K].T)  # (K, O)
     dweights = np.zeros((O, K + 1), dtype)
     dweights_chunk = np.empty((O, K + 1), dtype)
-    dout_rows = _buffer(work, "dout_rows", (O, B, Ho, Wp), dtype, fill=0)  # the wrapped columns stay 0
+    dout_rows = _buffer(work, "dout_rows", (O, B, Ho, Wp), dtype)
+    dout_rows[..., Wo:] = 0  # the wrapped columns (every call: an earlier, wider kernel left them elsewhere)
     dcols = _buffer(work, "dcols", (K, B, Q), dtype)
     dx_pad = _buffer(work, "dx_pad", (C, N, Hp + 1, Wp), dtype)
     dx_pad.fill(0)
@@ -326,7 +337,7 @@ class Conv2d(Layer):
         self.params["weight"] = rng.uniform(-bound, bound, (out_channels, in_channels, *self.kernel_size)).astype(dtype)
         if bias:
             self.params["bias"] = rng.uniform(-bound, bound, out_channels).astype(dtype)
-        self._work: dict[str, np.ndarray] = {}  # the fast kernels' buffers, reused by every call
+        self._work: dict = {}  # the fast kernels' buffers, reused by every call
 
     def forward(self, x):
         x = _check_images(x, "x", self.in_channels, "Conv2d")

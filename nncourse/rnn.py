@@ -161,7 +161,8 @@ def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None):
     x (N, T, D), h0 and c0 (N, H), W_ih (4H, D), W_hh (4H, H), b (4H,) (gate blocks in PyTorch's
     order i, f, g, o), all of one float dtype -> hs (N, T, H) (a new array), cache.
     ``work``: a dict of buffers that this call fills and the next call overwrites (the cache and
-    the backward use them).
+    the backward use them, so backward must come before the next forward on the same ``work``; a
+    stale cache raises RuntimeError).
     """
     N, T, D = x.shape
     H = h0.shape[1]
@@ -199,7 +200,8 @@ def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None):
             c += ig                      # c_t = f c_{t-1} + i g
             np.tanh(c, out=tanh_cs[t])
             np.multiply(o, tanh_cs[t], out=hx[t + 1, :H])  # h_t = o tanh(c_t)
-    cache = {"work": work, "shape": (N, T, D, H)}
+    work["forward_call"] = call = object()  # what backward checks: no later forward has refilled the buffers
+    cache = {"work": work, "call": call, "shape": (N, T, D, H)}
     return hx[1:, :H].transpose(2, 0, 1).copy(), cache  # (T, H, N) -> (N, T, H)
 
 
@@ -212,6 +214,9 @@ def lstm_sequence_backward(dout, dh_T, dc_T, cache):
     reached h_t and c_t at every step, in column layout (buffers the next call overwrites).
     """
     work = cache["work"]
+    if work.get("forward_call") is not cache["call"]:
+        raise RuntimeError("lstm_sequence_backward: this cache's buffers were refilled by a later "
+                           "lstm_sequence_forward with the same work dict; run backward before the next forward")
     N, T, D, H = cache["shape"]
     hx, acts, cs, tanh_cs, W = work["hx"], work["acts"], work["cs"], work["tanh_cs"], work["W"]
     dtype = acts.dtype
@@ -416,7 +421,7 @@ class LSTM(_Recurrent):
         super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
         H = self.hidden_size
         self.params["bias_ih_l0"][H:2 * H] += forget_bias
-        self._work: dict[str, np.ndarray] = {}  # the kernels' buffers, reused by every call
+        self._work: dict = {}  # the kernels' buffers, reused by every call
 
     def _pair(self, value, what, names, batch, dtype):
         if not (isinstance(value, (tuple, list)) and len(value) == 2):

@@ -394,3 +394,34 @@ def test_conv2d_float32_at_the_benchmark_shape_matches_torch():
     np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-5)
     for name, grad in (("weight", wt.grad), ("bias", bt.grad)):  # sums over 8 * 28 * 28 positions
         np.testing.assert_allclose(layer.grads[name], grad.numpy(), rtol=1e-4, atol=1e-3, err_msg=name)
+
+
+def test_fast_kernels_one_work_dict_through_paddings_and_kernels():
+    """Calls that share a ``work`` dict but differ in padding or kernel width can get buffers of the
+    same shape; the zero border and the zeroed wrapped columns must not be assumed from the last call."""
+    rng = np.random.default_rng(0)
+    work = {}
+    # (x shape, kernel (kh, kw), padding): the first two pad to the same 7 x 7 image, the last two
+    # share Ho x Wp with kernel widths 3 and 1
+    for shape, (kh, kw), p in [((2, 2, 3, 7), (3, 3), (2, 0)), ((2, 2, 7, 3), (3, 3), (0, 2)),
+                               ((2, 2, 5, 5), (3, 1), 1), ((2, 2, 5, 5), (3, 3), 1)]:
+        x, w, b = rng.standard_normal(shape), rng.standard_normal((3, 2, kh, kw)), rng.standard_normal(3)
+        out, cache = conv2d_forward(x, w, b, 1, p)
+        dout = rng.standard_normal(out.shape)
+        expected = (out, *conv2d_backward(dout, cache))
+        out, cache = conv2d_forward_fast(x, w, b, p, work)
+        for name, mine, ref in zip(("out", "dx", "dw", "db"), (out, *conv2d_backward_fast(dout, cache)), expected):
+            np.testing.assert_allclose(mine, ref, rtol=0, atol=1e-12, err_msg=f"{shape} {p}: {name}")
+
+
+def test_fast_backward_of_a_stale_cache_raises():
+    """Two forwards on one ``work`` dict, then the backward of the first: its buffers hold the second
+    call's images, so it must refuse rather than return wrong gradients."""
+    x, weight, bias, dout, p = _fast_case(FAST_CASES[1])
+    work = {}
+    _, first = conv2d_forward_fast(x, weight, bias, p, work)
+    _, second = conv2d_forward_fast(2 * x, weight, bias, p, work)
+    with pytest.raises(RuntimeError, match="refilled by a later conv2d_forward_fast"):
+        conv2d_backward_fast(dout, first)
+    conv2d_backward_fast(dout, second)
+    conv2d_backward_fast(dout, second)  # backward twice on the latest cache is fine

@@ -457,3 +457,16 @@ def test_gru_gates_are_what_the_step_used():
     h_prev = np.concatenate([np.zeros((2, 1, 3)), out[:, :-1]], axis=1)
     np.testing.assert_allclose(out, (1 - gv["z"]) * gv["n"] + gv["z"] * h_prev, atol=1e-15)
     assert all(0 < gv[k].min() and gv[k].max() < 1 for k in "rz")
+
+
+def test_fast_backward_of_a_stale_cache_raises():
+    """Two forwards on one ``work`` dict, then the backward of the first: its buffers hold the second
+    call's gates, so it must refuse rather than return wrong gradients."""
+    x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T = _lstm_case(2, 4, 3, 5, seed=0)
+    work = {}
+    _, first = lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work)
+    _, second = lstm_sequence_forward(2 * x, h0, c0, W_ih, W_hh, b, work)
+    with pytest.raises(RuntimeError, match="refilled by a later lstm_sequence_forward"):
+        lstm_sequence_backward(dout, dh_T, dc_T, first)
+    again = [lstm_sequence_backward(dout, dh_T, dc_T, second)[0] for _ in range(2)]  # twice on the latest: fine
+    np.testing.assert_array_equal(*again)
