@@ -254,13 +254,22 @@ def distill(student: nn.Module, teacher: nn.Module, train, val=None, *, T: float
 
 def export_onnx(model: nn.Module, example: torch.Tensor, path) -> str:
     """Export ``model`` with ``torch.onnx.export`` (torch.export-based; any batch size), return the path."""
+    import logging
     import warnings
 
     model = model.eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's FutureWarnings about its own internals
-        torch.onnx.export(model, (example,), str(path), input_names=["x"], output_names=["logits"],
-                          dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+    # the exporter logs "torchvision is not installed. Skipping torchvision::nms" (and three more ops)
+    # where torchvision is absent, as in this course: nothing the learner needs to act on
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's FutureWarnings about its own internals
+            torch.onnx.export(model, (example,), str(path), input_names=["x"], output_names=["logits"],
+                              dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+    finally:
+        registration.setLevel(level)
     return str(path)
 
 

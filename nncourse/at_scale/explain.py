@@ -68,7 +68,9 @@ def captum_attribute(model, x, target, method: str, *, baseline=0.0, steps: int 
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     param = next(model.parameters())
     model.eval()
-    inputs = _tensor(x, param)
+    # Captum differentiates with respect to the inputs (and warns when they do not require gradients);
+    # detach() first, so the caller's tensor is left as it was
+    inputs = _tensor(x, param).detach().requires_grad_(True)
     if isinstance(target, (int, np.integer)):
         target = int(target)
     else:
