@@ -2,8 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from nncourse import Linear, Sequential
 from nncourse.attention import scaled_dot_product_attention
@@ -13,31 +11,9 @@ from nncourse.transformer import LayerNorm, PositionalEmbedding, TransformerBloc
 from nncourse.widgets.attention import (
     AttentionExplorer, PositionalEncodingWidget, gpt_attention, sequential_attention, token_label,
 )
+from widget_support import assert_same_as_full_redraw, matplotlib_ticks
 
 DIGITS = 10
-
-
-# the same two helpers as in test_widgets_rnn.py (a shared tests/widget_support.py would hold them)
-def assert_same_as_full_redraw(widget):
-    """The picture after a change (drawn by repainting part of the cached background) is the one
-    a full redraw of the figure gives, pixel for pixel."""
-    repainted = widget.render().copy()
-    widget.invalidate()
-    np.testing.assert_array_equal(repainted, widget.render())
-
-
-def matplotlib_ticks(ax, which):
-    """(position, label) of the ticks matplotlib's own axis shows on an axes of ``ax``'s place and limits."""
-    figure = Figure(figsize=ax.figure.get_size_inches(), dpi=ax.figure.dpi)
-    FigureCanvasAgg(figure)
-    twin = figure.add_axes(ax.get_position())
-    twin.set_xlim(ax.get_xlim())
-    twin.set_ylim(ax.get_ylim())
-    figure.canvas.draw()
-    axis = twin.xaxis if which == "x" else twin.yaxis
-    low, high = sorted(axis.get_view_interval())
-    return [(tick.get_loc(), tick.label1.get_text()) for tick in axis.get_major_ticks()
-            if low - 1e-9 <= tick.get_loc() <= high + 1e-9]
 
 
 def _numpy_model():
