@@ -144,7 +144,8 @@ def rewrite_links(markdown: str, page_dir: str, pages: set[str]) -> str:
 
 
 def _html_output(text_html: str, text_plain: str) -> dict:
-    return {"output_type": "display_data", "metadata": {}, "data": {"text/html": text_html, "text/plain": text_plain}}
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"text/html": text_html, "text/plain": text_plain}}
 
 
 def _model(state: dict, ref: str) -> dict:
@@ -179,8 +180,8 @@ def widget_outputs(view: dict, state: dict, noted: bool) -> list[dict]:
     outputs = [] if noted else [_html_output(WIDGET_NOTE, "[interactive widget: run the notebook]")]
     lines = [_text_of(_model(state, child)) for child in model.get("state", {}).get("children", [])]
     if any(lines):
-        outputs.append(_html_output("".join(f'<div class="nncourse-widget-status">{line}</div>' for line in lines if line),
-                                    "[status of an interactive widget]"))
+        status = "".join(f'<div class="nncourse-widget-status">{line}</div>' for line in lines if line)
+        outputs.append(_html_output(status, "[status of an interactive widget]"))
     return outputs
 
 
@@ -300,8 +301,8 @@ def write_sources(src: Path) -> None:
         for part in MATHJAX_PARTS:
             copy_part = shutil.copytree if (mathjax / part).is_dir() else shutil.copy2
             copy_part(mathjax / part, src / ASSETS / "mathjax" / part)
-    (src / "_config.yml").write_text(yaml.safe_dump(book_config(local_mathjax=mathjax is not None), sort_keys=False, allow_unicode=True),
-                                     encoding="utf-8")
+    book = book_config(local_mathjax=mathjax is not None)
+    (src / "_config.yml").write_text(yaml.safe_dump(book, sort_keys=False, allow_unicode=True), encoding="utf-8")
     (src / "_toc.yml").write_text(yaml.safe_dump(book_toc(), sort_keys=False, allow_unicode=True),
                                   encoding="utf-8")
 
@@ -336,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
 
     src = args.out / "src"
     write_sources(src)
-    build = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src), "--path-output", str(args.out),
-                            "--warningiserror", "--nitpick", "--keep-going", "--quiet"], cwd=ROOT)
+    jupyter_book = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]  # no `-m` entry point
+    build = subprocess.run(jupyter_book + ["build", str(src), "--path-output", str(args.out),
+                                           "--warningiserror", "--nitpick", "--keep-going", "--quiet"], cwd=ROOT)
     html = args.out / "_build" / "html"
     if build.returncode != 0:
         print(f"jupyter-book build failed (exit {build.returncode}); see the warnings above", file=sys.stderr)
