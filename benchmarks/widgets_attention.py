@@ -9,8 +9,6 @@ release (``continuous_update=False``); they re-run the model or change the axes'
 Run: python benchmarks/widgets_attention.py
 """
 import os
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -18,25 +16,7 @@ import torch
 from nncourse.text import CharVocab
 from nncourse.at_scale.gpt import GPT, GPTConfig
 from nncourse.widgets.attention import AttentionExplorer, PositionalEncodingWidget, gpt_attention
-from timing import measure_widget
-
-
-def measure(widget, control, values):
-    """:func:`timing.measure_widget` (median and max wall ms, count) and the median CPU ms of a refresh."""
-    cpu = []
-    refresh = widget.refresh
-
-    def timed_refresh():
-        start = time.process_time()
-        refresh()
-        cpu.append(1e3 * (time.process_time() - start))
-
-    widget.refresh = timed_refresh
-    try:
-        median, worst, count = measure_widget(widget, control, values)
-    finally:
-        del widget.refresh
-    return median, worst, statistics.median(cpu), count
+from timing import measure_widget_cpu as measure
 
 
 def main():

@@ -9,8 +9,6 @@ char LSTM (untrained: the speed does not depend on the weights).
 Run: python benchmarks/widgets_rnn.py
 """
 import os
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -18,27 +16,9 @@ import torch
 from nncourse.at_scale.rnn import CharLSTM
 from nncourse.text import CharVocab, load_corpus
 from nncourse.widgets import GradientThroughTime, LSTMGateViewer, SamplingWidget
-from timing import measure_widget
+from timing import measure_widget_cpu as measure
 
 NOTEBOOK_TEXT = "The default value of a parameter is evaluated once, when the function is defined."
-
-
-def measure(widget, control, values):
-    """:func:`timing.measure_widget` (median and max wall ms, count) and the median CPU ms of a refresh."""
-    cpu = []
-    refresh = widget.refresh
-
-    def timed_refresh():
-        start = time.process_time()
-        refresh()
-        cpu.append(1e3 * (time.process_time() - start))
-
-    widget.refresh = timed_refresh
-    try:
-        median, worst, count = measure_widget(widget, control, values)
-    finally:
-        del widget.refresh
-    return median, worst, statistics.median(cpu), count
 
 
 def main():

@@ -71,6 +71,20 @@ def browser_missing() -> str | None:
     return None
 
 
+def skip_or_fail(reason: str, what: str = "BROWSER TESTS") -> None:
+    """No browser: skip loudly (a warning in the summary), or fail when CI demands the browser tests
+    (``NNCOURSE_REQUIRE_BROWSER=1``, set by ``.ci/run`` where Chromium is installed)."""
+    import warnings
+
+    import pytest
+
+    message = f"{what} NOT RUN: {reason}"
+    if os.environ.get("NNCOURSE_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
+        pytest.fail(message + " (NNCOURSE_REQUIRE_BROWSER is set)")
+    warnings.warn(message, UserWarning, stacklevel=3)
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

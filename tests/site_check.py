@@ -20,15 +20,13 @@ Screenshots of the landing page and a page with a widget picture go to ``artifac
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, browser_missing
+from browser_support import CHROMIUM, CHROMIUM_ARGS, browser_missing, skip_or_fail
 from site_support import Site, broken_links, inspect_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,14 +38,6 @@ SCREENSHOTS = ROOT / "artifacts" / "site-screenshots"
 WIDGET_PAGE = "02_activations"  # a page with a widget picture, for the screenshot
 USES_WIDGETS = re.compile(r"\bnncourse\.widgets\b|from nncourse import widgets|\bipywidgets\b")
 PAGES = ["index"] + [f"notebooks/{name}" for name in config.NOTEBOOKS]
-
-
-def _skip_or_fail(reason: str):
-    message = f"SITE CHECK NOT RUN: {reason}"
-    if os.environ.get("NNCOURSE_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
-        pytest.fail(message + " (NNCOURSE_REQUIRE_BROWSER is set)")
-    warnings.warn(message, UserWarning, stacklevel=2)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +52,7 @@ def site():
 def page():
     missing = browser_missing()
     if missing:
-        _skip_or_fail(missing)
+        skip_or_fail(missing, what="SITE CHECK")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -32,14 +32,13 @@ import json
 import os
 import re
 import time
-import warnings
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from browser_support import (CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookRun, browser_missing, run_notebook,
-                             take_screenshot)
+                             skip_or_fail, take_screenshot)
 from notebook_seeds import OTHER_SEED, with_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,27 +53,18 @@ VIEWPORT = {"width": 1280, "height": 900}
 USES_WIDGETS = re.compile(r"\bnncourse\.widgets\b|from nncourse import widgets|\bipywidgets\b|\binteract(ive)?\(")
 
 
-def _skip_or_fail(reason: str):
-    """No browser: skip loudly (a warning in the summary), or fail when CI demands the browser tests."""
-    message = f"BROWSER TESTS NOT RUN: {reason}"
-    if os.environ.get("NNCOURSE_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
-        pytest.fail(message + " (NNCOURSE_REQUIRE_BROWSER is set)")
-    warnings.warn(message, UserWarning, stacklevel=2)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser():
     missing = browser_missing()
     if missing:
-        _skip_or_fail(missing)
+        skip_or_fail(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         try:
             instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         except Exception as error:  # a broken Chromium install: same treatment as a missing one
-            _skip_or_fail(f"Chromium at {CHROMIUM} does not start: {error}")
+            skip_or_fail(f"Chromium at {CHROMIUM} does not start: {error}")
         yield instance
         instance.close()
 
@@ -244,7 +234,7 @@ def test_without_chromium_the_tests_skip_loudly_or_fail_when_required(monkeypatc
     monkeypatch.delenv("NNCOURSE_REQUIRE_BROWSER", raising=False)
     with pytest.warns(UserWarning, match="BROWSER TESTS NOT RUN: Chromium not found"):
         with pytest.raises(pytest.skip.Exception, match="BROWSER TESTS NOT RUN"):
-            _skip_or_fail(reason)
+            skip_or_fail(reason)
     monkeypatch.setenv("NNCOURSE_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="BROWSER TESTS NOT RUN.*NNCOURSE_REQUIRE_BROWSER is set"):
-        _skip_or_fail(reason)
+        skip_or_fail(reason)

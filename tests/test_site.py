@@ -8,15 +8,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import re
-import warnings
 from pathlib import Path
 
 import pytest
 import yaml
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, browser_missing
+from browser_support import CHROMIUM, CHROMIUM_ARGS, browser_missing, skip_or_fail
 from nncourse import config
 from site_support import Site, broken_links, inspect_page
 
@@ -205,11 +203,7 @@ def test_site_extra_has_what_the_build_imports():
 def browser_page():
     missing = browser_missing()
     if missing:
-        message = f"BROWSER TESTS NOT RUN: {missing}"
-        if os.environ.get("NNCOURSE_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
-            pytest.fail(message + " (NNCOURSE_REQUIRE_BROWSER is set)")
-        warnings.warn(message, UserWarning, stacklevel=2)
-        pytest.skip(message)
+        skip_or_fail(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
