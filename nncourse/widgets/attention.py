@@ -25,6 +25,7 @@ from matplotlib.patches import Rectangle
 
 from ..attention import causal_mask
 from ..plotting import CLASS_COLORS
+from ..rnn import _one_blas_thread
 from ..transformer import sinusoidal_positional_encoding
 from .base import FigureWidget
 from .drawing import Backdrop, StampedTicks
@@ -131,11 +132,15 @@ class AttentionExplorer(FigureWidget):
         cmap = matplotlib.colormaps["viridis"].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
         self.thumbs = self.ax_thumbs.imshow(np.zeros((1, 1)), vmin=0, vmax=1, cmap=cmap,
                                             interpolation="nearest", aspect="auto")
-        # fixed offsets in points: a fraction of a wide one-head thumbnail fell off the figure
+        # fixed offsets in points: a fraction of a wide one-head thumbnail fell off the figure. The
+        # labels sit on the axes' edge, always drawn: annotation_clip=False skips the test of whether
+        # the point is inside the axes (a third of the time a label took to draw)
         self.layer_labels = [self.ax_thumbs.annotate(f"L{i}", xy=(0, 0), xytext=(-3, 0), textcoords="offset points",
-                                                     fontsize=8, ha="right", va="center") for i in range(n_layers)]
+                                                     fontsize=8, ha="right", va="center", annotation_clip=False)
+                             for i in range(n_layers)]
         self.head_labels = [self.ax_thumbs.annotate(f"h{h}", xy=(0, 0), xytext=(0, 2), textcoords="offset points",
-                                                    fontsize=8, ha="center", va="bottom") for h in range(n_heads)]
+                                                    fontsize=8, ha="center", va="bottom", annotation_clip=False)
+                            for h in range(n_heads)]
         self.selected = Rectangle((0, 0), 0, 0, fill=False, edgecolor="red", linewidth=2, zorder=10)
         self.ax_thumbs.add_patch(self.selected)
 
@@ -165,9 +170,11 @@ class AttentionExplorer(FigureWidget):
         # The heatmap, the bars and the titles are animated. A new text changes the thumbnails and
         # their labels, the token labels and where the axis labels sit: those are repainted over
         # the rest of the figure (not a full redraw); the causal box repaints the thumbnails alone.
+        # The axes' own ticks are off (StampedTicks draws them): of each axis only its label is
+        # repainted, not the whole Axis (which would work out ticks it no longer draws).
         self._per_text = Backdrop(self, [self.thumbs, *self.layer_labels, *self.head_labels,
-                                         *self.token_ticks.values(), self.ax_heat.xaxis, self.ax_heat.yaxis,
-                                         self.ax_bar.xaxis])
+                                         *self.token_ticks.values(), self.ax_heat.xaxis.label,
+                                         self.ax_heat.yaxis.label, self.ax_bar.xaxis.label])
         self._set_layout_for_tokens()
         self.thumbs.set_data(self.mosaic())
         self.animate(self.heat, self.row, self.bars, self.ax_heat.title, self.ax_bar.title,
@@ -314,11 +321,12 @@ class PositionalEncodingWidget(FigureWidget):
         self.fig.tight_layout()
         self.animate(self.pe_image, self.sim_image, self.pe_marker, self.sim_marker, self.row_line,
                      self.row_point, self.ax_row.title)
-        # d_model and the length change the axes' ranges: their ticks and labels are repainted over
-        # the rest of the figure (not a full redraw)
+        # d_model and the length change the axes' ranges: their ticks and the axis labels (which
+        # move with the tick labels' width) are repainted over the rest of the figure (not a full
+        # redraw); the labels alone, not the Axis artists, whose own ticks StampedTicks replaces
         self.ticks = [StampedTicks(ax, which) for ax in (self.ax_pe, self.ax_sim) for which in "xy"]
         self.ticks.append(StampedTicks(self.ax_row, "x"))
-        self._per_shape = Backdrop(self, [*self.ticks, *(ticks.axis for ticks in self.ticks)])
+        self._per_shape = Backdrop(self, [*self.ticks, *(ticks.axis.label for ticks in self.ticks)])
         self._shape = None
         self.update()
 
@@ -332,7 +340,8 @@ class PositionalEncodingWidget(FigureWidget):
             shown_before = self._shape is not None
             self._shape = (max_len, d_model)
             self.encoding = sinusoidal_positional_encoding(max_len, d_model)      # (max_len, d)
-            self.similarity = self.encoding @ self.encoding.T / (d_model / 2)     # (max_len, max_len)
+            with _one_blas_thread():  # at most 256 x 256: a second BLAS thread only spins (and busies a core)
+                self.similarity = self.encoding @ self.encoding.T / (d_model / 2)  # (max_len, max_len)
             self.pe_image.set_data(self.encoding)
             self.pe_image.set_extent((-0.5, d_model - 0.5, max_len - 0.5, -0.5))
             self.sim_image.set_data(self.similarity)
