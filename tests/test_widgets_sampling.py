@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nncourse.at_scale.rnn import CharLSTM
-from nncourse.text import CharVocab, generate
-from nncourse.widgets.sampling import SHOWN, SamplingWidget, char_label
+from nncourse.text import CharVocab, generate, next_char_probs
+from nncourse.widgets.sampling import SHOWN, LSTMStepper, SamplingWidget, char_label, draw, sampling_probs
 
 VOCAB = CharVocab("abcdefgh $\n")
 
@@ -135,8 +135,80 @@ def test_fixed_block_size_model_and_lstm():
     assert len(gpt_like.sample) == 38
     lstm = CharLSTM(VOCAB.size, embedding_dim=4, hidden_size=8, num_layers=1)
     widget = SamplingWidget(lstm, VOCAB, prompt="ab", length=20, temperature=0.7)
-    assert widget.sample == generate(lstm, VOCAB, "ab", 20, temperature=0.7, seed=0)
+    assert widget.stepper is not None and len(widget.sample) == 22 and widget.sample.startswith("ab")
     assert math.isclose(widget.probs.sum(), 1.0, rel_tol=1e-5)
+
+
+def lstm_model(num_layers, seed=0):
+    torch.manual_seed(seed)
+    return CharLSTM(VOCAB.size, embedding_dim=6, hidden_size=16, num_layers=num_layers)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("temperature, top_k", [(1.0, None), (0.6, 3), (1.7, None), (0.0, None)])
+def test_lstm_stepper_gives_torchs_probabilities_at_every_step(num_layers, temperature, top_k):
+    model = lstm_model(num_layers).eval()
+    stepper = LSTMStepper(model)
+    text = VOCAB.encode("abc h$\nhg")
+    with torch.no_grad():
+        logits, (h, c) = model(torch.as_tensor(text[None, :2]), return_state=True)
+        state = [s[:, 0].numpy().copy() for s in (h, c)]  # 2 x (L, H)
+        for char_id in text[2:]:
+            logits, (h, c) = model(torch.as_tensor([[char_id]]), state=(h, c), return_state=True)
+            ours = stepper.step(int(char_id), *state)
+            np.testing.assert_allclose(ours, logits[0, -1].numpy(), atol=1e-5)
+            np.testing.assert_allclose(state[0], h[:, 0].numpy(), atol=1e-5)
+            np.testing.assert_allclose(state[1], c[:, 0].numpy(), atol=1e-5)
+            np.testing.assert_allclose(sampling_probs(ours, temperature, top_k),
+                                       next_char_probs(logits[0, -1], temperature, top_k).numpy(), atol=1e-5)
+
+
+def test_lstm_widget_samples_from_the_models_distribution():
+    model = lstm_model(2).eval()
+    widget = SamplingWidget(model, VOCAB, prompt="ab", length=40, temperature=0.9, top_k=3)
+    ids = VOCAB.encode(widget.sample)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(ids[None]))[0]  # (T, V): the whole sample read by torch
+    for t in range(1, len(ids) - 1):  # every sampled character is among torch's top 3 at its step
+        probs = next_char_probs(logits[t], 0.9, 3).numpy()
+        assert probs[ids[t + 1]] > 0, (t, probs)
+    np.testing.assert_allclose(widget.probs, next_char_probs(logits[1], 0.9, 3).numpy(), atol=1e-5)
+    first = widget.sample
+    widget.seed.value = 1
+    assert widget.sample != first
+    widget.seed.value = 0
+    assert widget.sample == first  # same seed, same text
+    widget.temperature.value = 0.0
+    greedy = VOCAB.encode(widget.sample)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(greedy[None]))[0]
+    assert np.array_equal(greedy[2:], logits[1:-1].argmax(-1).numpy())
+
+
+def test_lstm_widget_follows_a_training_step():
+    model = lstm_model(1)
+    widget = SamplingWidget(model, VOCAB, prompt="ab", length=30, temperature=1.0)
+    before = widget.sample
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))  # in place, as an optimizer step is
+    widget.seed.value = 0
+    widget.length.value = 31
+    fresh = SamplingWidget(model, VOCAB, prompt="ab", length=31, temperature=1.0)
+    assert widget.sample == fresh.sample and widget.sample[:32] != before[:32]
+    np.testing.assert_allclose(widget.probs, fresh.probs)
+
+
+def test_draw_matches_the_probabilities_and_never_picks_a_zero():
+    probs = np.array([0.5, 0.0, 0.2, 0.3, 0.0])
+    rng = np.random.default_rng(0)
+    counts = np.bincount([draw(probs, rng) for _ in range(20000)], minlength=5)
+    assert counts[1] == counts[4] == 0
+    np.testing.assert_allclose(counts / 20000, probs, atol=0.015)  # 4.5 standard errors
+    class Top:  # a uniform number that rounds up to the total must not select the last (zero) entry
+        def random(self):
+            return 1.0
+    assert draw(probs, Top()) == 3
 
 
 def test_slider_labels_are_wide_enough_and_not_shared(widget):

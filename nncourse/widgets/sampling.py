@@ -8,6 +8,13 @@ distribution). Under it, as text the browser lays out: prompt + a sampled contin
 same seed drives the same random numbers, so moving only the temperature shows how the *same*
 dice rolls give bolder or more timid text. Works with any model that :func:`nncourse.text.generate` accepts (the LSTM of
 notebook 07, the GPT of notebook 08).
+
+A :class:`nncourse.at_scale.rnn.CharLSTM` is sampled by a NumPy copy of its one-step update
+(:class:`LSTMStepper`), several times faster than a torch call per character, so the text follows
+a slider within a refresh. Its text is a sample of the same distribution as
+:func:`~nncourse.text.generate`'s, drawn with NumPy's random numbers instead of torch's: the same
+seed gives the same text in the widget, but not the same text as ``generate``. Other models are
+sampled by ``generate`` itself.
 """
 from __future__ import annotations
 
@@ -82,7 +89,9 @@ class SamplingWidget(FigureWidget):
         self.ax.set_title(" ", fontsize=10)
         self.fig.tight_layout()
         self.animate(*self.bars, self.ax.title)
-        self._prompt_cache: tuple[str, np.ndarray] | None = None  # (prompt, logits after it (V,))
+        self.stepper = LSTMStepper(model) if LSTMStepper.handles(model) else None
+        # (prompt, weights version, logits after it (V,), LSTM state after it (h, c) or None)
+        self._prompt_cache: tuple | None = None
         self._static_prompt = None  # the prompt the tick labels and ghost bars show
         self.sample = ""
         self.probs = np.zeros(vocab.size)
@@ -99,23 +108,53 @@ class SamplingWidget(FigureWidget):
                     "Use characters from the training text.")
         return None
 
-    def _logits_after(self, prompt: str) -> np.ndarray:
-        """The model's next-character logits (V,) after ``prompt`` (cached per prompt)."""
+    def _read_prompt(self, prompt: str) -> tuple:
+        """The model's next-character logits (V,) after ``prompt`` and, for an LSTM, its state
+        (h, c), each (layers, hidden_size) float32; cached per prompt and weights version."""
         import torch
 
-        if self._prompt_cache is None or self._prompt_cache[0] != prompt:
+        version = weights_version(self.model)
+        if self._prompt_cache is None or self._prompt_cache[:2] != (prompt, version):
             ids = self.vocab.encode(prompt)
             limit = context_limit(self.model)
             if limit is not None:
                 ids = ids[-limit:]
             device = self.device or next(self.model.parameters()).device
+            x = torch.as_tensor(ids[None], device=device)  # (1, T)
             was_training = self.model.training
             self.model.eval()
-            with torch.no_grad():
-                logits = self.model(torch.as_tensor(ids[None], device=device))  # (1, T, V)
-            self.model.train(was_training)
-            self._prompt_cache = (prompt, logits[0, -1].float().cpu().numpy())
-        return self._prompt_cache[1]
+            try:
+                with torch.no_grad():
+                    if self.stepper is not None:
+                        logits, (h, c) = self.model(x, return_state=True)  # (1, T, V), 2 x (L, 1, H)
+                        state = tuple(s[:, 0].float().cpu().numpy() for s in (h, c))  # 2 x (L, H)
+                    else:
+                        logits, state = self.model(x), None
+            finally:
+                self.model.train(was_training)
+            self._prompt_cache = (prompt, version, logits[0, -1].float().cpu().numpy(), state)
+        return self._prompt_cache[2], self._prompt_cache[3]
+
+    def _logits_after(self, prompt: str) -> np.ndarray:
+        """The model's next-character logits (V,) after ``prompt``."""
+        return self._read_prompt(prompt)[0]
+
+    def _generate(self, prompt: str, length: int, temperature: float, top_k: int | None, seed: int) -> str:
+        """prompt + ``length`` sampled characters: NumPy steps for an LSTM, else :func:`generate`."""
+        if self.stepper is None:
+            return generate(self.model, self.vocab, prompt, length, temperature=temperature,
+                            top_k=top_k, seed=seed, device=self.device)
+        logits, state = self._read_prompt(prompt)
+        self.stepper.sync()
+        h, c = (s.copy() for s in state)  # stepped in place; the cached state stays the prompt's
+        rng = np.random.default_rng(seed)
+        ids = self.vocab.encode(prompt).tolist()
+        for step in range(length):
+            next_id = draw(sampling_probs(logits, temperature, top_k), rng)
+            ids.append(next_id)
+            if step < length - 1:
+                logits = self.stepper.step(next_id, h, c)
+        return self.vocab.decode(np.array(ids, dtype=np.int64))
 
     def resample(self) -> None:
         """Draw a new sample with the next seed."""
@@ -150,8 +189,7 @@ class SamplingWidget(FigureWidget):
                           f"top-k {top_k or 'off'} → {kept} of {self.vocab.size} characters possible",
                           fontsize=10)
 
-        self.sample = generate(self.model, self.vocab, prompt, self.length.value, temperature=temperature,
-                               top_k=top_k, seed=self.seed.value, device=self.device)
+        self.sample = self._generate(prompt, self.length.value, temperature, top_k, self.seed.value)
         self.sample_box.value = (
             f"<div style='font-size: 13px'><b>prompt + {self.length.value} sampled characters "
             f"(seed {self.seed.value})</b></div><pre style='white-space: pre-wrap; margin: 2px 0; font-size: 12px; "
@@ -164,3 +202,101 @@ class SamplingWidget(FigureWidget):
 def _padded(values: np.ndarray) -> np.ndarray:
     """Bar heights for all SHOWN bars (zeros past the end of a vocabulary smaller than SHOWN)."""
     return np.pad(values, (0, SHOWN - len(values)))
+
+
+def weights_version(model) -> tuple:
+    """Changes whenever a parameter of ``model`` is replaced or changed in place (an optimizer
+    step or ``load_state_dict`` bumps each tensor's version counter). Writes through ``p.data``
+    bypass the counter and go unnoticed: recreate the widget after them."""
+    return tuple((id(p), p.data_ptr(), p._version) for p in model.parameters())
+
+
+def sampling_probs(logits: np.ndarray, temperature: float, top_k: int | None) -> np.ndarray:
+    """NumPy :func:`nncourse.text.next_char_probs` for one step: logits (V,) -> probabilities (V,)
+    float64; temperature 0 is greedy, exactly ``top_k`` characters keep probability."""
+    if temperature == 0:
+        probs = np.zeros(len(logits))
+        probs[np.argmax(logits)] = 1.0
+        return probs
+    scaled = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < len(logits):
+        keep = np.argpartition(-scaled, top_k - 1)[:top_k]
+        masked = np.full_like(scaled, -np.inf)
+        masked[keep] = scaled[keep]
+        scaled = masked
+    weights = np.exp(scaled - scaled.max())
+    return weights / weights.sum()
+
+
+def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
+    """One index drawn with probabilities ``probs`` (V,): the first whose cumulative sum exceeds
+    a uniform number in [0, total); never an index of probability zero."""
+    cumulative = np.cumsum(probs)
+    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    if index == len(probs):  # the uniform number rounded up to the total
+        index = int(np.flatnonzero(probs)[-1])
+    return index
+
+
+class LSTMStepper:
+    """A NumPy twin of :class:`nncourse.at_scale.rnn.CharLSTM` for sampling one character at a time
+    (notebook 07).
+
+    Torch spends about 0.3 ms of call overhead on each one-character step; here a step is one
+    (1, H) x (H, 4H) product per layer plus the pointwise gates. Layer 0's input part,
+    ``embedding @ W_ih^T + b_ih + b_hh``, depends only on the character, so it is a table (V, 4H)
+    computed once. The weights are pulled from the model again when any parameter changes
+    (:func:`weights_version`).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self._version = None
+        self.sync()
+
+    @staticmethod
+    def handles(model) -> bool:
+        """True for a CharLSTM whose forward is CharLSTM's own (a subclass may compute otherwise)."""
+        from ..at_scale.rnn import CharLSTM
+
+        return isinstance(model, CharLSTM) and type(model).forward is CharLSTM.forward
+
+    def sync(self) -> None:
+        """Pull the weights from the model if they changed since the last call (call it before
+        a run of :meth:`step`; checking every step would cost as much as the step)."""
+        version = weights_version(self.model)
+        if version == self._version:
+            return
+
+        def array(tensor):  # float32 on the CPU, as torch computes on the CPU
+            return tensor.detach().float().cpu().numpy()
+
+        lstm = self.model.lstm
+        self.layers = []  # per layer: W_ih^T (in, 4H), W_hh^T (H, 4H), b_ih + b_hh (4H,)
+        for layer in range(self.model.num_layers):
+            weight_ih = np.ascontiguousarray(array(getattr(lstm, f"weight_ih_l{layer}")).T)
+            weight_hh = np.ascontiguousarray(array(getattr(lstm, f"weight_hh_l{layer}")).T)
+            bias = array(getattr(lstm, f"bias_ih_l{layer}")) + array(getattr(lstm, f"bias_hh_l{layer}"))
+            self.layers.append((weight_ih, weight_hh, bias))
+        self.input_table = array(self.model.embedding.weight) @ self.layers[0][0] + self.layers[0][2]  # (V, 4H)
+        self.head_weight = np.ascontiguousarray(array(self.model.head.weight).T)  # (H, V)
+        self.head_bias = array(self.model.head.bias)  # (V,)
+        self._version = version
+
+    def step(self, char_id: int, h: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Feed one character id; the state h, c (layers, H) float32 is updated in place;
+        returns the logits (V,) for the character after it. Uses the weights of the last
+        :meth:`sync`."""
+        H = self.model.hidden_size
+        below = None
+        for layer, (weight_ih, weight_hh, bias) in enumerate(self.layers):
+            if layer == 0:
+                gates = self.input_table[char_id] + h[0] @ weight_hh  # (4H,)
+            else:
+                gates = below @ weight_ih + h[layer] @ weight_hh + bias
+            sigmoid = 0.5 + 0.5 * np.tanh(0.5 * gates)  # = 1 / (1 + exp(-gates)), without overflow
+            # torch's gate order: input, forget, cell candidate, output
+            c[layer] = sigmoid[H:2 * H] * c[layer] + sigmoid[:H] * np.tanh(gates[2 * H:3 * H])
+            h[layer] = sigmoid[3 * H:] * np.tanh(c[layer])
+            below = h[layer]
+        return h[-1] @ self.head_weight + self.head_bias
