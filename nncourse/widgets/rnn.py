@@ -31,6 +31,19 @@ def _orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
     return q * np.sign(np.diag(r))  # sign fix: uniformly distributed over rotations
 
 
+def spectral_norms(matrices: np.ndarray) -> np.ndarray:
+    """||M||_2, the largest singular value, of each matrix of a stack (n, H, H) -> (n,): the square
+    root of the largest eigenvalue of M M^T (the symmetric eigensolver takes about two thirds of
+    an SVD's time). Matrices whose M M^T would overflow or lose precision to underflow (the
+    gradients span hundreds of orders of magnitude) are divided by their largest entry first."""
+    largest_entry = np.abs(matrices).max(axis=(1, 2))                               # (n,)
+    rescale = (largest_entry > 1e100) | (largest_entry < 1e-100)
+    divisor = np.where(rescale & (largest_entry > 0), largest_entry, 1.0)            # (n,)
+    scaled = matrices / divisor[:, None, None] if rescale.any() else matrices
+    gram = scaled @ scaled.transpose(0, 2, 1)                                        # (n, H, H)
+    return divisor * np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
+
+
 def rnn_jacobians(rnn: RNN, x: np.ndarray) -> np.ndarray:
     """The one-step Jacobians J_t = dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh of an RNN reading x (T, D):
     (T, H, H), one forward pass (notebook 07, "Why the gradient vanishes")."""
@@ -47,33 +60,32 @@ def rnn_gradient_norms(jacobians: np.ndarray, T: int) -> np.ndarray:
     products[-1] = np.eye(H)
     for t in range(T - 1, 0, -1):
         products[t - 1] = products[t] @ jacobians[t]   # one more step back: times J_{t+1}
-    return np.linalg.norm(products, ord=2, axis=(1, 2))
+    return spectral_norms(products)
 
 
 def lstm_jacobians(lstm: LSTM, x: np.ndarray) -> dict[str, np.ndarray]:
-    """What an LSTM's one-step Jacobians are made of, for one sequence x (T, D): one forward pass.
+    """An LSTM's one-step Jacobians for one sequence x (T, D): one forward pass.
 
-    With the gates of step t (PyTorch's order i, f, g, o) and c_t = f c_{t-1} + i g,
-    h_t = o tanh(c_t):
+    With the gates of step t (PyTorch's order i, f, g, o), c_t = f c_{t-1} + i g and
+    h_t = o tanh(c_t), each gate's pre-activation receives W_hh (gate block) h_{t-1}:
 
     * ``"h_from_c"`` (T, H): dh_t/dc_t = o (1 - tanh^2 c_t), a diagonal;
     * ``"c_from_c"`` (T, H): dc_t/dc_{t-1} = f, a diagonal (h_{t-1} held);
-    * ``"gates"`` (T, 4H): how much each gate's pre-activation moves c_t (blocks i, f, g:
-      g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2)) or h_t with c_t held (block o: tanh c_t o (1 - o));
-    * ``"weight_hh"`` (4H, H): W_hh, which carries h_{t-1} into the pre-activations.
-
-    So dc_t/dh_{t-1} = sum over i, f, g of diag(gates block) W_hh block, and dh_t/dh_{t-1} with c_t
-    held = diag(gates_o) W_o.
+    * ``"c_from_h"`` (T, H, H): dc_t/dh_{t-1} = diag(g i (1 - i)) W_i + diag(c_{t-1} f (1 - f)) W_f
+      + diag(i (1 - g^2)) W_g (c_{t-1} held);
+    * ``"h_from_h"`` (T, H, H): dh_t/dh_{t-1} with c_t held = diag(tanh c_t o (1 - o)) W_o.
     """
     lstm.forward(x[None])
     gates = {k: v[0] for k, v in lstm.gate_values.items()}              # each (T, H)
     i, f, g, o, c = (gates[k] for k in "ifgoc")
+    T, H = c.shape
     c_prev = np.concatenate([np.zeros_like(c[:1]), c[:-1]])              # c_0 = 0
     tanh_c = np.tanh(c)
+    W_i, W_f, W_g, W_o = lstm.params["weight_hh_l0"].reshape(4, H, H)
     return {"h_from_c": o * (1.0 - tanh_c ** 2), "c_from_c": f,
-            "gates": np.concatenate([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g ** 2),
-                                     tanh_c * o * (1.0 - o)], axis=1),
-            "weight_hh": lstm.params["weight_hh_l0"].copy()}
+            "c_from_h": ((g * i * (1.0 - i))[:, :, None] * W_i + (c_prev * f * (1.0 - f))[:, :, None] * W_f
+                         + (i * (1.0 - g ** 2))[:, :, None] * W_g),
+            "h_from_h": (tanh_c * o * (1.0 - o))[:, :, None] * W_o}
 
 
 def lstm_gradient_norms(jacobians: dict[str, np.ndarray], T: int) -> dict[str, np.ndarray]:
@@ -88,10 +100,11 @@ def lstm_gradient_norms(jacobians: dict[str, np.ndarray], T: int) -> dict[str, n
     for t in range(T - 1, -1, -1):
         dc = dc + dh * jacobians["h_from_c"][t]       # + the path through h_t = o tanh(c_t)
         grads_h[t], grads_c[t] = dh, dc
-        # back through the gates' pre-activations to h_{t-1}: i, f, g act through c_t, o through h_t
-        dh = (np.concatenate([dc, dc, dc, dh], axis=1) * jacobians["gates"][t]) @ jacobians["weight_hh"]
+        # back to h_{t-1}: through c_t (gates i, f, g) and through h_t with c_t held (gate o)
+        dh = dc @ jacobians["c_from_h"][t] + dh @ jacobians["h_from_h"][t]
         dc = dc * jacobians["c_from_c"][t]            # dh_T/dc_{t-1}, h_{t-1} held
-    return {"h": np.linalg.norm(grads_h, ord=2, axis=(1, 2)), "c": np.linalg.norm(grads_c, ord=2, axis=(1, 2))}
+    norms = spectral_norms(np.concatenate([grads_h, grads_c]))    # one call for both stacks
+    return {"h": norms[:T], "c": norms[T:]}
 
 
 class GradientThroughTime(FigureWidget):
