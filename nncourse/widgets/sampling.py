@@ -147,10 +147,10 @@ class SamplingWidget(FigureWidget):
         logits, state = self._read_prompt(prompt)
         self.stepper.sync()
         h, c = (s.copy() for s in state)  # stepped in place; the cached state stays the prompt's
-        rng = np.random.default_rng(seed)
+        uniforms = np.random.default_rng(seed).random(length)  # one dice roll per character
         ids = self.vocab.encode(prompt).tolist()
         for step in range(length):
-            next_id = draw(sampling_probs(logits, temperature, top_k), rng)
+            next_id = draw(sampling_probs(logits, temperature, top_k), uniforms[step])
             ids.append(next_id)
             if step < length - 1:
                 logits = self.stepper.step(next_id, h, c)
@@ -220,19 +220,19 @@ def sampling_probs(logits: np.ndarray, temperature: float, top_k: int | None) ->
         return probs
     scaled = logits.astype(np.float64) / temperature
     if top_k is not None and top_k < len(logits):
-        keep = np.argpartition(-scaled, top_k - 1)[:top_k]
-        masked = np.full_like(scaled, -np.inf)
-        masked[keep] = scaled[keep]
-        scaled = masked
-    weights = np.exp(scaled - scaled.max())
+        keep = np.argpartition(-scaled, top_k - 1)[:top_k]  # exactly k, even with ties
+        weights = np.zeros_like(scaled)
+        weights[keep] = np.exp(scaled[keep] - scaled[keep].max())
+    else:
+        weights = np.exp(scaled - scaled.max())
     return weights / weights.sum()
 
 
-def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
-    """One index drawn with probabilities ``probs`` (V,): the first whose cumulative sum exceeds
-    a uniform number in [0, total); never an index of probability zero."""
+def draw(probs: np.ndarray, uniform: float) -> int:
+    """The index drawn with probabilities ``probs`` (V,) by a uniform number in [0, 1): the first
+    whose cumulative sum exceeds ``uniform`` x total; never an index of probability zero."""
     cumulative = np.cumsum(probs)
-    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    index = int(np.searchsorted(cumulative, uniform * cumulative[-1], side="right"))
     if index == len(probs):  # the uniform number rounded up to the total
         index = int(np.flatnonzero(probs)[-1])
     return index
