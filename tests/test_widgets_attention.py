@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from matplotlib.ticker import NullLocator
 
 from nncourse import Linear, Sequential
 from nncourse.attention import scaled_dot_product_attention
@@ -9,7 +10,7 @@ from nncourse.text import CharVocab
 from nncourse.at_scale.gpt import GPT, GPTConfig
 from nncourse.transformer import LayerNorm, PositionalEmbedding, TransformerBlock, sinusoidal_positional_encoding
 from nncourse.widgets.attention import (
-    AttentionExplorer, PositionalEncodingWidget, gpt_attention, sequential_attention, token_label,
+    AttentionExplorer, PositionalEncodingWidget, StampedText, gpt_attention, sequential_attention, token_label,
 )
 from widget_support import assert_same_as_full_redraw, matplotlib_ticks
 
@@ -209,3 +210,39 @@ def test_positional_encoding_sizes_repaint_the_axes_as_matplotlib_draws_them():
         for ticks in w.ticks:  # dimension, position (x2), position q (x2): the numbers matplotlib picks
             assert list(zip(ticks.positions, ticks.labels)) == matplotlib_ticks(ticks.ax, ticks.which)
         assert_same_as_full_redraw(w)
+
+
+def _ink(pixels):
+    """Bounding box (top, bottom, left, right) of the non-white pixels and their total darkness."""
+    dark = 255 - pixels[..., :3].min(axis=-1).astype(int)
+    rows, columns = np.nonzero(dark)
+    return np.array([rows.min(), rows.max(), columns.min(), columns.max()]), dark.sum()
+
+
+@pytest.mark.parametrize("setup", [
+    lambda ax: ax.set_title("query 7 '\\n' attends to ...", fontsize=10),
+    lambda ax: ax.set_xlabel("key (attended to)"),
+    lambda ax: ax.set_ylabel("query (attending)"),  # rotated, rotation_mode="anchor"
+])
+def test_stamped_text_draws_the_text_where_matplotlib_does(setup):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def picture(stamped):
+        fig = Figure(figsize=(4, 3), dpi=80)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.25, 0.25, 0.6, 0.6))
+        ax.spines[:].set_visible(False)  # the text alone
+        ax.xaxis.set_major_locator(NullLocator()), ax.yaxis.set_major_locator(NullLocator())
+        setup(ax)
+        text = ax.title if ax.title.get_text() else ax.xaxis.label if ax.xaxis.label.get_text() else ax.yaxis.label
+        is_title = text is ax.title
+        stamp = StampedText(text, axes=None if is_title else ax) if stamped else None
+        fig.canvas.draw()
+        if stamp is not None and is_title:  # as the widgets use a title: animated, drawn over the rest
+            fig.draw_artist(stamp)
+        return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+    (box, ink), (stamped_box, stamped_ink) = _ink(picture(False)), _ink(picture(True))
+    assert np.abs(stamped_box - box).max() <= 1  # the same place, to the nearest pixel
+    assert abs(stamped_ink - ink) <= 0.05 * ink   # the same glyphs
