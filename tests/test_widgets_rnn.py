@@ -227,3 +227,26 @@ def test_stamped_ticks_look_like_matplotlib_tick_labels():
         StampedTicks(ax_b, "x").set_labels(["a", "b"], positions=[0, 1, 2])
     with pytest.raises(ValueError, match="which must be 'x' or 'y', got 'z'"):
         StampedTicks(ax_b, "z")
+
+
+def test_gate_viewer_cell_colour_bar_numbers_are_matplotlibs(viewer_setup):
+    # the colour bar's numbers are stamped (StampedTicks on its right): the ones a colour bar of
+    # the same range shows, for each text's range of the cell state
+    model, vocab = viewer_setup
+    viewer = LSTMGateViewer(model, vocab, text="abc")
+    for text in ["abc def abc", "f", "a\nb c d e f"]:
+        viewer.text.value = text
+        shown = viewer.colorbars["c"].ax
+        figure = Figure(figsize=viewer.fig.get_size_inches(), dpi=viewer.fig.dpi)
+        FigureCanvasAgg(figure)
+        image = figure.add_axes((0.1, 0.1, 0.3, 0.3)).imshow(np.zeros((2, 2)), cmap="RdBu_r")
+        colour_bar = figure.colorbar(image, cax=figure.add_axes(shown.get_position()))  # same place, same size
+        image.set_clim(*viewer.images["c"].get_clim())
+        figure.canvas.draw()
+        low, high = colour_bar.ax.get_ylim()
+        expected = [(tick.get_loc(), tick.label2.get_text()) for tick in colour_bar.ax.yaxis.get_major_ticks()
+                    if low - 1e-9 <= tick.get_loc() <= high + 1e-9]
+        assert list(zip(viewer.cell_ticks.positions, viewer.cell_ticks.labels)) == expected
+        assert len(expected) >= 3
+    with pytest.raises(ValueError, match="side must be 'left' or 'right' for the y axis, got 'top'"):
+        StampedTicks(viewer.ax_unit, "y", side="top")

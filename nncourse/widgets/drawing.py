@@ -13,7 +13,7 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
+from matplotlib.lines import TICKDOWN, TICKLEFT, TICKRIGHT, TICKUP, Line2D
 from matplotlib.ticker import NullLocator
 from matplotlib.transforms import Bbox, IdentityTransform
 
@@ -32,15 +32,22 @@ class StampedTicks(Artist):
     ``labelpad`` beyond these tick labels, as matplotlib places it. Either call
     :meth:`set_labels` (one label per position, e.g. the characters of a text) or
     :meth:`follow_locator` after changing the limits (the numbers matplotlib would have chosen).
+    ``side``: where the ticks are, "bottom" (default) or "top" for x, "left" (default) or "right"
+    for y (a vertical colour bar's ticks are on its right).
     """
 
     _stamps: dict = {}   # (label, points, family, dpi, va, ha, color) -> (picture, offset, layout box)
     _scratch: dict = {}  # dpi -> (a small figure, a text in it): where new stamps are drawn
 
-    def __init__(self, ax, which: str = "x", *, family: str | None = None):
+    def __init__(self, ax, which: str = "x", *, family: str | None = None, side: str | None = None):
         super().__init__()
         if which not in ("x", "y"):
             raise ValueError(f"which must be 'x' or 'y', got {which!r}")
+        sides = ("bottom", "top") if which == "x" else ("left", "right")
+        if side is not None and side not in sides:
+            raise ValueError(f"side must be {sides[0]!r} or {sides[1]!r} for the {which} axis, got {side!r}")
+        self.side = side or sides[0]
+        self.tick = "tick1" if self.side == sides[0] else "tick2"  # matplotlib's name for the ticks on that side
         self.ax, self.which, self.family = ax, which, family
         self.axis = ax.xaxis if which == "x" else ax.yaxis
         self.locator, self.formatter = self.axis.get_major_locator(), self.axis.get_major_formatter()
@@ -52,7 +59,7 @@ class StampedTicks(Artist):
         self.color = rc[f"{which}tick.color"] if color == "inherit" else color
         size = rc[f"{which}tick.major.size"]
         self.pad_points = size + rc[f"{which}tick.major.pad"]  # ticks point outwards: clear the tick, then pad
-        self.marks = Line2D([], [], linestyle="None", marker=TICKDOWN if which == "x" else TICKLEFT,
+        self.marks = Line2D([], [], linestyle="None", marker={"bottom": TICKDOWN, "top": TICKUP, "left": TICKLEFT, "right": TICKRIGHT}[self.side],
                             markersize=size, markeredgewidth=rc[f"{which}tick.major.width"],
                             color=rc[f"{which}tick.color"], clip_on=False)
         self.marks.set_figure(ax.figure)
@@ -70,8 +77,8 @@ class StampedTicks(Artist):
             raise ValueError(f"need one position per label: {len(self.labels)} labels, {len(self.positions)} positions")
         if fontsize is not None:
             self.fontsize = float(fontsize)
-        self.marks.set_transform(self.ax.get_xaxis_transform("tick1") if self.which == "x"
-                                 else self.ax.get_yaxis_transform("tick1"))
+        self.marks.set_transform(self.ax.get_xaxis_transform(self.tick) if self.which == "x"
+                                 else self.ax.get_yaxis_transform(self.tick))
         zeros = np.zeros_like(self.positions)
         self.marks.set_data(*((self.positions, zeros) if self.which == "x" else (zeros, self.positions)))
         self._place_axis_label()
@@ -89,9 +96,8 @@ class StampedTicks(Artist):
 
     def _text_transform(self):
         """(transform to the labels' anchors, vertical alignment, horizontal alignment)."""
-        if self.which == "x":
-            return self.ax.get_xaxis_text1_transform(self.pad_points)
-        return self.ax.get_yaxis_text1_transform(self.pad_points)
+        number = self.tick[-1]  # text1 or text2: the side of the ticks
+        return getattr(self.ax, f"get_{self.which}axis_text{number}_transform")(self.pad_points)
 
     def _anchors(self, transform) -> np.ndarray:
         """Where each label is anchored, in pixels (n, 2)."""
@@ -136,12 +142,16 @@ class StampedTicks(Artist):
         transform, va, ha = self._text_transform()
         boxes = [self._stamp(label, figure.dpi, va, ha)[2].translated(*anchor)
                  for label, anchor in zip(self.labels, self._anchors(transform))]
-        spine = self.ax.spines["bottom" if self.which == "x" else "left"].get_window_extent()
+        spine = self.ax.spines[self.side].get_window_extent()
         edge, pad, box = Bbox.union([*boxes, spine]), self.axis.labelpad * figure.dpi / 72, self.ax.bbox
-        if self.which == "x":
+        if self.side == "bottom":
             self.axis.set_label_coords(0.5, (edge.y0 - pad - box.y0) / box.height)
-        else:
+        elif self.side == "top":
+            self.axis.set_label_coords(0.5, (edge.y1 + pad - box.y0) / box.height)
+        elif self.side == "left":
             self.axis.set_label_coords((edge.x0 - pad - box.x0) / box.width, 0.5)
+        else:
+            self.axis.set_label_coords((edge.x1 + pad - box.x0) / box.width, 0.5)
 
     def draw(self, renderer) -> None:
         if not self.get_visible():

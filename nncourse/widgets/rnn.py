@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.ticker import NullLocator
 
 from ..plotting import CLASS_COLORS
 from ..rnn import LSTM, RNN, _one_blas_thread
@@ -284,6 +285,11 @@ class LSTMGateViewer(FigureWidget):
         self.char_ticks = {key: StampedTicks(ax, "x", family="monospace")
                            for key, ax in [*self.axes.items(), ("unit", self.ax_unit)]}
         self.unit_ticks = {key: StampedTicks(ax, "y") for key, ax in self.axes.items()}
+        # the cell state's colour bar changes its range with the text: its numbers are stamped too
+        # (the colour bar would put its own locator back on every change of range: it gets none)
+        cell_bar = self.colorbars["c"]
+        self.cell_ticks = StampedTicks(cell_bar.ax, "y", side="right")
+        cell_bar.locator = NullLocator()
         for ticks in self.unit_ticks.values():
             ticks.follow_locator()
         heatmaps = [[self.images[key], *self.axes[key].spines.values(), self.char_ticks[key], self.unit_ticks[key]]
@@ -322,6 +328,7 @@ class LSTMGateViewer(FigureWidget):
             # colour and axis range of the cell state: symmetric, from the largest |c| in this text
             c_max = max(float(np.percentile(np.abs(self.values["c"][:, : self.units]), 99)), 1e-3)
             self.images["c"].set_clim(-c_max, c_max)
+            self.cell_ticks.follow_locator()
             self.ax_unit.set_xlim(-0.5, T - 0.5)
             for ticks in self.char_ticks.values():
                 ticks.set_labels(labels, fontsize=7 if T <= 40 else 5)
