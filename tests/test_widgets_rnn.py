@@ -247,6 +247,7 @@ def test_gate_viewer_cell_colour_bar_numbers_are_matplotlibs(viewer_setup):
         expected = [(tick.get_loc(), tick.label2.get_text()) for tick in colour_bar.ax.yaxis.get_major_ticks()
                     if low - 1e-9 <= tick.get_loc() <= high + 1e-9]
         assert list(zip(viewer.cell_ticks.positions, viewer.cell_ticks.labels)) == expected
+        assert len(shown.get_yticks()) == 0  # the colour bar's own ticks stay off: not drawn twice
         assert len(expected) >= 3
     with pytest.raises(ValueError, match="side must be 'left' or 'right' for the y axis, got 'top'"):
         StampedTicks(viewer.ax_unit, "y", side="top")
