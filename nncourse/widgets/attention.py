@@ -20,21 +20,15 @@ from collections.abc import Callable
 import ipywidgets as widgets
 import matplotlib
 import numpy as np
-from matplotlib.artist import Artist
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
-from matplotlib.colors import to_rgba
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.text import Text
-from matplotlib.transforms import IdentityTransform
 
 from ..attention import causal_mask
 from ..plotting import CLASS_COLORS
 from ..rnn import _one_blas_thread
 from ..transformer import sinusoidal_positional_encoding
 from .base import FigureWidget
-from .drawing import Backdrop, StampedTicks
+from .drawing import Backdrop, StampedText, StampedTicks
 
 Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
 
@@ -42,84 +36,6 @@ Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
 def token_label(token: str) -> str:
     """A visible tick label: '␣' for a space, '\\n' for a newline, '$' escaped from mathtext."""
     return {" ": "␣", "\n": "\\n", "\t": "\\t", "$": r"\$"}.get(token, token)
-
-
-class StampedText(Artist):
-    """Draws ``text`` (a title or an axis label, redrawn on many updates) from a picture matplotlib
-    draws once per (string, font, colour, alignment), stamped at the pixel nearest to its anchor.
-
-    Drawing a line of text costs matplotlib about 2 ms (glyph layout and rendering, each time);
-    the explorer's titles and axis labels were a third of the refresh after a new text. The Text
-    stays the source of truth (``ax.title.set_text``, ``set_label_coords`` as usual); it is marked
-    animated so that the figure never draws it itself. The same idea as
-    :class:`nncourse.widgets.drawing.StampedTicks` for tick labels. A title: pass it to
-    :meth:`FigureWidget.animate`. An axis label (its Axis draws it even when animated): give the
-    ``axes``; the Text is hidden and this artist, added to the axes, draws it in full draws (and
-    can be in a :class:`Backdrop`'s layer); show or hide this artist, not the Text.
-    """
-
-    _stamps: dict = {}   # key -> (picture (h, w, 4) bottom row first, or None; offset from the anchor)
-    _scratch: dict = {}  # dpi -> (a small figure, a text in it): where new stamps are drawn
-
-    def __init__(self, text: Text, *, axes=None):
-        super().__init__()
-        self.text = text
-        text.set_animated(True)  # left out of full draws: this artist draws it
-        self.set_figure(text.get_figure(root=False))
-        self._hidden_text = axes is not None
-        if axes is not None:
-            text.set_visible(False)
-            self.set_zorder(2.5)  # as an Axis
-            self.set_clip_on(False)
-            self.set_in_layout(False)
-            axes.add_artist(self)
-
-    def _key(self, dpi: float):
-        t, prop = self.text, self.text.get_fontproperties()
-        return (t.get_text(), tuple(prop.get_family()), prop.get_style(), prop.get_weight(),
-                prop.get_size_in_points(), to_rgba(t.get_color(), t.get_alpha()), t.get_ha(), t.get_va(),
-                t.get_rotation(), t.get_rotation_mode(), dpi)
-
-    def _stamp(self, dpi: float):
-        key = self._key(dpi)
-        if key not in self._stamps:
-            t = self.text
-            side = 2 * (len(t.get_text()) + 2) * int(t.get_fontsize() * dpi / 72 + 2)  # room around the anchor
-            figure, scratch = StampedText._scratch.get(dpi, (None, None))
-            if figure is None or figure.bbox.width < side:
-                figure = Figure(figsize=(side / dpi, side / dpi), dpi=dpi)
-                FigureCanvasAgg(figure)
-                scratch = figure.text(0, 0, "", transform=IdentityTransform())  # positioned in pixels
-                StampedText._scratch[dpi] = figure, scratch
-            anchor = int(figure.bbox.width) // 2
-            scratch.set(text=t.get_text(), position=(anchor, anchor), fontproperties=t.get_fontproperties(),
-                        color=t.get_color(), alpha=t.get_alpha(), horizontalalignment=t.get_ha(),
-                        verticalalignment=t.get_va(), rotation=t.get_rotation(),
-                        rotation_mode=t.get_rotation_mode())
-            renderer = figure.canvas.get_renderer()
-            renderer.clear()  # transparent: the text alone
-            scratch.draw(renderer)
-            pixels = np.asarray(renderer.buffer_rgba())
-            rows, columns = np.nonzero(pixels[..., 3])
-            if len(rows) == 0:
-                self._stamps[key] = (None, (0, 0))
-            else:
-                top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
-                picture = pixels[top:bottom, left:right][::-1].copy()
-                self._stamps[key] = (picture, (int(left - anchor), int(pixels.shape[0] - bottom - anchor)))
-        return self._stamps[key]
-
-    def draw(self, renderer) -> None:
-        if not self.get_visible() or not self.text.get_text():
-            return
-        if not self._hidden_text and not self.text.get_visible():
-            return
-        picture, (dx, dy) = self._stamp(renderer.dpi)
-        if picture is not None:
-            x, y = self.text.get_transform().transform(self.text.get_unitless_position())
-            gc = renderer.new_gc()
-            renderer.draw_image(gc, round(x) + dx, round(y) + dy, picture)
-            gc.restore()
 
 
 # --- adapters: model -> attend(text, causal) ----------------------------------------------------

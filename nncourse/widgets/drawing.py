@@ -2,6 +2,7 @@
 
 * :class:`StampedTicks`: tick labels stamped from pictures matplotlib draws once per (label, size),
   instead of laying out hundreds of Text artists on every update.
+* :class:`StampedText`: the same for a title or an axis label redrawn on many updates.
 * :class:`Backdrop`: repaint only what a control changed (labels, limits) over a saved picture of
   the rest, instead of redrawing the whole figure.
 """
@@ -11,13 +12,45 @@ import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import TICKDOWN, TICKLEFT, TICKRIGHT, TICKUP, Line2D
+from matplotlib.text import Text
 from matplotlib.ticker import NullLocator
 from matplotlib.transforms import Bbox, IdentityTransform
 
 from .base import FigureWidget
+
+
+_scratch: dict = {}  # dpi -> a small figure where new stamps are drawn
+
+
+def render_once(text: str, size_points: float, dpi: float, **props):
+    """Draw ``text`` with matplotlib once, alone on a transparent scratch figure, anchored at a
+    pixel; ``props`` are Text properties (font, colour, alignment, rotation). Returns (picture
+    (h, w, 4) bottom row first, or None for blank text; the offset of its bottom-left pixel from the
+    anchor; the text's layout box relative to the anchor) - what :class:`StampedTicks` and
+    :class:`StampedText` stamp on every later draw."""
+    side = 2 * (len(text) + 2) * int(size_points * dpi / 72 + 2)  # room around the anchor
+    figure = _scratch.get(dpi)
+    if figure is None or figure.bbox.width < side:
+        figure = _scratch[dpi] = Figure(figsize=(side / dpi, side / dpi), dpi=dpi)
+        FigureCanvasAgg(figure)
+    anchor = int(figure.bbox.width) // 2
+    figure.texts.clear()  # a fresh Text each time: no property left over from the previous stamp
+    scratch = figure.text(anchor, anchor, text, transform=IdentityTransform(), **props)  # in pixels
+    renderer = figure.canvas.get_renderer()
+    renderer.clear()  # transparent: the text alone
+    scratch.draw(renderer)
+    pixels = np.asarray(renderer.buffer_rgba())
+    box = scratch.get_window_extent(renderer).translated(-anchor, -anchor)
+    rows, columns = np.nonzero(pixels[..., 3])
+    if len(rows) == 0:  # a space: nothing to stamp, but it takes room
+        return None, (0, 0), box
+    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    picture = pixels[top:bottom, left:right][::-1].copy()
+    return picture, (int(left - anchor), int(pixels.shape[0] - bottom - anchor)), box
 
 
 class StampedTicks(Artist):
@@ -37,7 +70,6 @@ class StampedTicks(Artist):
     """
 
     _stamps: dict = {}   # (label, points, family, dpi, va, ha, color) -> (picture, offset, layout box)
-    _scratch: dict = {}  # dpi -> (a small figure, a text in it): where new stamps are drawn
 
     def __init__(self, ax, which: str = "x", *, family: str | None = None, side: str | None = None):
         super().__init__()
@@ -110,28 +142,8 @@ class StampedTicks(Artist):
         text's layout box relative to the anchor): drawn by matplotlib the first time."""
         key = (label, self.fontsize, self.family, dpi, va, ha, self.color)
         if key not in self._stamps:
-            side = 2 * (len(label) + 2) * int(self.fontsize * dpi / 72 + 2)  # room around the anchor
-            figure, text = StampedTicks._scratch.get(dpi, (None, None))
-            if figure is None or figure.bbox.width < side:
-                figure = Figure(figsize=(side / dpi, side / dpi), dpi=dpi)
-                FigureCanvasAgg(figure)
-                text = figure.text(0, 0, "", transform=IdentityTransform())  # positioned in pixels
-                StampedTicks._scratch[dpi] = figure, text
-            anchor = int(figure.bbox.width) // 2
-            text.set(text=label, position=(anchor, anchor), fontsize=self.fontsize, family=self.family,
-                     color=self.color, verticalalignment=va, horizontalalignment=ha)
-            renderer = figure.canvas.get_renderer()
-            renderer.clear()  # transparent: the label alone
-            text.draw(renderer)
-            pixels = np.asarray(renderer.buffer_rgba())
-            box = text.get_window_extent(renderer).translated(-anchor, -anchor)
-            rows, columns = np.nonzero(pixels[..., 3])
-            if len(rows) == 0:  # a space: nothing to stamp, but it takes room
-                self._stamps[key] = (None, (0, 0), box)
-            else:
-                top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
-                picture = pixels[top:bottom, left:right][::-1].copy()
-                self._stamps[key] = (picture, (int(left - anchor), int(pixels.shape[0] - bottom - anchor)), box)
+            self._stamps[key] = render_once(label, self.fontsize, dpi, fontsize=self.fontsize, family=self.family,
+                                            color=self.color, verticalalignment=va, horizontalalignment=ha)
         return self._stamps[key]
 
     def _place_axis_label(self) -> None:
@@ -201,3 +213,63 @@ class Backdrop(Artist):
 
     def draw(self, renderer) -> None:
         renderer.restore_region(self._pixels)
+
+
+class StampedText(Artist):
+    """Draws ``text`` (a title or an axis label, redrawn on many updates) from a picture matplotlib
+    draws once per (string, font, colour, alignment), stamped at the pixel nearest to its anchor.
+
+    Drawing a line of text costs matplotlib about 2 ms (glyph layout and rendering, each time);
+    the explorer's titles and axis labels were a third of the refresh after a new text. The Text
+    stays the source of truth (``ax.title.set_text``, ``set_label_coords`` as usual); it is marked
+    animated so that the figure never draws it itself. The same idea as
+    :class:`StampedTicks` for tick labels. A title: pass it to
+    :meth:`FigureWidget.animate`. An axis label (its Axis draws it even when animated): give the
+    ``axes``; the Text is hidden and this artist, added to the axes, draws it in full draws (and
+    can be in a :class:`Backdrop`'s layer); show or hide this artist, not the Text.
+    """
+
+    _stamps: dict = {}   # key -> (picture (h, w, 4) bottom row first, or None; offset from the anchor)
+
+    def __init__(self, text: Text, *, axes=None):
+        super().__init__()
+        self.text = text
+        text.set_animated(True)  # left out of full draws: this artist draws it
+        self.set_figure(text.get_figure(root=False))
+        self._hidden_text = axes is not None
+        if axes is not None:
+            text.set_visible(False)
+            self.set_zorder(2.5)  # as an Axis
+            self.set_clip_on(False)
+            self.set_in_layout(False)
+            axes.add_artist(self)
+
+    def _key(self, dpi: float):
+        t, prop = self.text, self.text.get_fontproperties()
+        return (t.get_text(), tuple(prop.get_family()), prop.get_style(), prop.get_weight(),
+                prop.get_size_in_points(), to_rgba(t.get_color(), t.get_alpha()), t.get_ha(), t.get_va(),
+                t.get_rotation(), t.get_rotation_mode(), dpi)
+
+    def _stamp(self, dpi: float):
+        key = self._key(dpi)
+        if key not in self._stamps:
+            t = self.text
+            picture, offset, _ = render_once(t.get_text(), t.get_fontsize(), dpi,
+                                             fontproperties=t.get_fontproperties(), color=t.get_color(),
+                                             alpha=t.get_alpha(), horizontalalignment=t.get_ha(),
+                                             verticalalignment=t.get_va(), rotation=t.get_rotation(),
+                                             rotation_mode=t.get_rotation_mode())
+            self._stamps[key] = (picture, offset)
+        return self._stamps[key]
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible() or not self.text.get_text():
+            return
+        if not self._hidden_text and not self.text.get_visible():
+            return
+        picture, (dx, dy) = self._stamp(renderer.dpi)
+        if picture is not None:
+            x, y = self.text.get_transform().transform(self.text.get_unitless_position())
+            gc = renderer.new_gc()
+            renderer.draw_image(gc, round(x) + dx, round(y) + dy, picture)
+            gc.restore()
