@@ -116,7 +116,7 @@ def test_each_of_the_learners_mistakes_is_caught(tmp_path):
     assert S.states_equal(ranks[0]["state_dict"], ranks[1]["state_dict"])  # still in step with each other
     assert not S.states_equal(ranks[0]["state_dict"], package[0]["state_dict"])
     # a script that saves under another name
-    other_name = LEARNER_SCRIPT.replace('f"{args.out}/rank{rank}.pt"', 'f"{args.out}/model.pt"')
+    other_name = LEARNER_SCRIPT.replace('f"{args.out}/rank{rank}.pt"', 'f"{args.out}/model{rank}.pt"')
     assert other_name != LEARNER_SCRIPT
     with pytest.raises(RuntimeError, match="rank 0 saved no rank0.pt in the --out folder"):
         S.run_ddp(script=_script(tmp_path, other_name, "other_name.py"), **kwargs)
