@@ -12,7 +12,7 @@ from nncourse.at_scale import ddp_train
 from nncourse.at_scale import scale as S
 
 
-@pytest.mark.timeout(120)  # torchrun's launcher in this process, two forked ranks: about a second
+@pytest.mark.timeout(120)  # torchrun's launcher in this process, ranks from the fork server: seconds
 def test_two_process_ddp_equals_single_process_on_the_global_batch(tmp_path):
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     ranks = S.run_ddp(nproc=2, steps=5, batch_size=6, seed=3, out_dir=tmp_path, verbose=False)
@@ -34,7 +34,7 @@ def test_two_process_ddp_equals_single_process_on_the_global_batch(tmp_path):
 def test_a_failing_rank_is_reported(tmp_path):
     (tmp_path / "taken").write_text("a file where the ranks want a folder")
     handlers = signal.getsignal(signal.SIGINT)
-    with pytest.raises(RuntimeError, match="forked DDP run failed"):
+    with pytest.raises(RuntimeError, match="DDP run failed"):
         S.run_ddp(nproc=2, steps=1, out_dir=tmp_path / "taken", verbose=False)
     assert signal.getsignal(signal.SIGINT) == handlers
 
@@ -160,7 +160,7 @@ def test_run_ddp_checks_its_arguments_before_launching(tmp_path):
         S.run_ddp(nproc=2, steps=0, out_dir=tmp_path, verbose=False)
     with pytest.raises(ValueError, match="nproc"):
         S.run_ddp(nproc=1.5, out_dir=tmp_path, verbose=False)
-    with pytest.raises(ValueError, match="launcher must be 'fork' or 'torchrun'"):
+    with pytest.raises(ValueError, match="launcher must be 'forkserver' or 'torchrun'"):
         S.run_ddp(nproc=2, launcher="mpirun", out_dir=tmp_path, verbose=False)
     command = S.ddp_command(tmp_path, nproc=2, steps=3)
     assert "--standalone" in command and "--nproc_per_node=2" in command and command[-1] == "0"

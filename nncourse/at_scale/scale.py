@@ -3,8 +3,8 @@ activation checkpointing measured with saved-tensor hooks, torch.compile timing,
 
 * :func:`run_ddp` launches :mod:`nncourse.at_scale.ddp_train` (or the script the learner writes in
   the notebook) with ``torchrun --nproc_per_node=K`` (CPU/gloo), as the command line or as torchrun's
-  launcher called in this process with forked ranks (no fresh torch imports), and loads what each
-  rank saved (``weights_only=True``).
+  launcher called in this process with ranks forked from a fork server that imported torch once, and
+  loads what each rank saved (``weights_only=True``).
 * :class:`ResumableRun` trains a small dropout MLP with Adam and a learning-rate schedule; its
   :meth:`~ResumableRun.checkpoint` holds model, optimizer, scheduler, both RNG states and the data
   position, so a run stopped and resumed ends bit-identical to one never stopped.
@@ -43,11 +43,11 @@ def ddp_command(out_dir, *, script=None, nproc: int = 2, steps: int = 6, batch_s
 
 
 def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2, seed: int = 0,
-            timeout: float = 240, out_dir=None, verbose: bool = True, launcher: str = "fork") -> list[dict]:
+            timeout: float = 240, out_dir=None, verbose: bool = True, launcher: str = "forkserver") -> list[dict]:
     """Run a DDP training script on ``nproc`` CPU processes; return each rank's saved dict.
 
     ``script``: the path of a Python script run in every rank as ``torchrun`` runs it (as ``__main__``,
-    with ``--out DIR --steps --batch-size --lr --seed --timeout`` and, forked, ``--quiet`` on its command
+    with ``--out DIR --steps --batch-size --lr --seed --timeout`` and, launched from Python, ``--quiet`` on its command
     line; :func:`ddp_train.parse_args` reads them), which saves what rank ``r`` has to ``DIR/rank<r>.pt``
     (``DIR`` is ``out_dir``, default a fresh temporary folder; ``ddp_train`` creates it if need be).
     None: :mod:`~nncourse.at_scale.ddp_train`, which saves ``state_dict``, ``indices`` (the samples each
@@ -56,19 +56,22 @@ def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8,
 
     ``launcher="torchrun"`` runs the command line of :func:`ddp_command` (``torchrun --standalone``):
     three fresh Python processes (the launcher and two ranks), each importing torch (and DDP imports
-    torch._dynamo) -- tens of seconds on a busy CPU. ``launcher="fork"`` calls the same launcher from
-    Python (``torch.distributed.launcher.api.elastic_launch``, which the ``torchrun`` command calls,
-    with ``--standalone``'s settings) in this process, and the ranks are forked from it: they start with
-    torch already imported, so the run takes about a second. Each rank runs on one thread, as torchrun's
-    do. Use ``"torchrun"`` for NCCL on GPUs (a forked process cannot use CUDA once its parent has).
+    torch._dynamo) -- tens of seconds on a busy CPU. ``launcher="forkserver"`` calls the same launcher
+    from Python (``torch.distributed.launcher.api.elastic_launch``, which the ``torchrun`` command calls,
+    with ``--standalone``'s settings) in this process, with the ``forkserver`` start method: the ranks
+    are forked from a small server process that imported torch once (on the first run, a few seconds),
+    so later runs take about a second. The ranks are not forked from this process itself: forking a
+    process that runs threads (a Jupyter kernel, pytest, torch's own pools) copies the locks those
+    threads hold, and a rank can hang forever on one. Each rank runs on one thread, as torchrun's do.
+    Use ``"torchrun"`` for NCCL on GPUs.
 
     Raises RuntimeError with the processes' output if the run fails or takes over ``timeout`` s, or if
     a rank saved no ``rank<r>.pt``."""
     for name, value in (("nproc", nproc), ("steps", steps), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if launcher not in ("fork", "torchrun"):
-        raise ValueError(f"launcher must be 'fork' or 'torchrun', got {launcher!r}")
+    if launcher not in ("forkserver", "torchrun"):
+        raise ValueError(f"launcher must be 'forkserver' or 'torchrun', got {launcher!r}")
     if script is not None and not Path(script).is_file():
         raise FileNotFoundError(f"script must be the path of an existing Python file, got {str(script)!r}")
     if out_dir is None:  # a temporary folder, removed once the results are loaded
@@ -80,8 +83,8 @@ def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8,
                           seed=seed) + ["--timeout", str(timeout)]
     script_args = command[command.index("--out"):]
     output = ""
-    if launcher == "fork":
-        _launch_forked(script, script_args, nproc, timeout)
+    if launcher == "forkserver":
+        _launch_from_forkserver(script, script_args, nproc, timeout)
     else:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         try:
@@ -97,7 +100,7 @@ def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8,
             raise RuntimeError(f"the DDP run finished, but rank {r} saved no {path.name} in the --out folder "
                                f"{str(out_dir)!r}: every rank must torch.save its results to <--out>/rank<rank>.pt")
     if verbose:
-        how = "in this process, ranks forked" if launcher == "fork" else "as a command"
+        how = "launcher in this process, ranks from a fork server" if launcher == "forkserver" else "as a command"
         name = Path(script or ddp_train.__file__).name
         print(f"$ torchrun --standalone --nproc_per_node={nproc} {name} --out ... --steps {steps}   ({how})")
         if output:
@@ -107,8 +110,9 @@ def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8,
 
 
 def _run_script(script: str, args: list[str]) -> None:
-    """What torchrun runs in each rank, here in a forked one: ``script`` as ``__main__`` with ``args`` as
-    its command line, on one thread (torchrun sets OMP_NUM_THREADS=1 when it starts several ranks)."""
+    """What torchrun runs in each rank, here in one forked from the fork server: ``script`` as
+    ``__main__`` with ``args`` as its command line, on one thread (torchrun sets OMP_NUM_THREADS=1 when
+    it starts several ranks)."""
     import runpy
 
     torch.set_num_threads(1)
@@ -116,18 +120,22 @@ def _run_script(script: str, args: list[str]) -> None:
     runpy.run_path(str(script), run_name="__main__")
 
 
-def _launch_forked(script, args: list[str], nproc: int, timeout: float) -> None:
-    """torchrun --standalone --nproc_per_node=nproc [script] args, called from Python with forked ranks
-    (script None: ``ddp_train.main``)."""
+def _launch_from_forkserver(script, args: list[str], nproc: int, timeout: float) -> None:
+    """torchrun --standalone --nproc_per_node=nproc [script] args, called from Python, the ranks forked
+    from multiprocessing's fork server (script None: ``ddp_train.main``)."""
+    import multiprocessing
     import signal
     import uuid
 
-    import torch._dynamo  # noqa: F401  DDP's constructor imports it: once here, not in every rank
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    # the fork server starts on the first run and stays: it imports these once, so every rank forked
+    # from it starts with them (DDP's constructor imports torch._dynamo). No effect once it runs.
+    multiprocessing.set_forkserver_preload(["torch", "torch._dynamo", __name__])
 
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", rdzv_configs={"join_timeout": timeout},
-                          max_restarts=0, monitor_interval=0.1, start_method="fork")
+                          max_restarts=0, monitor_interval=0.1, start_method="forkserver")
     if script is None:
         entrypoint, entry_args = ddp_train.main, (args + ["--quiet"],)
     else:
@@ -138,7 +146,7 @@ def _launch_forked(script, args: list[str], nproc: int, timeout: float) -> None:
     try:
         elastic_launch(config, entrypoint)(*entry_args)
     except Exception as err:  # torch's ChildFailedError names the failed rank and its traceback
-        raise RuntimeError(f"the forked DDP run failed: {err}") from err
+        raise RuntimeError(f"the DDP run failed: {err}") from err
     finally:
         for sig, handler in handlers.items():
             if handler is not None:
