@@ -39,6 +39,25 @@ def test_a_failing_rank_is_reported(tmp_path):
     assert signal.getsignal(signal.SIGINT) == handlers
 
 
+@pytest.mark.timeout(120)
+def test_a_stalled_run_is_stopped_shown_and_run_once_more(tmp_path):
+    # rank 1 waits forever in the all-reduce that rank 0 never joins: the watchdog stops it at the
+    # timeout, shows where each rank was, runs it again, and raises when it stalls again
+    stalls = _script(tmp_path, "import time\nimport torch.distributed as dist\nimport torch\n"
+                               "dist.init_process_group('gloo')\n"
+                               "if dist.get_rank() == 1:\n    dist.all_reduce(torch.ones(1))\n"
+                               "else:\n    time.sleep(600)\n", "stalls.py")
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.warns(RuntimeWarning, match="did not finish within 6 s") as warned:
+        with pytest.raises(RuntimeError, match=r"(?s)did not finish within 6 s.*twice in a row") as raised:
+            S.run_ddp(script=stalls, nproc=2, steps=1, timeout=6, verbose=False)
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
+    for text in (str(warned[0].message), str(raised.value)):
+        assert "Running it once more" in text or "twice" in text
+        assert text.count("rank process") == 2 and 'stalls.py", line 8' in text  # rank 0's time.sleep
+        assert "all_reduce" in text  # rank 1 waits in the collective
+
+
 # The script notebook 11 has the learner write (section 7), cell by cell: the four DDP additions.
 LEARNER_SCRIPT = """\
 import torch
@@ -87,7 +106,7 @@ def _script(tmp_path, text, name="my_ddp_train.py"):
 @pytest.mark.timeout(180)
 def test_a_learners_script_runs_in_every_rank_and_ends_bit_identical_to_the_package(tmp_path, capsys):
     # batches of 6 per rank, 12 a step: 96 // 12 = 8 steps an epoch, so 9 steps reach a second epoch
-    kwargs = dict(nproc=2, steps=9, batch_size=6, seed=1)
+    kwargs = dict(nproc=2, steps=9, batch_size=6, seed=1, timeout=60)
     (tmp_path / "mine").mkdir()  # the script saves into the --out folder; it does not create it
     mine = S.run_ddp(script=_script(tmp_path, LEARNER_SCRIPT), out_dir=tmp_path / "mine", **kwargs)
     package = S.run_ddp(out_dir=tmp_path / "package", verbose=False, **kwargs)
@@ -101,7 +120,7 @@ def test_a_learners_script_runs_in_every_rank_and_ends_bit_identical_to_the_pack
 
 @pytest.mark.timeout(180)
 def test_each_of_the_learners_mistakes_is_caught(tmp_path):
-    kwargs = dict(nproc=2, steps=9, batch_size=6, seed=1, verbose=False)
+    kwargs = dict(nproc=2, steps=9, batch_size=6, seed=1, verbose=False, timeout=60)
     package = S.run_ddp(**kwargs)
     # without the DDP wrapper each rank trains on its own shard alone: the replicas drift apart
     no_ddp = LEARNER_SCRIPT.replace("DistributedDataParallel(ddp_train.make_model(args.seed))",

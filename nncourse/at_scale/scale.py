@@ -43,7 +43,7 @@ def ddp_command(out_dir, *, script=None, nproc: int = 2, steps: int = 6, batch_s
 
 
 def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8, lr: float = 0.2, seed: int = 0,
-            timeout: float = 240, out_dir=None, verbose: bool = True, launcher: str = "forkserver") -> list[dict]:
+            timeout: float = 120, out_dir=None, verbose: bool = True, launcher: str = "forkserver") -> list[dict]:
     """Run a DDP training script on ``nproc`` CPU processes; return each rank's saved dict.
 
     ``script``: the path of a Python script run in every rank as ``torchrun`` runs it (as ``__main__``,
@@ -66,7 +66,8 @@ def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8,
     Use ``"torchrun"`` for NCCL on GPUs.
 
     Raises RuntimeError with the processes' output if the run fails or takes over ``timeout`` s, or if
-    a rank saved no ``rank<r>.pt``."""
+    a rank saved no ``rank<r>.pt``. With ``"forkserver"``, a run stopped at ``timeout`` is run once
+    more, with a RuntimeWarning that shows each rank's Python stack (where it waited)."""
     for name, value in (("nproc", nproc), ("steps", steps), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -109,48 +110,99 @@ def run_ddp(*, script=None, nproc: int = 2, steps: int = 6, batch_size: int = 8,
     return [torch.load(path, weights_only=True) for path in saved]
 
 
-def _run_script(script: str, args: list[str]) -> None:
-    """What torchrun runs in each rank, here in one forked from the fork server: ``script`` as
-    ``__main__`` with ``args`` as its command line, on one thread (torchrun sets OMP_NUM_THREADS=1 when
-    it starts several ranks)."""
-    import runpy
+def _nothing() -> None:
+    pass
 
+
+_STACK_FILES: list = []  # in a rank: the file its stack goes to on SIGUSR1 (kept open)
+
+
+def _rank(watch_dir: str, script, args: list[str]) -> None:
+    """What every rank runs, forked from the fork server: note its process id in ``watch_dir`` for the
+    launcher's watchdog (which can ask for its Python stack with SIGUSR1), then ``script`` as
+    ``__main__`` with ``args`` as its command line, as torchrun runs it (None: ``ddp_train.main``), on
+    one thread (torchrun sets OMP_NUM_THREADS=1 when it starts several ranks)."""
+    import faulthandler
+    import runpy
+    import signal
+
+    folder, pid = Path(watch_dir), os.getpid()
+    _STACK_FILES.append(open(folder / f"{pid}.stack", "w"))
+    faulthandler.register(signal.SIGUSR1, file=_STACK_FILES[-1], all_threads=True)
+    (folder / f"{pid}.pid").touch()
     torch.set_num_threads(1)
-    sys.argv = [str(script), *args]
-    runpy.run_path(str(script), run_name="__main__")
+    if script is None:
+        ddp_train.main(args)
+    else:
+        sys.argv = [str(script), *args]
+        runpy.run_path(str(script), run_name="__main__")
 
 
 def _launch_from_forkserver(script, args: list[str], nproc: int, timeout: float) -> None:
     """torchrun --standalone --nproc_per_node=nproc [script] args, called from Python, the ranks forked
-    from multiprocessing's fork server (script None: ``ddp_train.main``)."""
+    from multiprocessing's fork server (script None: ``ddp_train.main``).
+
+    A watchdog stops a run that takes over ``timeout`` s: it asks each rank for its Python stack, then
+    stops the launcher as Ctrl-C would (which stops the ranks). A run that stalled is run once more,
+    with a warning that shows where its ranks were; a second stall raises RuntimeError with them."""
+    import _thread
     import multiprocessing
     import signal
+    import threading
     import uuid
+    import warnings
 
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     # the fork server starts on the first run and stays: it imports these once, so every rank forked
     # from it starts with them (DDP's constructor imports torch._dynamo). No effect once it runs.
     multiprocessing.set_forkserver_preload(["torch", "torch._dynamo", __name__])
-
-    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
-                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", rdzv_configs={"join_timeout": timeout},
-                          max_restarts=0, monitor_interval=0.1, start_method="forkserver")
-    if script is None:
-        entrypoint, entry_args = ddp_train.main, (args + ["--quiet"],)
-    else:
-        entrypoint, entry_args = _run_script, (str(script), args + ["--quiet"])
+    starter = multiprocessing.get_context("forkserver").Process(target=_nothing)
+    starter.start()  # on the first run, the fork server starts now, before the watchdog's clock does
+    starter.join()
     # the launcher installs its own handlers for these signals in the main thread: put ours back after
     signals = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)]
     handlers = {sig: signal.getsignal(sig) for sig in signals}
-    try:
-        elastic_launch(config, entrypoint)(*entry_args)
-    except Exception as err:  # torch's ChildFailedError names the failed rank and its traceback
-        raise RuntimeError(f"the DDP run failed: {err}") from err
-    finally:
-        for sig, handler in handlers.items():
-            if handler is not None:
-                signal.signal(sig, handler)
+    for attempt in (1, 2):
+        config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                              rdzv_backend="c10d", rdzv_endpoint="localhost:0",
+                              rdzv_configs={"join_timeout": timeout}, max_restarts=0, monitor_interval=0.1,
+                              start_method="forkserver")
+        with tempfile.TemporaryDirectory(prefix="nncourse_ddp_") as watch_dir:
+            folder, stalled = Path(watch_dir), threading.Event()
+
+            def stop():
+                stalled.set()
+                for pid_file in folder.glob("*.pid"):
+                    try:
+                        os.kill(int(pid_file.stem), signal.SIGUSR1)  # the rank writes its stack
+                    except ProcessLookupError:
+                        pass
+                time.sleep(1.0)
+                # the launcher's SIGTERM handler, run in the main thread: it stops the ranks and raises.
+                # Once the launcher has returned, SIGTERM has no Python handler and this does nothing.
+                _thread.interrupt_main(signal.SIGTERM)
+
+            watchdog = threading.Timer(timeout, stop)
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                elastic_launch(config, _rank)(watch_dir, script, args + ["--quiet"])
+                return
+            except Exception as err:  # torch's ChildFailedError names the failed rank and its traceback
+                if not stalled.is_set():
+                    raise RuntimeError(f"the DDP run failed: {err}") from err
+                stacks = "\n".join(f"rank process {path.stem}:\n{path.read_text()}"
+                                   for path in sorted(folder.glob("*.stack"))) or "(no rank had started)"
+            finally:
+                watchdog.cancel()
+                for sig, handler in handlers.items():
+                    if handler is not None:
+                        signal.signal(sig, handler)
+        message = f"the DDP ranks did not finish within {timeout} s and were stopped. Where they were:\n{stacks}"
+        if attempt == 1:
+            warnings.warn(message + "\nRunning it once more.", RuntimeWarning, stacklevel=3)
+    raise RuntimeError(message + "\n(twice in a row)")
 
 
 def max_state_difference(a: dict, b: dict) -> float:
