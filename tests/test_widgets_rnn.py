@@ -37,7 +37,8 @@ def test_scale_moves_the_rnn_from_vanishing_to_exploding(gtt):
     assert abs(np.linalg.norm(gtt.rnn.params["weight_hh_l0"], 2) - 0.5) < 1e-12  # scale x orthogonal
     gtt.scale.value = 2.5
     assert gtt.norms["rnn"][0] > 1e3  # the stretch outgrows the tanh's squashing: it explodes
-    assert "RNN" in gtt.ax.title.get_text() and len(gtt.rnn_line.get_xdata()) == 60
+    assert f"RNN {gtt.norms['rnn'][0]:.1e}" in gtt.status.value and len(gtt.rnn_line.get_xdata()) == 60
+    assert "T = 60" in gtt.status.value
 
 
 def test_forget_bias_lets_the_lstm_carry_the_signal(gtt):
@@ -50,7 +51,7 @@ def test_forget_bias_lets_the_lstm_carry_the_signal(gtt):
     gtt.forget_bias.value = 5.0
     assert gtt.mean_forget == pytest.approx(gtt.lstm.gate_values["f"][0, :100].mean())  # over the T steps shown
     assert gtt.mean_forget > 0.95 > mean_f_closed
-    assert f"mean forget gate {gtt.mean_forget:.2f}" in gtt.ax.title.get_text()
+    assert f"mean forget gate {gtt.mean_forget:.2f}" in gtt.status.value
     assert gtt.norms["lstm_c"][0] > 1e-3 > 1e-20 > closed  # open forget gates: the cell carries on
     assert gtt.norms["lstm_c"][0] > 1e6 * gtt.norms["rnn"][0]
 
@@ -147,6 +148,9 @@ def test_gate_viewer_controls(viewer_setup):
     np.testing.assert_allclose(viewer.unit_lines["i"].get_ydata(), viewer.values["i"][:, 7])
     assert viewer.markers["o"].get_ydata() == [7, 7]
     assert "unit 7" in viewer.unit_title.get_text()
+    forget, cell = viewer.values["f"][:, 7], viewer.values["c"][:, 7]
+    assert f"Unit 7</b>: mean forget gate {forget.mean():.2f}" in viewer.status.value
+    assert f"drawn divided by {np.abs(cell).max():.2f}" in viewer.status.value and "3 characters" in viewer.status.value
     viewer.text.value = "a\nb c"
     assert viewer.values["c"].shape == (5, 12)
     for ticks in viewer.char_ticks.values():  # under the four heatmaps and the unit panel

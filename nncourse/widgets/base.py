@@ -35,8 +35,10 @@ controls from code:
 from __future__ import annotations
 
 import io
+import struct
 import time
 import weakref
+import zlib
 from contextlib import contextmanager
 
 import ipywidgets as widgets
@@ -70,6 +72,23 @@ def _rgb(rgba: np.ndarray) -> PILImage.Image:
     off alpha first makes PIL copy the strided array byte by byte, ~4 ms a frame)."""
     height, width = rgba.shape[:2]
     return PILImage.frombuffer("RGBA", (width, height), np.ascontiguousarray(rgba), "raw", "RGBA", 0, 1).convert("RGB")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bytes(rgba: np.ndarray) -> bytes:
+    """The canvas's pixels (H, W, 4) uint8 as an RGB PNG, written directly: every row with filter 0
+    ("None") and zlib at level 1. PIL tries all five PNG row filters on every row, which is most of
+    its encoding time; on a plot (flat colours, thin lines) "None" compresses as well - a 720 x 320
+    figure encodes in about half of PIL's time, to a file no larger."""
+    height, width = rgba.shape[:2]
+    rows = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: its filter byte (0), then R G B ...
+    rows[:, 1:].reshape(height, width, 3)[...] = rgba[..., :3]
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, RGB
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + _png_chunk(b"IEND", b""))
 
 
 def _child_widgets(value, found: dict[int, widgets.Widget]) -> None:
@@ -223,19 +242,15 @@ class FigureWidget:
 
     def encode(self) -> bytes:
         """The current picture in ``image_format``: the bytes sent to the browser on every update."""
+        if self.image_format != "jpeg":
+            return self.to_png()
         buffer = io.BytesIO()
-        pixels = _rgb(self.render())
-        if self.image_format == "jpeg":
-            pixels.save(buffer, format="jpeg", quality=90)
-        else:
-            pixels.save(buffer, format="png", compress_level=1)  # fast zlib level
+        _rgb(self.render()).save(buffer, format="jpeg", quality=90)
         return buffer.getvalue()
 
     def to_png(self) -> bytes:
         """The current picture as PNG bytes, whatever ``image_format`` is."""
-        buffer = io.BytesIO()
-        _rgb(self.render()).save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return png_bytes(self.render())
 
     def _image(self) -> Image:
         return Image(data=self.encode(), format=self.image_format)

@@ -149,9 +149,11 @@ class GradientThroughTime(FigureWidget):
         self.ax.set_ylabel("gradient reaching step t")
         self.ax.axhline(1.0, color="0.6", lw=0.8, zorder=0)
         self.ax.legend(loc="lower right", fontsize=8)
-        self.ax.set_title(" ")
+        # the numbers that change go in the status line under the sliders (the browser draws that
+        # text); a title redrawn on every update would cost a quarter of the update
+        self.ax.set_title("How much of the gradient at h_T reaches each earlier step t", fontsize=10)
         self.fig.tight_layout()
-        self.animate(self.rnn_line, self.lstm_line, self.cell_line, self.ax.title)
+        self.animate(self.rnn_line, self.lstm_line, self.cell_line)
         # a new length changes the x axis alone: it is repainted over the rest (not a full redraw)
         self.x_ticks = StampedTicks(self.ax, "x")
         self._x_axis = Backdrop(self, [self.x_ticks, self.ax.xaxis])
@@ -197,10 +199,10 @@ class GradientThroughTime(FigureWidget):
                 self._x_axis.repaint()
             self._shown_length = T
         self.mean_forget = float(self._lstm_jacobians[1]["c_from_c"][:T].mean())  # dc_t/dc_{t-1} = f_t
-        self.ax.set_title(f"T = {T}: signal from h_T back to step 1 - RNN {rnn[0]:.1e}, "
-                          f"LSTM {lstm['h'][0]:.1e} (mean forget gate {self.mean_forget:.2f})", fontsize=10)
         pinned = [name for name, v in self.norms.items() if v.max() > CEILING or v.min() < FLOOR]
-        self.status.value = ("Below 1: the gradient shrinks on its way back (vanishing); above 1 it grows "
+        self.status.value = (f"<b>T = {T}</b>: the signal from h_T back to step 1 is <b>RNN {rnn[0]:.1e}</b>, "
+                             f"<b>LSTM {lstm['h'][0]:.1e}</b> (mean forget gate {self.mean_forget:.2f}). "
+                             "Below 1: the gradient shrinks on its way back (vanishing); above 1 it grows "
                              "(exploding)." + (f" Values beyond the plot's range are drawn at its edge "
                                                f"({', '.join(pinned)})." if pinned else ""))
 
@@ -296,6 +298,7 @@ class LSTMGateViewer(FigureWidget):
                     for key in self.axes]
         self._per_text = Backdrop(self, [*sum(heatmaps, []), self.colorbars["c"].ax, self.char_ticks["unit"]])
         self._shown_text = None
+        self._text_status = ""
         self.values: dict[str, np.ndarray] = {}
         self.update()
 
@@ -332,7 +335,7 @@ class LSTMGateViewer(FigureWidget):
             self.ax_unit.set_xlim(-0.5, T - 0.5)
             for ticks in self.char_ticks.values():
                 ticks.set_labels(labels, fontsize=7 if T <= 40 else 5)
-            self.status.value = (f"Layer {self.layer_index}, {T} characters"
+            self._text_status = (f"Layer {self.layer_index}, {T} characters"
                                  + (f" (first {self.max_length} shown)" if len(self.text.value) > T else "")
                                  + (f"; showing units 0-{self.units - 1} of {self.hidden_size}." if self.units < self.hidden_size
                                     else f"; showing all {self.units} units."))
@@ -346,5 +349,8 @@ class LSTMGateViewer(FigureWidget):
         cell_scale = max(float(np.abs(cell).max()), 1e-12)
         self.unit_lines["c"].set_data(t, cell / cell_scale)
         forget = self.values["f"][:, u]
-        self.unit_title.set_text(f"unit {u}: mean f {forget.mean():.2f} | c from {cell.min():.2f} to {cell.max():.2f} "
-                                 f"(drawn ÷ {cell_scale:.2f})")
+        # the numbers go in the status line (the browser draws it): a title with numbers that change
+        # on every update would be redrawn glyph by glyph each time
+        self.unit_title.set_text(f"unit {u} over the text")
+        self.status.value = (f"{self._text_status}<br><b>Unit {u}</b>: mean forget gate {forget.mean():.2f}; "
+                             f"cell state from {cell.min():.2f} to {cell.max():.2f}, drawn divided by {cell_scale:.2f}.")
