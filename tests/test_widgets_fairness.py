@@ -74,6 +74,32 @@ def test_dials_controls_do_not_share_a_layout(dials):
     assert len({id(c.layout) for c in controls}) == len(controls)
 
 
+@pytest.mark.parametrize("settings, steps, seed", [(dict(n=1500), 60, 0),
+                                                   (dict(n=2000, label_bias=0.6, proxy_strength=0.0), 100, 3),
+                                                   (dict(n=1200, base_rate_gap=0.3, noise_b=2.0, seed=5), 40, 1)])
+def test_dials_fast_fit_is_train_classifiers_logistic_regression(settings, steps, seed):
+    from nncourse.widgets.fairness import _logistic_scores
+
+    data = fairness_data.loan_data(**settings)
+    for d in (data, data.drop("group")):
+        expected = mitigation.train_classifier(d.X_train, d.y_train, steps=steps, seed=seed).predict_proba(d.X_test)
+        got = _logistic_scores(d.X_train, d.y_train, d.X_test, steps=steps, seed=seed)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_dials_blitted_picture_is_a_full_redraw(dials):
+    # the stamped title and y label follow the controls, and the blitted picture is the full redraw's
+    for sees, judge in [(False, "true"), (True, "recorded"), (True, "true")]:
+        with dials.hold():
+            dials.sees_group.value, dials.judge.value = sees, judge
+        blitted = dials.render().copy()
+        dials.invalidate()
+        np.testing.assert_array_equal(dials.render(), blitted)
+    no_title = dials.render().copy()
+    dials.sees_group.value = False                 # only the title (and bars) change: pixels must move
+    assert not np.array_equal(dials.render()[:40], no_title[:40])
+
+
 @pytest.fixture(scope="module")
 def scored():
     d = fairness_data.loan_data(n=2000, label_bias=0.4, proxy_strength=0.8, seed=0)
