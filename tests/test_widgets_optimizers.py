@@ -163,3 +163,26 @@ def test_momentum_phase_errors():
         MomentumPhase(lr=0.07)
     with pytest.raises(ValueError, match="two positive numbers"):
         MomentumPhase(curvatures=(1.0,))
+
+
+def test_a_surface_seen_before_is_painted_from_its_saved_picture_as_a_full_redraw_would_draw_it():
+    race = OptimizerRace("ravine", steps=50)
+    pictures = {}
+    for surface in ["rosenbrock", "beale", "ravine", "rosenbrock", "beale"]:   # the last two: saved pictures
+        race.landscape_control.value = surface
+        race.step(20)
+        blitted = race.render().copy()
+        race.invalidate()                                   # draw everything from the artists' state
+        np.testing.assert_array_equal(race.render(), blitted)
+        if surface in pictures:
+            np.testing.assert_array_equal(blitted, pictures[surface])
+        pictures[surface] = blitted
+    assert not np.array_equal(pictures["rosenbrock"], pictures["beale"])
+    # the stamped tick labels are the axis' own choice, inside the limits (none below 1e-10 on the log axis)
+    loss_ticks = race.ticks[3]
+    assert loss_ticks.positions.min() >= 1e-10 and loss_ticks.positions.max() <= race.ax_loss.get_ylim()[1]
+    race.steps_control.value = 60                           # a new x range on the loss panel: drawn anew
+    assert race.ticks[2].positions.max() == 60
+    blitted = race.render().copy()
+    race.invalidate()
+    np.testing.assert_array_equal(race.render(), blitted)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.artist import Artist
 
 from .. import landscapes
 from .base import FigureWidget
+from .drawing import StampedTicks
 
 OPTIMIZER_NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
@@ -35,8 +37,32 @@ LEARNING_RATES = [1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05,
                   0.4, 0.45, 0.49, 0.51, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0]
 
 
+def _follow_log_locator(ticks: StampedTicks) -> None:
+    """``ticks.follow_locator()`` for a log axis: the ticks kept are those inside the limits up to a
+    relative slack (follow_locator's slack is a fraction of high - low, which on a log axis from
+    1e-10 keeps a tick at 1e-12 outside it)."""
+    low, high = sorted(ticks.axis.get_view_interval())
+    positions = np.asarray(ticks.locator())
+    labels = ticks.formatter.format_ticks(positions)
+    inside = (positions >= low * (1 - 1e-10)) & (positions <= high * (1 + 1e-10))
+    ticks.set_labels([label for label, keep in zip(labels, inside) if keep], positions=positions[inside])
+
+
+class _SavedPicture(Artist):
+    """A saved copy of the whole figure's pixels, painted back by :meth:`FigureWidget.repaint`."""
+
+    def __init__(self):
+        super().__init__()
+        self.pixels = None
+
+    def draw(self, renderer) -> None:
+        renderer.restore_region(self.pixels)
+
+
 class OptimizerRace(FigureWidget):
     """Contour plot + paths + loss curves for up to four (optimizer, learning rate) racers."""
+
+    static_pictures_kept = 8  # static figures saved, by (surface, steps, racers shown); ~1 MB each
 
     def __init__(self, landscape: str = "ravine", steps: int = 100):
         super().__init__(figsize=(10.5, 4.3))
@@ -70,6 +96,12 @@ class OptimizerRace(FigureWidget):
         # room for the loss axis label between the panels, and less empty margin on the right
         self.fig.subplots_adjust(left=0.07, right=0.97, wspace=0.3)
         self.contours = None
+        # Drawing the static part (contours, axes and their labels, legend) is most of a new
+        # surface's refresh: it is drawn once per (surface, steps, racers) and saved, and a
+        # combination seen before is painted back from its copy (see _show_static).
+        self._static_pictures: dict = {}
+        self._static_picture = _SavedPicture()
+        self._static_changed = False
         self.path_lines, self.heads, self.loss_lines = [], [], []
         for colour in COLOURS:
             (line,) = self.ax.plot([], [], "-", color=colour, lw=1.6, alpha=0.9)
@@ -85,6 +117,8 @@ class OptimizerRace(FigureWidget):
         self.ax_loss.set_yscale("log")
         self.ax_loss.set_xlabel("step")
         self.ax_loss.set_ylabel("loss − minimum")
+        # the tick labels, laid out glyph by glyph, were most of a full draw: stamped instead
+        self.ticks = [StampedTicks(ax, which) for ax in (self.ax, self.ax_loss) for which in "xy"]
         self.animate(*self.path_lines, *self.heads, *self.loss_lines)
 
         self.observe(self.play)
@@ -112,11 +146,11 @@ class OptimizerRace(FigureWidget):
         self.paths, self.losses = {}, {}
         for i, name, lr in self.racers():
             self.paths[i], self.losses[i] = landscapes.descend(self.land, name, lr=lr, steps=steps)
-        # Only static things that really changed trigger a full redraw (the contours are slow to
-        # draw): a new learning rate just replaces the animated paths.
+        # Only static things that really changed trigger a new static picture: a new learning rate
+        # just replaces the animated paths.
         if self.ax_loss.get_xlim() != (0, steps):
             self.ax_loss.set_xlim(0, steps)
-            self.invalidate()
+            self._static_changed = True
         legend = [(i, name) for i, name, _ in self.racers()]
         if legend != getattr(self, "_legend", None):
             self._legend = legend
@@ -126,7 +160,7 @@ class OptimizerRace(FigureWidget):
                 line.set_label(next((name for j, name in legend if j == i), "_hidden"))
             if legend:
                 self.ax_loss.legend(handles=[self.loss_lines[i] for i, _ in legend], fontsize=8, loc="upper right")
-            self.invalidate()
+            self._static_changed = True
         self.play.max = steps
 
     def _draw_landscape(self):
@@ -146,7 +180,7 @@ class OptimizerRace(FigureWidget):
         self.ax_loss.set_ylim(1e-10, 10 * max(start_excess, 1.0))
         self.start_marker.set_data([land.start[0]], [land.start[1]])
         self.minimum_markers.set_offsets(np.array(land.minima))
-        self.invalidate()
+        self._static_changed = True
 
     def _on_landscape(self, change):
         with self.hold(), self.quietly():  # several controls change: compute and draw once, at the end
@@ -172,7 +206,28 @@ class OptimizerRace(FigureWidget):
         self.refresh()
 
     # --- drawing ------------------------------------------------------------------------------
+    def _show_static(self) -> None:
+        """Paint the static figure of the current (surface, steps, racers shown) over the cached
+        background: drawn in full the first time (animated artists left out), saved, and from then
+        on restored from the saved pixels."""
+        for ticks in self.ticks[:3]:  # also when the picture is saved: a full redraw draws them too
+            ticks.follow_locator()
+        _follow_log_locator(self.ticks[3])
+        key = (self.landscape_control.value, self.steps_control.value, tuple(self._legend))
+        pixels = self._static_pictures.pop(key, None)
+        if pixels is None:
+            self.fig.canvas.draw()
+            pixels = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        self._static_pictures[key] = pixels  # the most recently shown last
+        while len(self._static_pictures) > self.static_pictures_kept:
+            del self._static_pictures[next(iter(self._static_pictures))]
+        self._static_picture.pixels = pixels
+        self.repaint(self._static_picture)
+        self._static_changed = False
+
     def update(self):
+        if self._static_changed:
+            self._show_static()
         t = self.play.value
         words = []
         for i in range(len(COLOURS)):
