@@ -154,3 +154,56 @@ def test_signal_widget_bad_arguments():
         SignalPropagation(activation="step")
 
 
+
+
+def test_layer_histograms_equal_the_readable_version_on_nan_inf_and_bin_edges():
+    from nncourse.widgets.activations import VALUE_RANGE, layer_histograms
+
+    lo, hi = VALUE_RANGE
+    bins = SignalPropagation.BINS
+
+    def readable(layers):  # clean a copy, then bin each layer
+        columns = []
+        for values in layers:
+            v = np.nan_to_num(np.asarray(values, float).ravel(), nan=lo, posinf=hi, neginf=lo)
+            index = np.clip((v - lo) / (hi - lo) * bins, 0, bins - 1).astype(int)
+            counts = np.bincount(index, minlength=bins)
+            columns.append(counts / max(counts.max(), 1))
+        return np.array(columns).T
+
+    rng = np.random.default_rng(0)
+    edges = lo + (hi - lo) * np.arange(bins + 1) / bins  # exactly on the bin edges, and the range's ends
+    special = np.array([np.nan, np.inf, -np.inf, 1e300, -1e300, lo, hi, np.nextafter(hi, 0), 0.0])
+    layers = [rng.normal(size=(8, 16)) * scale for scale in (1e-3, 1.0, 5.0)]
+    layers.append(np.concatenate([edges, special, rng.normal(size=128 - edges.size - special.size)]).reshape(8, 16))
+    layers.append(np.full((8, 16), np.nan))  # an overflowed layer: everything in the lowest bin
+    got = layer_histograms(layers, bins)
+    assert got.shape == (bins, len(layers))
+    np.testing.assert_array_equal(got, readable(layers))
+    assert got[0, -1] == 1.0 and got[1:, -1].sum() == 0
+
+
+def test_signal_widget_title_is_stamped_where_matplotlib_draws_it():
+    # The verdict title is stamped from a picture drawn once per string (StampedText), at the pixel
+    # nearest to where matplotlib puts the Text: the same ink, shifted by less than a pixel.
+    w = SignalPropagation(depth=20, width=64, activation="relu", init="he", scale=1.0)
+    w.scale.value = 0.5
+    assert w.ax_log.get_title().startswith("relu + he init")
+    stamped = w.render()[..., :3].astype(float)
+    canvas = w.fig.canvas
+    canvas.restore_region(w._background)
+    background = np.asarray(canvas.buffer_rgba())[..., :3].astype(float)
+    w.fig.draw_artist(w.ax_log.title)  # matplotlib's own drawing of the Text
+    own = np.asarray(canvas.buffer_rgba())[..., :3].astype(float)
+    box = w.ax_log.title.get_window_extent()
+    rows = slice(int(canvas.get_width_height()[1] - box.y1) - 3, int(canvas.get_width_height()[1] - box.y0) + 3)
+    columns = slice(int(box.x0) - 3, int(box.x1) + 3)
+    ink_stamped = np.abs(stamped - background)[rows, columns].sum(axis=2)
+    ink_own = np.abs(own - background)[rows, columns].sum(axis=2)
+    assert ink_own.sum() > 0 and ink_stamped.sum() == pytest.approx(ink_own.sum(), rel=0.05)
+    for axis in (0, 1):  # the ink's extent and centre agree to a pixel
+        profile_stamped, profile_own = ink_stamped.sum(axis=axis), ink_own.sum(axis=axis)
+        assert abs(np.flatnonzero(profile_stamped)[0] - np.flatnonzero(profile_own)[0]) <= 1
+        assert abs(np.flatnonzero(profile_stamped)[-1] - np.flatnonzero(profile_own)[-1]) <= 1
+        centre = [np.average(np.arange(p.size), weights=p) for p in (profile_stamped, profile_own)]
+        assert abs(centre[0] - centre[1]) < 1

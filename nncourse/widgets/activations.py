@@ -20,7 +20,9 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 from .. import activations
 from ..activations import SATURATION_THRESHOLD, input_statistics  # noqa: F401 (re-exported)
 from ..initializers import SCHEMES, signal_propagation, verdict  # noqa: F401 (re-exported)
+from ..rnn import _one_blas_thread
 from .base import FigureWidget
+from .drawing import StampedText
 
 EXPLORER_ACTIVATIONS = ["step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu", "softplus",
                         "linear"]
@@ -141,6 +143,28 @@ WIDTHS = [16, 32, 64, 128]
 VALUE_RANGE = (-1.0, 3.0)  # sigmoid, tanh, ELU, GELU, SiLU never go below -1; ReLUs rarely above 3
 
 
+def layer_histograms(layers, bins: int) -> np.ndarray:
+    """Each layer's histogram over :data:`VALUE_RANGE`, scaled to its peak: a list of L arrays of
+    activations (any shape) -> (bins, L), one column per layer.
+
+    One fixed value range for every setting (values beyond it are counted in the edge bins, NaN in
+    the lowest), so no control moves the axes: exploding layers pile up at the edges, vanishing ones
+    at one value. One bincount for all layers (bin + bins * layer), computed in place on one copy of
+    the activations: half the time of cleaning copies with ``np.nan_to_num`` first (6 ms instead of
+    12 for 50 layers of 64 x 128).
+    """
+    lo, hi = VALUE_RANGE
+    position = np.stack(layers).reshape(len(layers), -1)          # (L, N): a copy, ours to overwrite
+    position -= lo
+    position *= bins / (hi - lo)                                 # the bin, as a real number
+    np.clip(position, 0, bins - 1, out=position)                 # +-inf -> the edge bins (NaN stays NaN)
+    position[np.isnan(position)] = 0
+    index = position.astype(np.intp)                             # the bin: rounded down
+    index += bins * np.arange(len(layers))[:, None]
+    counts = np.bincount(index.ravel(), minlength=len(layers) * bins).reshape(len(layers), bins)
+    return (counts / np.maximum(counts.max(axis=1, keepdims=True), 1)).T
+
+
 class SignalPropagation(FigureWidget):
     """Depth, width, activation, initialisation -> per-layer activation histograms (left) and the
     per-layer activation spread and gradient norm on a log scale (right)."""
@@ -191,27 +215,23 @@ class SignalPropagation(FigureWidget):
         self.ax_log.yaxis.set_major_locator(LogLocator(base=10, numticks=9))
         self.ax_log.yaxis.set_minor_locator(NullLocator())
         self.fig.tight_layout()
-        self.animate(self.image, self.std_line, self.grad_line, self.ax_log.title)
+        # The verdict title takes a few strings only: stamped from pictures drawn once each, not laid
+        # out glyph by glyph on every drag.
+        self.animate(self.image, self.std_line, self.grad_line, StampedText(self.ax_log.title))
         self._static = None  # (depth, value range, log limits) drawn in the cached background
         self.stats = None
         self.update()
 
     def update(self):
-        self.stats = s = signal_propagation(self.depth.value, self.width.value, self.activation.value,
-                                            self.init.value, scale=self.scale.value, batch_size=self.BATCH,
-                                            seed=self.seed)
+        # Products of at most (64, 128) x (128, 128): a second BLAS thread only spins, and on a busy
+        # machine waiting for it cost five times the whole computation.
+        with _one_blas_thread():
+            self.stats = s = signal_propagation(self.depth.value, self.width.value, self.activation.value,
+                                                self.init.value, scale=self.scale.value, batch_size=self.BATCH,
+                                                seed=self.seed)
         depth = s.depth
-        values = np.stack(s.activations)  # (L, B, W)
-        # One fixed value range for every setting (values beyond are counted in the edge bins), so no
-        # control moves the axes: exploding layers pile up at the edges, vanishing ones at one value.
         lo, hi = VALUE_RANGE
-        # All layers' histograms in one bincount: bin index + BINS * layer index.
-        flat = np.nan_to_num(values.reshape(depth, -1), nan=lo, posinf=hi, neginf=lo)  # (L, B*W)
-        bins = np.clip((flat - lo) / (hi - lo) * self.BINS, 0, self.BINS - 1).astype(np.int64)
-        counts = np.bincount((bins + self.BINS * np.arange(depth)[:, None]).ravel(),
-                             minlength=depth * self.BINS).reshape(depth, self.BINS)  # (L, BINS)
-        image = (counts / np.maximum(counts.max(axis=1, keepdims=True), 1)).T   # (BINS, L)
-        self.image.set_data(image)
+        self.image.set_data(layer_histograms(s.activations, self.BINS))
         self.image.set_extent((0.5, depth + 0.5, lo, hi))
         layers = np.arange(1, depth + 1)
         self.std_line.set_data(layers, s.activation_std)
