@@ -475,3 +475,20 @@ def test_the_fast_network_picture_matches_matplotlib_nearest():
     slow = pg.render().astype(int)
     assert np.abs(fast - slow).max() <= 1          # same picture, colours within 1/255 (rounding)
     assert pg.ax_net.get_aspect() == 1.0            # square tiles
+
+
+def test_relayout_repaints_the_labels_as_a_full_redraw_would_draw_them():
+    from nncourse.widgets import Playground
+
+    pg = Playground(hidden=[8, 8])
+    pictures = []
+    for change in (pg.add_layer_button.click, pg.add_layer_button.click, pg.remove_layer_button.click,
+                   lambda: pg.set(features=["x1", "x2", "x1²"]), lambda: pg.set(hidden=[3])):
+        change()
+        blitted = pg.render().copy()
+        pg.invalidate()
+        np.testing.assert_array_equal(pg.render(), blitted)
+        pictures.append(blitted)
+    assert [label.get_text() for label in pg.column_labels[:3]] == ["features", "layer 1\n3 tanh", "output"]
+    assert not np.array_equal(pictures[0], pictures[1])     # a third layer's label appeared
+    np.testing.assert_array_equal(pictures[0], pictures[2])  # and is gone again

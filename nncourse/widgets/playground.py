@@ -46,6 +46,7 @@ from ..playground import (ACTIVATIONS, DATA_SETTINGS, DATASETS, FEATURES, LEARNI
                           REGULARIZATIONS, PlaygroundState)
 from ..plotting import CLASS_COLORS
 from .base import FigureWidget
+from .drawing import Backdrop, StampedText
 
 VIEW = 6.0          # the plane shown: [-6, 6]^2
 GRID = 50           # output heatmap resolution; neuron tiles use every other point
@@ -410,6 +411,11 @@ class Playground(FigureWidget):
                               for _ in range(MAX_LAYERS + 2)]
         self.feature_labels = [self.ax_net.text(0, 0, name, ha="right", va="center", fontsize=8)
                                for name in FEATURES]
+        # A new architecture moves these labels: they are stamped from pictures drawn once per
+        # string, and repainted over a saved picture of the rest of the figure (a layer added or
+        # removed does not redraw the whole figure). Unused column labels get an empty text.
+        self._label_stamps = [StampedText(label, axes=self.ax_net) for label in self.column_labels + self.feature_labels]
+        self._labels_backdrop = Backdrop(self, self._label_stamps)
         # output
         self.out_image = self.ax_out.imshow(np.zeros((GRID, GRID, 4), np.uint8), origin="lower",
                                             extent=(-VIEW, VIEW, -VIEW, VIEW), interpolation="bilinear")
@@ -460,18 +466,21 @@ class Playground(FigureWidget):
             if j < len(columns):
                 label.set_position((self._tile_x[j], self.net_height + 14))
                 label.set_text(names[j] if j in (0, len(columns) - 1) else f"layer {j}\n{names[j]}")
-                label.set_visible(True)
             else:
-                label.set_visible(False)
+                label.set_text("")
         for i, label in enumerate(self.feature_labels):
             label.set_position((self._tile_x[0] - TILE / 2 - 3, self._tile_y[0][i]))
             label.set_alpha(1.0 if list(FEATURES)[i] in s.features else 0.35)
         width, height = int(math.ceil(self.net_width)), int(math.ceil(self.net_height))
         self._net_rgba = np.zeros((height, width, 4), np.uint8)
         layout = (tuple(columns), tuple(names), tuple(s.features))
-        if layout != getattr(self, "_drawn_layout", None):  # labels moved: redraw the background
+        if layout != getattr(self, "_drawn_layout", None):  # labels moved: repaint them
+            first = not hasattr(self, "_drawn_layout")
             self._drawn_layout = layout
-            self.invalidate()
+            if first:
+                self.invalidate()
+            else:
+                self._labels_backdrop.repaint()
 
     def update(self):
         s = self.settings
@@ -486,6 +495,7 @@ class Playground(FigureWidget):
         title = f"output: {what}" + ("" if finite else " - diverged")
         if title != self.out_title.get_text():  # static text: redraw the background once
             self.out_title.set_text(title)
+            self._labels_backdrop.forget()  # its saved picture has the old title
             self.invalidate()
         if not self.diverged:
             self.status.value = (f"epoch {self.epoch} · train loss {self.train_loss[-1]:.3f} · "
