@@ -21,6 +21,7 @@ from matplotlib.transforms import ScaledTranslation
 from .. import fairness_data, fairness, mitigation
 from ..activations import sigmoid
 from ..layers import mlp
+from ..optim import Adam
 from ..plotting import CLASS_COLORS
 from ..validation import as_1d
 from .base import FigureWidget
@@ -54,33 +55,26 @@ def _grouped_bars(ax, n_metrics, n_groups, labels, group_names):
 
 
 def _logistic_scores(X_train, y_train, X_test, *, steps: int, seed: int, lr: float = 0.1,
-                     weight_decay: float = 1e-4, betas=(0.9, 0.999), eps: float = 1e-8) -> np.ndarray:
+                     weight_decay: float = 1e-4) -> np.ndarray:
     """Test scores (N_test,) of the logistic regression :func:`mitigation.train_classifier` fits with
-    its defaults (``hidden_size=0``, no sample weights): the same initial weights, gradients and Adam
-    steps, written out for one (1, F) weight row and one bias. The dials retrain two such models on
-    every move; the layer stack and the optimizer check shapes, names and types on every step and
-    record the loss, which was three quarters of the time (tests: equal to 1e-12).
+    its defaults (``hidden_size=0``, no sample weights): the same initial weights, gradients and
+    steps of the course's :class:`~nncourse.optim.Adam`, with the model's forward and backward
+    written out for one (1, F) weight row and one bias. The dials retrain two such models on every
+    move; the layer stack checks shapes, names and types on every step and the loss is recorded,
+    which was most of the time (tests: equal to 1e-12).
 
     X_train (N, F), y_train (N,) in {0, 1}, X_test (M, F) -> P(y = 1 | x) (M,).
     """
     X = np.asarray(X_train, dtype=np.float64)
     y = np.asarray(y_train, dtype=np.float64)
     linear = mlp([X.shape[1], 1], seed=seed).layers[0]     # train_classifier's initial weights
-    weight, bias = linear.params["weight"].copy(), linear.params["bias"].copy()  # (1, F), (1,)
-    share = np.ones(len(y)) / len(y)                       # every example weighs 1/N in the mean loss
-    beta1, beta2 = betas
-    moments = {name: (np.zeros_like(p), np.zeros_like(p)) for name, p in (("weight", weight), ("bias", bias))}
-    for step in range(1, steps + 1):
-        z = (X @ weight.T + bias)[:, 0]                    # (N,) logits
-        dz = ((sigmoid(z) - y) * share)[:, None]           # dL/dz, (N, 1)
-        grads = {"weight": dz.T @ X, "bias": dz.sum(axis=0)}
-        for name, param in (("weight", weight), ("bias", bias)):   # Adam with L2 weight decay
-            g = grads[name] + weight_decay * param
-            m, v = moments[name]
-            m[:] = beta1 * m + (1 - beta1) * g
-            v[:] = beta2 * v + (1 - beta2) * g**2
-            param -= lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
-    return sigmoid((np.asarray(X_test, dtype=np.float64) @ weight.T + bias)[:, 0])
+    params = {"weight": linear.params["weight"].copy(), "bias": linear.params["bias"].copy()}  # (1, F), (1,)
+    optimizer = Adam(params, lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        z = (X @ params["weight"].T + params["bias"])[:, 0]   # (N,) logits
+        dz = ((sigmoid(z) - y) / len(y))[:, None]             # dL/dz of the mean loss, (N, 1)
+        optimizer.step({"weight": dz.T @ X, "bias": dz.sum(axis=0)})
+    return sigmoid((np.asarray(X_test, dtype=np.float64) @ params["weight"].T + params["bias"])[:, 0])
 
 
 class FairnessDials(FigureWidget):
