@@ -8,7 +8,8 @@ import torch
 # --- Backprop stepper ----------------------------------------------------------------------------
 
 from nncourse.widgets.backprop import (
-    BACKWARD_STEPS, DEFAULT_PARAMS, FORWARD_STEPS, BackpropStepper, TrainingReplay, two_two_one,
+    BACKWARD_STEPS, DEFAULT_PARAMS, FORWARD_STEPS, BackpropStepper, GlyphStampedTexts, TrainingReplay,
+    two_two_one,
 )
 
 
@@ -114,6 +115,43 @@ def test_stepper_highlights_the_edges_of_the_step():
         assert abs(along[0] * target[1] - along[1] * target[0]) < 1e-9   # on the edge ...
         assert 0.7 < np.linalg.norm(along) / np.linalg.norm(target) < 1  # ... cut back to the circles
     np.testing.assert_allclose(w.current.get_offsets(), [[1.7, 1.0]])
+
+
+def test_stepper_labels_are_stamped_where_matplotlib_draws_them():
+    # Every label (values, gradients, the two-line parameter labels with their white box) is stamped
+    # glyph by glyph; compared with matplotlib drawing the same Text: the same ink, in the same
+    # place to within a pixel.
+    w = BackpropStepper("tanh", params={"w12": -1.25e-5})  # an exponent and a minus sign too
+    w.show_all()
+    w.render()
+    canvas = w.fig.canvas
+    height = canvas.get_width_height()[1]
+    renderer = canvas.get_renderer()
+    assert len(w.numbers.texts) == 29 and "e-05" in w.param_texts["w12"].get_text()
+    checked = 0
+    for text in w.numbers.texts:
+        if not text.get_text():
+            continue
+        pictures = []
+        for draw in (text.draw, GlyphStampedTexts([text]).draw):
+            canvas.restore_region(w._background)
+            before = np.asarray(canvas.buffer_rgba())[..., :3].astype(float)
+            draw(renderer)
+            pictures.append(np.abs(np.asarray(canvas.buffer_rgba())[..., :3] - before).sum(axis=2))
+        own, stamped = pictures
+        box = text.get_window_extent(renderer).padded(4)
+        inside = np.zeros_like(own, bool)
+        inside[max(int(height - box.y1), 0):int(height - box.y0) + 1, max(int(box.x0), 0):int(box.x1) + 1] = True
+        assert own[~inside].sum() == 0 and stamped[~inside].sum() == 0, text.get_text()  # nothing strays
+        assert stamped.sum() == pytest.approx(own.sum(), rel=0.1), text.get_text()
+        for axis in (0, 1):  # rows, then columns: the ink's extent and centre agree to a pixel
+            p_own, p_stamped = own.sum(axis=1 - axis), stamped.sum(axis=1 - axis)
+            assert abs(np.flatnonzero(p_own)[0] - np.flatnonzero(p_stamped)[0]) <= 1, text.get_text()
+            assert abs(np.flatnonzero(p_own)[-1] - np.flatnonzero(p_stamped)[-1]) <= 1, text.get_text()
+            centre = [np.average(np.arange(p.size), weights=p) for p in (p_own, p_stamped)]
+            assert abs(centre[0] - centre[1]) < 1, text.get_text()
+        checked += 1
+    assert checked == 28  # every label but y's gradient (y is a target, not a node backward reaches)
 
 
 def test_stepper_bad_arguments():
