@@ -104,15 +104,16 @@ class GlyphStampedTexts(Artist):
     parameters) from pictures of single characters, each drawn once by matplotlib
     (:func:`~nncourse.widgets.drawing.render_once`) and then stamped along the line.
 
-    Matplotlib lays out and rasterises every glyph of every text on each draw (about 1.5 ms a
-    line); a label is a few characters out of "0123456789.-e+?=∂L/wbvc", so stamping them costs a
-    fraction of that. Each character is stamped at the pixel nearest to where matplotlib puts it
-    (pen positions from the font's advance widths, kerning ignored; line baselines as matplotlib
-    stacks lines of this font), so a label moves by less than a pixel; a Text's bbox patch (the
-    white box under the weights) is drawn around the stamped lines. The Texts stay the source of
-    truth (``set_text``, colour, alignment): they are marked animated, so the figure never draws
-    them, and this artist (animated itself) draws them. Mathtext ("$") and rotated texts are drawn
-    by matplotlib as usual.
+    Matplotlib lays out and rasterises every glyph of every text on each draw (1-2 ms a label,
+    most of this widget's refresh); a label is a few characters out of "0123456789.-e+?=∂L/wbvc",
+    so stamping them costs a fraction of that. Each character is stamped at the pixel nearest to
+    where matplotlib puts it: pen positions from the font's advance widths (kerning ignored), line
+    baselines from matplotlib's own layout, each line aligned at the anchor as the Text's ``ha``
+    says (as matplotlib does when ``multialignment`` is not set). A label moves by less than a
+    pixel (the tests compare them). A Text's bbox patch (the white box under the weights) is drawn
+    around the stamped lines. The Texts stay the source of truth (``set_text``, colour,
+    alignment): they are marked animated, so the figure never draws them, and this artist
+    (animated itself) draws them. Mathtext ("$") and rotated texts are drawn by matplotlib as usual.
     """
 
     _stamps: dict = {}     # (character, font, colour, dpi) -> (picture, offset from the pen on the baseline)
