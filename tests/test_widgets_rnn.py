@@ -255,3 +255,23 @@ def test_gate_viewer_cell_colour_bar_numbers_are_matplotlibs(viewer_setup):
         assert len(expected) >= 3
     with pytest.raises(ValueError, match="side must be 'left' or 'right' for the y axis, got 'top'"):
         StampedTicks(viewer.ax_unit, "y", side="top")
+
+
+@pytest.mark.parametrize("limits", [(1e-10, 1e3), (3e-7, 2e-2), (1.0, 1e6)])
+def test_stamped_ticks_on_a_log_axis_keep_the_ticks_matplotlib_draws(limits):
+    # "inside the limits" is judged on the scale the axis draws (decades), as matplotlib's Axis does:
+    # a slack in data units kept a tick at 1e-12 below a 1e-10 limit
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 3), dpi=80)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    ax.set_yscale("log")
+    ax.set_ylim(*limits)
+    major = set(ax.yaxis.get_majorticklocs())
+    drawn = [(float(t.get_loc()), t.label1.get_text()) for t in ax.yaxis._update_ticks() if t.get_loc() in major]
+    ticks = StampedTicks(ax, "y")
+    ticks.follow_locator()
+    assert [(float(p), label) for p, label in zip(ticks.positions, ticks.labels)] == drawn
+    assert min(ticks.positions) >= limits[0]

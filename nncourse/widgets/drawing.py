@@ -119,11 +119,15 @@ class StampedTicks(Artist):
     def follow_locator(self) -> None:
         """Ticks where the axis' own locator would put them for the current limits, labelled by its
         formatter (as ``Axis`` does: every tick formatted, those inside the limits kept)."""
-        low, high = sorted(self.axis.get_view_interval())
         positions = np.asarray(self.locator())
         labels = self.formatter.format_ticks(positions)
+        # inside up to a slack of the range as the axis' scale draws it (a log axis: in decades), as
+        # Axis decides which ticks to draw
+        scale = self.axis.get_transform()
+        low, high = sorted(np.ravel(scale.transform(np.asarray(self.axis.get_view_interval(), float))))
+        where = np.ravel(scale.transform(positions.astype(float)))
         slack = 1e-10 * (high - low)
-        inside = (positions >= low - slack) & (positions <= high + slack)
+        inside = (where >= low - slack) & (where <= high + slack)
         self.set_labels([label for label, keep in zip(labels, inside) if keep], positions=positions[inside])
 
     def _text_transform(self):

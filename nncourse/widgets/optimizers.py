@@ -37,17 +37,6 @@ LEARNING_RATES = [1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05,
                   0.4, 0.45, 0.49, 0.51, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0]
 
 
-def _follow_log_locator(ticks: StampedTicks) -> None:
-    """``ticks.follow_locator()`` for a log axis: the ticks kept are those inside the limits up to a
-    relative slack (follow_locator's slack is a fraction of high - low, which on a log axis from
-    1e-10 keeps a tick at 1e-12 outside it)."""
-    low, high = sorted(ticks.axis.get_view_interval())
-    positions = np.asarray(ticks.locator())
-    labels = ticks.formatter.format_ticks(positions)
-    inside = (positions >= low * (1 - 1e-10)) & (positions <= high * (1 + 1e-10))
-    ticks.set_labels([label for label, keep in zip(labels, inside) if keep], positions=positions[inside])
-
-
 class _SavedPicture(Artist):
     """A saved copy of the whole figure's pixels, painted back by :meth:`FigureWidget.repaint`."""
 
@@ -210,9 +199,8 @@ class OptimizerRace(FigureWidget):
         """Paint the static figure of the current (surface, steps, racers shown) over the cached
         background: drawn in full the first time (animated artists left out), saved, and from then
         on restored from the saved pixels."""
-        for ticks in self.ticks[:3]:  # also when the picture is saved: a full redraw draws them too
+        for ticks in self.ticks:  # also when the picture is saved: a full redraw draws them too
             ticks.follow_locator()
-        _follow_log_locator(self.ticks[3])
         key = (self.landscape_control.value, self.steps_control.value, tuple(self._legend))
         pixels = self._static_pictures.pop(key, None)
         if pixels is None:
