@@ -8,9 +8,9 @@ import torch
 # --- Backprop stepper ----------------------------------------------------------------------------
 
 from nncourse.widgets.backprop import (
-    BACKWARD_STEPS, DEFAULT_PARAMS, FORWARD_STEPS, BackpropStepper, GlyphStampedTexts, TrainingReplay,
-    two_two_one,
+    BACKWARD_STEPS, DEFAULT_PARAMS, FORWARD_STEPS, BackpropStepper, TrainingReplay, two_two_one,
 )
+from nncourse.widgets.drawing import GlyphStampedTexts
 
 
 def _torch_221(inputs, params, activation):

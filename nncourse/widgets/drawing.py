@@ -1,8 +1,10 @@
-"""Drawing helpers that keep the widgets' updates fast (notebooks 07 and 08 use them).
+"""Drawing helpers that keep the widgets' updates fast (notebooks 03, 07 and 08 use them).
 
 * :class:`StampedTicks`: tick labels stamped from pictures matplotlib draws once per (label, size),
   instead of laying out hundreds of Text artists on every update.
 * :class:`StampedText`: the same for a title or an axis label redrawn on many updates.
+* :class:`GlyphStampedTexts`: labels whose numbers change on every update, stamped character by
+  character.
 * :class:`Backdrop`: repaint only what a control changed (labels, limits) over a saved picture of
   the rest, instead of redrawing the whole figure.
 """
@@ -18,7 +20,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import TICKDOWN, TICKLEFT, TICKRIGHT, TICKUP, Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import NullLocator
-from matplotlib.transforms import Bbox, IdentityTransform
+from matplotlib.transforms import Affine2D, Bbox, IdentityTransform
 
 from .base import FigureWidget
 
@@ -277,3 +279,111 @@ class StampedText(Artist):
             gc = renderer.new_gc()
             renderer.draw_image(gc, round(x) + dx, round(y) + dy, picture)
             gc.restore()
+
+
+class GlyphStampedTexts(Artist):
+    """Draws Texts whose numbers change on every update (the graph's values, gradients and
+    parameters) from pictures of single characters, each drawn once by matplotlib
+    (:func:`~nncourse.widgets.drawing.render_once`) and then stamped along the line.
+
+    Matplotlib lays out and rasterises every glyph of every text on each draw (1-2 ms a label,
+    most of this widget's refresh); a label is a few characters out of "0123456789.-e+?=∂L/wbvc",
+    so stamping them costs a fraction of that. Each character is stamped at the pixel nearest to
+    where matplotlib puts it: pen positions from the font's advance widths (kerning ignored), line
+    baselines from matplotlib's own layout, each line aligned at the anchor as the Text's ``ha``
+    says (as matplotlib does when ``multialignment`` is not set). A label moves by less than a
+    pixel (the tests compare them). A Text's bbox patch (the white box under the weights) is drawn
+    around the stamped lines. The Texts stay the source of truth (``set_text``, colour,
+    alignment): they are marked animated, so the figure never draws them, and this artist
+    (animated itself) draws them. Mathtext ("$") and rotated texts are drawn by matplotlib as usual.
+    """
+
+    _stamps: dict = {}     # (character, font, colour, dpi) -> (picture, offset from the pen on the baseline)
+    _metrics: dict = {}    # (character, font, dpi) -> (advance width, ascent, descent) in pixels
+    _layouts: dict = {}    # (font, vertical alignment, probe lines, dpi) -> (baselines, bottom, top) from the anchor
+
+    def __init__(self, texts):
+        super().__init__()
+        self.texts = list(texts)
+        for text in self.texts:
+            text.set_animated(True)  # left out of full draws: drawn here
+        self.set_figure(self.texts[0].get_figure(root=False))
+        self.set_zorder(min(text.get_zorder() for text in self.texts))  # among the animated: where they were
+
+    @staticmethod
+    def _font_key(text):
+        prop = text.get_fontproperties()
+        return tuple(prop.get_family()), prop.get_style(), prop.get_weight(), prop.get_size_in_points()
+
+    def _metric(self, renderer, text, char: str) -> tuple[float, float, float]:
+        """(where the pen moves after ``char``: width("0c0") - width("00"), its ascent, its descent)."""
+        key = (char, self._font_key(text), renderer.dpi)
+        if key not in self._metrics:
+            prop = text.get_fontproperties()
+            measure = lambda s: renderer.get_text_width_height_descent(s, prop, ismath=False)  # noqa: E731
+            _, height, descent = measure(char)
+            self._metrics[key] = (measure("0" + char + "0")[0] - measure("00")[0], height - descent, descent)
+        return self._metrics[key]
+
+    def _stamp(self, renderer, text, char: str):
+        color = to_rgba(text.get_color(), text.get_alpha())
+        key = (char, self._font_key(text), color, renderer.dpi)
+        if key not in self._stamps:
+            picture, offset, _ = render_once(char, text.get_fontsize(), renderer.dpi,
+                                             fontproperties=text.get_fontproperties(), color=color,
+                                             horizontalalignment="left", verticalalignment="baseline")
+            self._stamps[key] = (picture, offset)
+        return self._stamps[key]
+
+    def _layout(self, renderer, text, lines: list[str]):
+        """(each line's baseline, the text box's bottom and top), in pixels from the anchor, as
+        matplotlib lays out ``lines``: a line's height depends only on its tallest and its deepest
+        glyph, so matplotlib lays out those two per line once, and every label of the same shape
+        reuses it."""
+        probes = tuple(max(line, key=lambda c: self._metric(renderer, text, c)[1])
+                       + max(line, key=lambda c: self._metric(renderer, text, c)[2]) if line else ""
+                       for line in lines)
+        key = (self._font_key(text), text.get_va(), probes, renderer.dpi)
+        if key not in self._layouts:
+            probe = Text(0, 0, "\n".join(probes), fontproperties=text.get_fontproperties(),
+                         verticalalignment=text.get_va(), transform=IdentityTransform())
+            probe.set_figure(self.figure)
+            box, info, _ = probe._get_layout(renderer)
+            baselines = [entry[-1][1] if len(entry) == 3 else entry[-1] for entry in info]  # (line, wad, xy) or (line, wh, x, y)
+            self._layouts[key] = (baselines, box.y0, box.y1)
+        return self._layouts[key]
+
+    def _draw_text(self, renderer, gc, text) -> None:
+        lines = text.get_text().split("\n")
+        baselines, bottom, top = self._layout(renderer, text, lines)
+        x, y = text.get_transform().transform(text.get_unitless_position())
+        align = {"left": 0.0, "center": 0.5, "right": 1.0}[text.get_ha()]  # each line aligned at the anchor
+        advances = [[self._metric(renderer, text, char)[0] for char in line] for line in lines]
+        widths = [sum(a) for a in advances]
+        patch = text.get_bbox_patch()
+        if patch is not None:  # as Text.update_bbox_position_size, around the stamped lines
+            patch.set_bounds(0.0, 0.0, max(widths), top - bottom)
+            patch.set_transform(Affine2D().translate(x - align * max(widths), y + bottom))
+            patch.set_mutation_scale(renderer.points_to_pixels(text.get_size()))
+            patch.draw(renderer)
+        for line, line_advances, width, baseline in zip(lines, advances, widths, baselines):
+            pen = x - align * width
+            for char, advance in zip(line, line_advances):
+                picture, (dx, dy) = self._stamp(renderer, text, char)
+                if picture is not None:
+                    renderer.draw_image(gc, round(pen) + dx, round(y + baseline) + dy, picture)
+                pen += advance
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible():
+            return
+        gc = renderer.new_gc()
+        for text in self.texts:
+            if not text.get_text() or not text.get_visible():
+                continue
+            if "$" in text.get_text() or text.get_rotation() != 0:
+                text.draw(renderer)  # matplotlib's own layout
+            else:
+                self._draw_text(renderer, gc, text)
+        gc.restore()
+        self.stale = False
