@@ -425,3 +425,20 @@ def test_fast_backward_of_a_stale_cache_raises():
         conv2d_backward_fast(dout, first)
     conv2d_backward_fast(dout, second)
     conv2d_backward_fast(dout, second)  # backward twice on the latest cache is fine
+
+
+def test_fast_kernels_never_read_what_they_do_not_write():
+    """The buffers the fast kernels overwrite on every call (the forward's output rows, the padded
+    input gradient with its spare image) may hold anything from before: filled with NaN between two
+    calls, the second call still returns the readable kernels' numbers."""
+    for case in (FAST_CASES[1], FAST_CASES[-2], (3, 2, 6, 6, 4, 3, 1)):
+        x, weight, bias, dout, p = _fast_case(case)
+        out, cache = conv2d_forward(x, weight, bias, 1, p)
+        expected = (out, *conv2d_backward(dout, cache))
+        work = {}
+        conv2d_backward_fast(dout, conv2d_forward_fast(x, weight, bias, p, work, images_per_chunk=2)[1])
+        for name in ("out_rows", "dx_pad"):
+            work[name].fill(np.nan)
+        out, cache = conv2d_forward_fast(x, weight, bias, p, work, images_per_chunk=2)
+        for name, mine, ref in zip(("out", "dx", "dw", "db"), (out, *conv2d_backward_fast(dout, cache)), expected):
+            np.testing.assert_allclose(mine, ref, rtol=0, atol=1e-12, err_msg=f"{case}: {name}")
