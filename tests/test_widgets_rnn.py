@@ -38,7 +38,10 @@ def test_scale_moves_the_rnn_from_vanishing_to_exploding(gtt):
     gtt.scale.value = 2.5
     assert gtt.norms["rnn"][0] > 1e3  # the stretch outgrows the tanh's squashing: it explodes
     assert f"RNN {gtt.norms['rnn'][0]:.1e}" in gtt.status.value and len(gtt.rnn_line.get_xdata()) == 60
-    assert "T = 60" in gtt.status.value
+    assert "T = 60" in gtt.status.value and "edge" not in gtt.status.value  # 1.7e5: still inside the plot
+    with gtt.hold():
+        gtt.length.value, gtt.scale.value = 200, 0.5
+    assert gtt.norms["rnn"].min() < FLOOR and "drawn at its edge (RNN" in gtt.status.value  # named for learners
 
 
 def test_forget_bias_lets_the_lstm_carry_the_signal(gtt):

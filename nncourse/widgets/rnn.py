@@ -199,7 +199,8 @@ class GradientThroughTime(FigureWidget):
                 self._x_axis.repaint()
             self._shown_length = T
         self.mean_forget = float(self._lstm_jacobians[1]["c_from_c"][:T].mean())  # dc_t/dc_{t-1} = f_t
-        pinned = [name for name, v in self.norms.items() if v.max() > CEILING or v.min() < FLOOR]
+        names = {"rnn": "RNN", "lstm_h": "LSTM h", "lstm_c": "LSTM cell"}
+        pinned = [names[key] for key, v in self.norms.items() if v.max() > CEILING or v.min() < FLOOR]
         self.status.value = (f"<b>T = {T}</b>: the signal from h_T back to step 1 is <b>RNN {rnn[0]:.1e}</b>, "
                              f"<b>LSTM {lstm['h'][0]:.1e}</b> (mean forget gate {self.mean_forget:.2f}). "
                              "Below 1: the gradient shrinks on its way back (vanishing); above 1 it grows "
