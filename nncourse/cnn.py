@@ -294,8 +294,10 @@ def conv2d_backward_fast(dout, cache):
     # offset (u, v) is one run per image
     dcols = _buffer(work, "dcols", (B, kh, kw, C, Hp + 1, Wp), dtype, fill=0)
     dcols_rows = dcols.reshape(B, K, Lp)[:, :, :Q]
-    # padded input gradient, one spare image: the last image's adds run up to Lp past its end
-    dx_pad = _buffer(work, "dx_pad", (N + 1, C, Hp + 1, Wp), dtype)
+    # padded input gradient, one spare image: the last image's adds run up to Lp past its end. Zeroed
+    # when new: the spare image only ever receives zeros then (uninitialised memory could hold inf
+    # or NaN, and adding to it would warn)
+    dx_pad = _buffer(work, "dx_pad", (N + 1, C, Hp + 1, Wp), dtype, fill=0)
     dx_flat = dx_pad.reshape(-1)
     for n0 in range(0, N, B):
         m = min(B, N - n0)
