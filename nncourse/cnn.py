@@ -29,6 +29,8 @@ The PyTorch side (a modern CNN, speed habits, saliency maps) is :mod:`nncourse.a
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -233,11 +235,8 @@ def _shifted_windows(x_pad, kernel, Q):
     return flat[:, :, :kh * Wp].reshape(N, C, kh, Wp, Q)[:, :, :, :kw]
 
 
-def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None):
-    """:func:`conv2d_forward` for stride 1, fast: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None
-    -> ``(out, cache)``, out (N, O, Ho, Wo) (a new array). ``work``: a dict of buffers that this
-    call fills and the next call overwrites (the cache refers to them, so backward must come before
-    the next forward on the same ``work``; a stale cache raises RuntimeError)."""
+def _forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None):
+    """:func:`conv2d_forward_fast` in the calling thread (the whole batch, or one half of it)."""
     ph, pw = _pair(padding, "padding", minimum=0)
     work = {} if work is None else work
     N, C, H, W = x.shape
@@ -268,9 +267,8 @@ def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=Non
     return out, cache
 
 
-def conv2d_backward_fast(dout, cache):
-    """Gradients of :func:`conv2d_forward_fast`: dout (N, O, Ho, Wo) -> ``(dx, dw, db)``, as
-    :func:`conv2d_backward` computes them (dw = dout cols^T, dcols = w^T dout, then col2im)."""
+def _backward_fast(dout, cache):
+    """:func:`conv2d_backward_fast` in the calling thread, for a cache of :func:`_forward_fast`."""
     work, weights, B = cache["work"], cache["weights"], cache["B"]
     if work.get("forward_call") is not cache["call"]:
         raise RuntimeError("conv2d_backward_fast: this cache's buffers were refilled by a later "
@@ -320,6 +318,62 @@ def conv2d_backward_fast(dout, cache):
     dw = dweights_t[:K].T.reshape(O, C, kh, kw).copy()                      # (O, C, kh, kw)
     dx = dx_pad[:N, :, ph:ph + H, pw:pw + W].copy()                          # (N, C, H, W)
     return dx, dw, dweights_t[K].copy()
+
+
+_HALF_WORKER: list = []  # one background thread, made on first use
+
+
+def _two_halves(N: int, K: int, Q: int, O: int, threads) -> bool:
+    """Run the batch as two halves side by side? ``threads``: 1 or 2, or None: two where there are
+    two cores and a large enough batch (the copies and adds of one call run on one core whatever
+    BLAS does; two halves in two threads keep both cores busy)."""
+    if threads not in (None, 1, 2):
+        raise ValueError(f"threads must be None, 1 or 2, got {threads!r}")
+    if threads is None:
+        return (os.cpu_count() or 1) >= 2 and N >= 4 and N * K * Q * O >= 2 ** 22
+    return threads == 2 and N >= 2
+
+
+def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None, threads=None):
+    """:func:`conv2d_forward` for stride 1, fast: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None
+    -> ``(out, cache)``, out (N, O, Ho, Wo) (a new array). ``work``: a dict of buffers that this
+    call fills and the next call overwrites (the cache refers to them, so backward must come before
+    the next forward on the same ``work``; a stale cache raises RuntimeError). ``threads``: see
+    :func:`_two_halves` - with two, each half of the batch runs in its own thread on one BLAS thread
+    (NumPy releases the GIL in its copies, adds and products), and backward does the same."""
+    work = {} if work is None else work
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    ph, pw = _pair(padding, "padding", minimum=0)
+    K, Q = C * kh * kw, (H + 2 * ph - kh + 1) * (W + 2 * pw)
+    if not _two_halves(N, K, Q, O, threads):
+        return _forward_fast(x, w, b, padding, work, images_per_chunk)
+    from .rnn import _one_blas_thread
+
+    if not _HALF_WORKER:
+        _HALF_WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="nncourse-conv"))
+    halves = work.setdefault("halves", ({}, {}))
+    half = N // 2
+    with _one_blas_thread():
+        first = _HALF_WORKER[0].submit(_forward_fast, x[:half], w, b, padding, halves[0], images_per_chunk)
+        out_b, cache_b = _forward_fast(x[half:], w, b, padding, halves[1], images_per_chunk)
+        out_a, cache_a = first.result()
+    return np.concatenate([out_a, out_b]), {"halves": (cache_a, cache_b), "split": half}
+
+
+def conv2d_backward_fast(dout, cache):
+    """Gradients of :func:`conv2d_forward_fast`: dout (N, O, Ho, Wo) -> ``(dx, dw, db)``, as
+    :func:`conv2d_backward` computes them (dw = dout cols^T, dcols = w^T dout, then col2im)."""
+    if "halves" not in cache:
+        return _backward_fast(dout, cache)
+    from .rnn import _one_blas_thread
+
+    (cache_a, cache_b), half = cache["halves"], cache["split"]
+    with _one_blas_thread():
+        first = _HALF_WORKER[0].submit(_backward_fast, dout[:half], cache_a)
+        dx_b, dw_b, db_b = _backward_fast(dout[half:], cache_b)
+        dx_a, dw_a, db_a = first.result()
+    return np.concatenate([dx_a, dx_b]), dw_a + dw_b, db_a + db_b
 
 
 class Conv2d(Layer):

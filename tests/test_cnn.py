@@ -323,14 +323,17 @@ def _fast_case(case, seed=0, dtype=np.float64):
 @pytest.mark.parametrize("case", FAST_CASES, ids=str)
 @pytest.mark.parametrize("images_per_chunk", [None, 1, 2])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_fast_kernels_equal_the_readable_ones(case, images_per_chunk, with_bias):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fast_kernels_equal_the_readable_ones(case, images_per_chunk, with_bias, threads):
     """conv2d_forward_fast / conv2d_backward_fast (flat shifts, chunks of images, the bias as a row of
-    ones) compute what the readable im2col kernels compute, whatever the chunking."""
+    ones) compute what the readable im2col kernels compute, whatever the chunking, the batch in one
+    piece or in two halves run side by side."""
     x, weight, bias, dout, p = _fast_case(case)
     bias = bias if with_bias else None
     out, cache = conv2d_forward(x, weight, bias, 1, p)
     expected = (out, *conv2d_backward(dout, cache))
-    out, cache = conv2d_forward_fast(x, weight, bias, p, images_per_chunk=images_per_chunk)
+    out, cache = conv2d_forward_fast(x, weight, bias, p, images_per_chunk=images_per_chunk, threads=threads)
+    assert ("halves" in cache) == (threads == 2 and len(x) >= 2)
     got = (out, *conv2d_backward_fast(dout, cache))
     for name, mine, ref in zip(("out", "dx", "dw", "db"), got, expected):
         assert mine.shape == ref.shape and mine.flags.c_contiguous, name
@@ -425,6 +428,12 @@ def test_fast_backward_of_a_stale_cache_raises():
         conv2d_backward_fast(dout, first)
     conv2d_backward_fast(dout, second)
     conv2d_backward_fast(dout, second)  # backward twice on the latest cache is fine
+    _, first = conv2d_forward_fast(x, weight, bias, p, work, threads=2)  # each half checks its own buffers
+    _, second = conv2d_forward_fast(2 * x, weight, bias, p, work, threads=2)
+    with pytest.raises(RuntimeError, match="refilled by a later conv2d_forward_fast"):
+        conv2d_backward_fast(dout, first)
+    with pytest.raises(ValueError, match="threads must be None, 1 or 2, got 4"):
+        conv2d_forward_fast(x, weight, bias, p, threads=4)
 
 
 def test_fast_kernels_never_read_what_they_do_not_write():
