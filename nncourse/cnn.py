@@ -235,8 +235,9 @@ def _shifted_windows(x_pad, kernel, Q):
     return flat[:, :, :kh * Wp].reshape(N, C, kh, Wp, Q)[:, :, :, :kw]
 
 
-def _forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None):
-    """:func:`conv2d_forward_fast` in the calling thread (the whole batch, or one half of it)."""
+def _forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None, out=None):
+    """:func:`conv2d_forward_fast` in the calling thread (the whole batch, or one half of it);
+    ``out``: where to write the output (N, O, Ho, Wo), default a new array."""
     ph, pw = _pair(padding, "padding", minimum=0)
     work = {} if work is None else work
     N, C, H, W = x.shape
@@ -260,15 +261,20 @@ def _forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None):
         m = min(B, N - n0)
         np.copyto(cols[:K, :m].reshape(C, kh, kw, m, Q), windows[n0:n0 + m].transpose(1, 2, 3, 0, 4))
         np.matmul(weights, cols[:, :m].reshape(K + 1, m * Q), out=out_rows[:, n0:n0 + m].reshape(O, m * Q))
-    out = out_rows.reshape(O, N, Ho, Wp)[..., :Wo].transpose(1, 0, 2, 3).copy()  # drop the wrapped columns
+    rows = out_rows.reshape(O, N, Ho, Wp)[..., :Wo].transpose(1, 0, 2, 3)  # drop the wrapped columns
+    if out is None:
+        out = rows.copy()
+    else:
+        np.copyto(out, rows)
     work["forward_call"] = call = object()  # what backward checks: no later forward has refilled the buffers
     cache = {"work": work, "call": call, "x_shape": x.shape, "kernel": (kh, kw), "padding": (ph, pw),
              "weights": weights, "B": B}
     return out, cache
 
 
-def _backward_fast(dout, cache):
-    """:func:`conv2d_backward_fast` in the calling thread, for a cache of :func:`_forward_fast`."""
+def _backward_fast(dout, cache, dx=None):
+    """:func:`conv2d_backward_fast` in the calling thread, for a cache of :func:`_forward_fast`;
+    ``dx``: where to write the input gradient (N, C, H, W), default a new array."""
     work, weights, B = cache["work"], cache["weights"], cache["B"]
     if work.get("forward_call") is not cache["call"]:
         raise RuntimeError("conv2d_backward_fast: this cache's buffers were refilled by a later "
@@ -316,7 +322,11 @@ def _backward_fast(dout, cache):
                     into = dx_flat[shift:shift + size].reshape(m, C * Lp)
                     np.add(into, runs, out=into)
     dw = dweights_t[:K].T.reshape(O, C, kh, kw).copy()                      # (O, C, kh, kw)
-    dx = dx_pad[:N, :, ph:ph + H, pw:pw + W].copy()                          # (N, C, H, W)
+    inside = dx_pad[:N, :, ph:ph + H, pw:pw + W]                             # (N, C, H, W)
+    if dx is None:
+        dx = inside.copy()
+    else:
+        np.copyto(dx, inside)
     return dx, dw, dweights_t[K].copy()
 
 
@@ -345,7 +355,8 @@ def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=Non
     N, C, H, W = x.shape
     O, _, kh, kw = w.shape
     ph, pw = _pair(padding, "padding", minimum=0)
-    K, Q = C * kh * kw, (H + 2 * ph - kh + 1) * (W + 2 * pw)
+    Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
+    K, Q = C * kh * kw, Ho * (W + 2 * pw)
     if not _two_halves(N, K, Q, O, threads):
         return _forward_fast(x, w, b, padding, work, images_per_chunk)
     from .rnn import _one_blas_thread
@@ -354,11 +365,13 @@ def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=Non
         _HALF_WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="nncourse-conv"))
     halves = work.setdefault("halves", ({}, {}))
     half = N // 2
+    out = np.empty((N, O, Ho, Wo), x.dtype)  # each half writes its images
     with _one_blas_thread():
-        first = _HALF_WORKER[0].submit(_forward_fast, x[:half], w, b, padding, halves[0], images_per_chunk)
-        out_b, cache_b = _forward_fast(x[half:], w, b, padding, halves[1], images_per_chunk)
-        out_a, cache_a = first.result()
-    return np.concatenate([out_a, out_b]), {"halves": (cache_a, cache_b), "split": half}
+        first = _HALF_WORKER[0].submit(_forward_fast, x[:half], w, b, padding, halves[0], images_per_chunk,
+                                       out[:half])
+        _, cache_b = _forward_fast(x[half:], w, b, padding, halves[1], images_per_chunk, out[half:])
+        _, cache_a = first.result()
+    return out, {"halves": (cache_a, cache_b), "split": half, "x_shape": x.shape}
 
 
 def conv2d_backward_fast(dout, cache):
@@ -369,11 +382,12 @@ def conv2d_backward_fast(dout, cache):
     from .rnn import _one_blas_thread
 
     (cache_a, cache_b), half = cache["halves"], cache["split"]
+    dx = np.empty(cache["x_shape"], cache_a["weights"].dtype)  # each half writes its images
     with _one_blas_thread():
-        first = _HALF_WORKER[0].submit(_backward_fast, dout[:half], cache_a)
-        dx_b, dw_b, db_b = _backward_fast(dout[half:], cache_b)
-        dx_a, dw_a, db_a = first.result()
-    return np.concatenate([dx_a, dx_b]), dw_a + dw_b, db_a + db_b
+        first = _HALF_WORKER[0].submit(_backward_fast, dout[:half], cache_a, dx[:half])
+        _, dw_b, db_b = _backward_fast(dout[half:], cache_b, dx[half:])
+        _, dw_a, db_a = first.result()
+    return dx, dw_a + dw_b, db_a + db_b
 
 
 class Conv2d(Layer):
