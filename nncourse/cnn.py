@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -330,9 +329,6 @@ def _backward_fast(dout, cache, dx=None):
     return dx, dw, dweights_t[K].copy()
 
 
-_HALF_WORKER: list = []  # one background thread, made on first use
-
-
 def _two_halves(N: int, K: int, Q: int, O: int, threads) -> bool:
     """Run the batch as two halves side by side? ``threads``: 1 or 2, or None: two where there are
     two cores and a large enough batch (the copies and adds of one call run on one core whatever
@@ -359,15 +355,13 @@ def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=Non
     K, Q = C * kh * kw, Ho * (W + 2 * pw)
     if not _two_halves(N, K, Q, O, threads):
         return _forward_fast(x, w, b, padding, work, images_per_chunk)
-    from .rnn import _one_blas_thread
+    from .rnn import _background_thread, _one_blas_thread
 
-    if not _HALF_WORKER:
-        _HALF_WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="nncourse-conv"))
     halves = work.setdefault("halves", ({}, {}))
     half = N // 2
     out = np.empty((N, O, Ho, Wo), x.dtype)  # each half writes its images
     with _one_blas_thread():
-        first = _HALF_WORKER[0].submit(_forward_fast, x[:half], w, b, padding, halves[0], images_per_chunk,
+        first = _background_thread().submit(_forward_fast, x[:half], w, b, padding, halves[0], images_per_chunk,
                                        out[:half])
         _, cache_b = _forward_fast(x[half:], w, b, padding, halves[1], images_per_chunk, out[half:])
         _, cache_a = first.result()
@@ -379,12 +373,12 @@ def conv2d_backward_fast(dout, cache):
     :func:`conv2d_backward` computes them (dw = dout cols^T, dcols = w^T dout, then col2im)."""
     if "halves" not in cache:
         return _backward_fast(dout, cache)
-    from .rnn import _one_blas_thread
+    from .rnn import _background_thread, _one_blas_thread
 
     (cache_a, cache_b), half = cache["halves"], cache["split"]
     dx = np.empty(cache["x_shape"], cache_a["weights"].dtype)  # each half writes its images
     with _one_blas_thread():
-        first = _HALF_WORKER[0].submit(_backward_fast, dout[:half], cache_a, dx[:half])
+        first = _background_thread().submit(_backward_fast, dout[:half], cache_a, dx[:half])
         _, dw_b, db_b = _backward_fast(dout[half:], cache_b, dx[half:])
         _, dw_a, db_a = first.result()
     return dx, dw_a + dw_b, db_a + db_b

@@ -147,6 +147,16 @@ def _one_blas_thread():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
+@functools.cache
+def _background_thread():
+    """One thread beside the caller's, made on first use, for work split in two (the convolution's
+    halves, the gradient-through-time widget's eigen-solves): NumPy releases the GIL in its products,
+    copies and LAPACK calls, so on two cores the two halves run at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nncourse")
+
+
 def _buffer(work, name, shape, dtype):
     """``work[name]``, (re)allocated when its shape or dtype changed."""
     buf = work.get(name)

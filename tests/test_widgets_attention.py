@@ -246,3 +246,28 @@ def test_stamped_text_draws_the_text_where_matplotlib_does(setup):
     (box, ink), (stamped_box, stamped_ink) = _ink(picture(False)), _ink(picture(True))
     assert np.abs(stamped_box - box).max() <= 1  # the same place, to the nearest pixel
     assert abs(stamped_ink - ink) <= 0.05 * ink   # the same glyphs
+
+
+def test_positional_encoding_axis_labels_are_stamped_where_matplotlib_draws_them():
+    w = PositionalEncodingWidget(d_model=64, max_len=100, position=30)
+    with w.hold():
+        w.d_model.value, w.max_len.value = 256, 230  # wider tick labels: the y labels move left
+    w.to_png()
+
+    def picture():
+        w.fig.canvas.draw()
+        return np.asarray(w.fig.canvas.buffer_rgba()).copy()
+
+    stamped = picture()
+    for label in w.axis_labels:
+        label.set_visible(False)
+        label.text.set_visible(True), label.text.set_animated(False)
+    drawn = picture()
+    renderer = w.fig.canvas.get_renderer()
+    height = stamped.shape[0]
+    for label in w.axis_labels:
+        box = label.text.get_window_extent(renderer).padded(3)
+        crop = np.s_[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
+        (box_stamped, ink_stamped), (box_drawn, ink_drawn) = _ink(stamped[crop]), _ink(drawn[crop])
+        assert np.abs(box_stamped - box_drawn).max() <= 1, label.text.get_text()  # to the nearest pixel
+        assert abs(ink_stamped - ink_drawn) <= 0.05 * ink_drawn, label.text.get_text()  # the same glyphs

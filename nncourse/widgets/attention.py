@@ -325,10 +325,13 @@ class PositionalEncodingWidget(FigureWidget):
                      self.row_point, self.row_title)
         # d_model and the length change the axes' ranges: their ticks and the axis labels (which
         # move with the tick labels' width) are repainted over the rest of the figure (not a full
-        # redraw); the labels alone, not the Axis artists, whose own ticks StampedTicks replaces
+        # redraw); the labels alone, not the Axis artists, whose own ticks StampedTicks replaces.
+        # The five axis labels are stamped: laid out by matplotlib on each repaint they cost a
+        # quarter of the refresh.
         self.ticks = [StampedTicks(ax, which) for ax in (self.ax_pe, self.ax_sim) for which in "xy"]
         self.ticks.append(StampedTicks(self.ax_row, "x"))
-        self._per_shape = Backdrop(self, [*self.ticks, *(ticks.axis.label for ticks in self.ticks)])
+        self.axis_labels = [StampedText(ticks.axis.label, axes=ticks.ax) for ticks in self.ticks]
+        self._per_shape = Backdrop(self, [*self.ticks, *self.axis_labels])
         self._shape = None
         self.update()
 

@@ -14,16 +14,26 @@ Their updates stay fast with the drawing helpers of :mod:`nncourse.widgets.drawi
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future
+
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import NullLocator
 
 from ..plotting import CLASS_COLORS
-from ..rnn import LSTM, RNN, _one_blas_thread
+from ..rnn import LSTM, RNN, _background_thread, _one_blas_thread
 from .base import FigureWidget
 from .drawing import Backdrop, StampedTicks
 
 FLOOR, CEILING = 1e-12, 1e6  # the plot's fixed y range; values beyond are pinned to it
+
+
+def _now(function, *args) -> Future:
+    """``function(*args)``, run at once, as a finished Future (the one-core stand-in for a thread's submit)."""
+    done = Future()
+    done.set_result(function(*args))
+    return done
 
 
 def _orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -52,16 +62,21 @@ def rnn_jacobians(rnn: RNN, x: np.ndarray) -> np.ndarray:
     return (1.0 - hs ** 2)[:, :, None] * rnn.params["weight_hh_l0"]      # row k scaled by tanh'(.)_k
 
 
-def rnn_gradient_norms(jacobians: np.ndarray, T: int) -> np.ndarray:
-    """||dh_T/dh_t|| for t = 1..T (T,) from :func:`rnn_jacobians` of a sequence of at least T steps:
-    dh_T/dh_t = J_T J_{T-1} ... J_{t+1}, built from the left. The same numbers as
-    :func:`nncourse.rnn.gradient_through_time` on the first T steps (the last is ||I|| = 1)."""
+def rnn_gradient_products(jacobians: np.ndarray, T: int) -> np.ndarray:
+    """dh_T/dh_t for t = 1..T (T, H, H) from :func:`rnn_jacobians` of a sequence of at least T steps:
+    dh_T/dh_t = J_T J_{T-1} ... J_{t+1}, built from the left (the last is I)."""
     H = jacobians.shape[1]
     products = np.empty((T, H, H))
     products[-1] = np.eye(H)
     for t in range(T - 1, 0, -1):
         products[t - 1] = products[t] @ jacobians[t]   # one more step back: times J_{t+1}
-    return spectral_norms(products)
+    return products
+
+
+def rnn_gradient_norms(jacobians: np.ndarray, T: int) -> np.ndarray:
+    """||dh_T/dh_t|| for t = 1..T (T,): the spectral norms of :func:`rnn_gradient_products`. The same
+    numbers as :func:`nncourse.rnn.gradient_through_time` on the first T steps (the last is ||I|| = 1)."""
+    return spectral_norms(rnn_gradient_products(jacobians, T))
 
 
 def lstm_jacobians(lstm: LSTM, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -72,39 +87,50 @@ def lstm_jacobians(lstm: LSTM, x: np.ndarray) -> dict[str, np.ndarray]:
 
     * ``"h_from_c"`` (T, H): dh_t/dc_t = o (1 - tanh^2 c_t), a diagonal;
     * ``"c_from_c"`` (T, H): dc_t/dc_{t-1} = f, a diagonal (h_{t-1} held);
-    * ``"c_from_h"`` (T, H, H): dc_t/dh_{t-1} = diag(g i (1 - i)) W_i + diag(c_{t-1} f (1 - f)) W_f
-      + diag(i (1 - g^2)) W_g (c_{t-1} held);
-    * ``"h_from_h"`` (T, H, H): dh_t/dh_{t-1} with c_t held = diag(tanh c_t o (1 - o)) W_o.
+    * dc_t/dh_{t-1} = diag(g i (1 - i)) W_i + diag(c_{t-1} f (1 - f)) W_f + diag(i (1 - g^2)) W_g
+      (c_{t-1} held), and dh_t/dh_{t-1} with c_t held = diag(tanh c_t o (1 - o)) W_o: kept as their
+      parts, ``"row_scales"`` (T, 4, H), the four diagonals in the order i, f, g, o, and
+      ``"weight_hh"`` (4H, H), the blocks W_i, W_f, W_g, W_o (an (H, H) matrix per step would be
+      T H^2 numbers to build, where :func:`lstm_gradient_matrices` needs only its product with a row).
     """
     lstm.forward(x[None])
     gates = {k: v[0] for k, v in lstm.gate_values.items()}              # each (T, H)
     i, f, g, o, c = (gates[k] for k in "ifgoc")
-    T, H = c.shape
     c_prev = np.concatenate([np.zeros_like(c[:1]), c[:-1]])              # c_0 = 0
     tanh_c = np.tanh(c)
-    W_i, W_f, W_g, W_o = lstm.params["weight_hh_l0"].reshape(4, H, H)
-    return {"h_from_c": o * (1.0 - tanh_c ** 2), "c_from_c": f,
-            "c_from_h": ((g * i * (1.0 - i))[:, :, None] * W_i + (c_prev * f * (1.0 - f))[:, :, None] * W_f
-                         + (i * (1.0 - g ** 2))[:, :, None] * W_g),
-            "h_from_h": (tanh_c * o * (1.0 - o))[:, :, None] * W_o}
+    row_scales = np.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g ** 2),
+                           tanh_c * o * (1.0 - o)], axis=1)              # (T, 4, H)
+    return {"h_from_c": o * (1.0 - tanh_c ** 2), "c_from_c": f, "row_scales": row_scales,
+            "weight_hh": lstm.params["weight_hh_l0"]}
+
+
+def lstm_gradient_matrices(jacobians: dict[str, np.ndarray], T: int) -> np.ndarray:
+    """dh_T/dh_t and dh_T/dc_t for t = 1..T, stacked (2T, H, H) (the h's first), from
+    :func:`lstm_jacobians` of a sequence of at least T steps - backpropagation through time with the
+    H rows of the Jacobian as the batch (dc_t is the total derivative: c_t reaches h_T through
+    c_{t+1} and through h_t)."""
+    h_from_c, c_from_c, scales = jacobians["h_from_c"], jacobians["c_from_c"], jacobians["row_scales"]
+    H = h_from_c.shape[1]
+    dh, dc = np.eye(H), np.zeros((H, H))      # dh_T/dh_T and dh_T/dc_T with h_T held
+    grads = np.empty((2 * T, H, H))
+    rows = np.empty((H, 4, H))                # [dc diag(s_i), dc diag(s_f), dc diag(s_g), dh diag(s_o)]
+    for t in range(T - 1, -1, -1):
+        dc = dc + dh * h_from_c[t]            # + the path through h_t = o tanh(c_t)
+        grads[t], grads[T + t] = dh, dc
+        # back to h_{t-1}: through c_t (gates i, f, g) and through h_t with c_t held (gate o),
+        # dc (sum over k of diag(s_k) W_k) + dh diag(s_o) W_o, as one product with the stacked blocks
+        np.multiply(dc[:, None, :], scales[t, :3], out=rows[:, :3])
+        np.multiply(dh, scales[t, 3], out=rows[:, 3])
+        dh = rows.reshape(H, 4 * H) @ jacobians["weight_hh"]
+        dc = dc * c_from_c[t]                 # dh_T/dc_{t-1}, h_{t-1} held
+    return grads
 
 
 def lstm_gradient_norms(jacobians: dict[str, np.ndarray], T: int) -> dict[str, np.ndarray]:
-    """``{"h": (T,), "c": (T,)}``: ||dh_T/dh_t|| and ||dh_T/dc_t|| for t = 1..T from
-    :func:`lstm_jacobians` of a sequence of at least T steps - backpropagation through time with
-    the H rows of the Jacobian as the batch. The same numbers as
-    :func:`nncourse.rnn.gradient_through_time` on the first T steps (dc_t is the total derivative:
-    c_t reaches h_T through c_{t+1} and through h_t)."""
-    H = jacobians["h_from_c"].shape[1]
-    dh, dc = np.eye(H), np.zeros((H, H))      # dh_T/dh_T and dh_T/dc_T with h_T held
-    grads_h, grads_c = np.empty((T, H, H)), np.empty((T, H, H))
-    for t in range(T - 1, -1, -1):
-        dc = dc + dh * jacobians["h_from_c"][t]       # + the path through h_t = o tanh(c_t)
-        grads_h[t], grads_c[t] = dh, dc
-        # back to h_{t-1}: through c_t (gates i, f, g) and through h_t with c_t held (gate o)
-        dh = dc @ jacobians["c_from_h"][t] + dh @ jacobians["h_from_h"][t]
-        dc = dc * jacobians["c_from_c"][t]            # dh_T/dc_{t-1}, h_{t-1} held
-    norms = spectral_norms(np.concatenate([grads_h, grads_c]))    # one call for both stacks
+    """``{"h": (T,), "c": (T,)}``: ||dh_T/dh_t|| and ||dh_T/dc_t|| for t = 1..T, the spectral norms of
+    :func:`lstm_gradient_matrices`. The same numbers as :func:`nncourse.rnn.gradient_through_time`
+    on the first T steps."""
+    norms = spectral_norms(lstm_gradient_matrices(jacobians, T))
     return {"h": norms[:T], "c": norms[T:]}
 
 
@@ -184,10 +210,18 @@ class GradientThroughTime(FigureWidget):
                 self._rnn_jacobians = (scale, rnn_jacobians(self.rnn, self.inputs))
             if self._lstm_jacobians[0] != (scale, forget_bias):
                 self._lstm_jacobians = ((scale, forget_bias), lstm_jacobians(self.lstm, self.inputs))
+            # The eigen-solves are most of the time: on two cores, a second thread takes the RNN's
+            # and half of the LSTM's while this one chains the LSTM's matrices and takes the rest
+            # (LAPACK releases the GIL). One core: the same calls, one after the other.
+            beside = _background_thread().submit if (os.cpu_count() or 1) >= 2 else _now
             if self._rnn_norms[0] != (scale, T):
-                self._rnn_norms = ((scale, T), rnn_gradient_norms(self._rnn_jacobians[1], T))
+                rnn_norms = beside(spectral_norms, rnn_gradient_products(self._rnn_jacobians[1], T))
+            matrices = lstm_gradient_matrices(self._lstm_jacobians[1], T)     # (2T, H, H): h's, then c's
+            second_half = beside(spectral_norms, matrices[T:])
+            lstm = {"h": spectral_norms(matrices[:T]), "c": second_half.result()}
+            if self._rnn_norms[0] != (scale, T):
+                self._rnn_norms = ((scale, T), rnn_norms.result())
             rnn = self._rnn_norms[1]
-            lstm = lstm_gradient_norms(self._lstm_jacobians[1], T)
         self.norms = {"rnn": rnn, "lstm_h": lstm["h"], "lstm_c": lstm["c"]}
         t = np.arange(1, T + 1)
         for line, values in [(self.rnn_line, rnn), (self.lstm_line, lstm["h"]), (self.cell_line, lstm["c"])]:
