@@ -1,4 +1,6 @@
 """Notebook 07 widgets driven headless: gradient through time and the LSTM gate viewer."""
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -92,6 +94,34 @@ def test_curves_stay_exact_whichever_control_moves():
         np.testing.assert_allclose(widget.norms["lstm_h"], lstm["h"], rtol=1e-9, err_msg=f"after {name}={value}")
         np.testing.assert_allclose(widget.norms["lstm_c"], lstm["c"], rtol=1e-9, err_msg=f"after {name}={value}")
         np.testing.assert_allclose(widget.lstm_line.get_ydata(), np.clip(lstm["h"], FLOOR, CEILING), rtol=1e-9)
+
+
+def test_one_core_and_two_threads_give_the_same_curves(monkeypatch):
+    # on two cores the eigen-solves are split between two threads; on one, the same calls run in
+    # turn: every curve agrees to the last bit, whichever control moved
+    from nncourse.widgets import rnn as rnn_widgets
+
+    threads = {"two": set(), "one": set()}
+    original, running = rnn_widgets.spectral_norms, ["two"]
+
+    def recording(matrices):
+        threads[running[0]].add(threading.current_thread() is threading.main_thread())
+        return original(matrices)
+
+    monkeypatch.setattr(rnn_widgets, "spectral_norms", recording)
+    monkeypatch.setattr(rnn_widgets.os, "cpu_count", lambda: 2)
+    two = GradientThroughTime(hidden_size=12, length=30)
+    running[0] = "one"
+    monkeypatch.setattr(rnn_widgets.os, "cpu_count", lambda: 1)
+    one = GradientThroughTime(hidden_size=12, length=30)
+    for name, value in [("scale", 1.3), ("forget_bias", -1.0), ("length", 200), ("scale", 0.7)]:
+        for label, widget, cores in [("two", two, 2), ("one", one, 1)]:
+            running[0] = label
+            monkeypatch.setattr(rnn_widgets.os, "cpu_count", lambda cores=cores: cores)
+            getattr(widget, name).value = value
+        for key in ("rnn", "lstm_h", "lstm_c"):
+            np.testing.assert_array_equal(two.norms[key], one.norms[key], err_msg=f"{key} after {name}={value}")
+    assert threads == {"two": {True, False}, "one": {True}}  # main thread + background thread, or main alone
 
 
 def test_length_repaints_the_x_axis_as_matplotlib_draws_it():
