@@ -156,6 +156,28 @@ def test_signal_widget_bad_arguments():
 
 
 
+def test_remembering_sigmoid_gives_signal_propagation_the_same_numbers():
+    from nncourse.initializers import signal_propagation
+    from nncourse.widgets.activations import RememberingSigmoid
+
+    for scale in (0.01, 1.0, 30.0):  # vanishing, healthy, saturated (sigmoid's tails)
+        plain = signal_propagation(12, 32, "sigmoid", "naive", scale=scale, batch_size=16)
+        remembering = signal_propagation(12, 32, RememberingSigmoid(), "naive", scale=scale, batch_size=16)
+        assert remembering.activation == "sigmoid"
+        for field in ("activation_std", "saturated", "grad_norm", "input_grad_std"):
+            np.testing.assert_array_equal(getattr(remembering, field), getattr(plain, field))
+        for a, b in zip(remembering.activations, plain.activations):
+            np.testing.assert_array_equal(a, b)
+    sigmoid, x = RememberingSigmoid(), np.linspace(-40, 40, 81)
+    sigmoid.forward(x)
+    np.testing.assert_array_equal(sigmoid.grad(x.copy()), activations.get("sigmoid").grad(x))  # not remembered
+    np.testing.assert_array_equal(sigmoid.grad(x), activations.get("sigmoid").grad(x))          # remembered
+    assert not sigmoid._outputs  # handed out once, then let go
+    w = SignalPropagation(depth=20, width=64, activation="sigmoid", init="naive", scale=0.1)
+    expected = signal_propagation(20, 64, "sigmoid", "naive", scale=0.1, batch_size=w.BATCH)
+    np.testing.assert_array_equal(w.stats.grad_norm, expected.grad_norm)
+
+
 def test_layer_histograms_equal_the_readable_version_on_nan_inf_and_bin_edges():
     from nncourse.widgets.activations import VALUE_RANGE, layer_histograms
 
