@@ -26,6 +26,23 @@ def test_dials_draw_the_audit_they_computed(dials):
     assert shown["dp"] == fairness.demographic_parity_difference(d.y_test, shown["y_pred"], sensitive_features=d.A_test)
 
 
+@pytest.mark.parametrize("settings", [dict(), dict(label_bias=0.6, proxy_strength=0.0), dict(base_rate_gap=0.3, noise_b=2.0)])
+def test_dials_gaps_are_the_librarys_to_the_last_bit(settings):
+    # dp and eo are read off the rates table the bars show; equal to the library's own functions
+    dials = FairnessDials(n=1200, steps=20)
+    for judge in ("recorded", "true"):
+        with dials.hold():
+            for name, value in settings.items():
+                getattr(dials, name).value = value
+            dials.judge.value = judge
+        d = dials.results["data"]
+        labels = d.y_test if judge == "recorded" else d.qualified_test
+        for key in ("sees_group", "blind"):
+            r = dials.results[key]
+            assert r["dp"] == fairness.demographic_parity_difference(labels, r["y_pred"], sensitive_features=d.A_test)
+            assert r["eo"] == fairness.equalized_odds_difference(labels, r["y_pred"], sensitive_features=d.A_test)
+
+
 def test_label_bias_dial_opens_a_gap_and_the_figure_is_reused(dials):
     fig, n_patches = dials.fig, len(dials.ax_rates.patches)
     with dials.hold():
