@@ -271,3 +271,38 @@ def test_positional_encoding_axis_labels_are_stamped_where_matplotlib_draws_them
         (box_stamped, ink_stamped), (box_drawn, ink_drawn) = _ink(stamped[crop]), _ink(drawn[crop])
         assert np.abs(box_stamped - box_drawn).max() <= 1, label.text.get_text()  # to the nearest pixel
         assert abs(ink_stamped - ink_drawn) <= 0.05 * ink_drawn, label.text.get_text()  # the same glyphs
+
+
+@pytest.mark.parametrize("shape, origin, stage", [((100, 49), "lower", "rgba"), ((40, 40), "upper", "data"),
+                                                  ((7, 3), "lower", "data"), ((175, 130), "upper", "rgba")])
+def test_nearest_image_draws_what_imshow_draws(shape, origin, stage):
+    """The heatmaps of both explorers (NearestImage) equal matplotlib's imshow pixel for pixel, also
+    with NaN cells (transparent), a colour bar, and part of the image outside the axes."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from nncourse.widgets.drawing import NearestImage, nearest_imshow
+
+    rng = np.random.default_rng(sum(shape))
+    data = rng.random(shape) * 1.4 - 0.2
+    data[rng.random(shape) < 0.1] = np.nan
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+    pictures = []
+    for show in (lambda ax, d, **kw: ax.imshow(d, interpolation="nearest", **kw), nearest_imshow):
+        fig = Figure(figsize=(5, 4), dpi=80)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        image = show(ax, data, cmap=cmap, vmin=0, vmax=1, origin=origin, aspect="auto")
+        fig.colorbar(image, ax=ax)
+        fig.canvas.draw()
+        pictures.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+        pixels_per_cell = np.abs(np.diff(image.get_transform().transform([[0, 0], shape[::-1]]), axis=0))[0] / shape[::-1]
+        assert ("rgba" if (pixels_per_cell < 3).any() else "data") == stage  # both of matplotlib's ways covered
+        ax.set_xlim(shape[1] / 3, shape[1] - 0.5)  # clipped by the axes
+        image.set_data(data[::-1])                 # same geometry, new colours: the kept map
+        fig.canvas.draw()
+        pictures.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+    assert isinstance(image, NearestImage)
+    np.testing.assert_array_equal(pictures[0], pictures[2])
+    np.testing.assert_array_equal(pictures[1], pictures[3])

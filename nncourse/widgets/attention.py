@@ -28,7 +28,7 @@ from ..plotting import CLASS_COLORS
 from ..rnn import _one_blas_thread
 from ..transformer import sinusoidal_positional_encoding
 from .base import FigureWidget
-from .drawing import Backdrop, StampedText, StampedTicks
+from .drawing import Backdrop, StampedText, StampedTicks, nearest_imshow
 
 Attend = Callable[[str, bool], tuple[list[str], np.ndarray]]
 
@@ -130,8 +130,7 @@ class AttentionExplorer(FigureWidget):
         self.ax_thumbs = self.fig.add_subplot(grid[0])
         self.ax_thumbs.set_axis_off()
         cmap = matplotlib.colormaps["viridis"].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
-        self.thumbs = self.ax_thumbs.imshow(np.zeros((1, 1)), vmin=0, vmax=1, cmap=cmap,
-                                            interpolation="nearest", aspect="auto")
+        self.thumbs = nearest_imshow(self.ax_thumbs, np.zeros((1, 1)), vmin=0, vmax=1, cmap=cmap, aspect="auto")
         # fixed offsets in points: a fraction of a wide one-head thumbnail fell off the figure. The
         # labels sit on the axes' edge, always drawn: annotation_clip=False skips the test of whether
         # the point is inside the axes (a third of the time a label took to draw)
@@ -145,8 +144,8 @@ class AttentionExplorer(FigureWidget):
         self.ax_thumbs.add_patch(self.selected)
 
         self.ax_heat = self.fig.add_subplot(grid[1])
-        self.heat = self.ax_heat.imshow(self.weights[0, 0], vmin=0, vmax=1, cmap="viridis",
-                                        interpolation="nearest", aspect="auto")
+        # both images are coloured per cell, not per screen pixel (NearestImage)
+        self.heat = nearest_imshow(self.ax_heat, self.weights[0, 0], vmin=0, vmax=1, cmap="viridis", aspect="auto")
         self.row = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5)
         self.ax_heat.add_patch(self.row)
         self.ax_heat.set_xlabel("key (attended to)")

@@ -260,6 +260,8 @@ class LSTMGateViewer(FigureWidget):
 
     def __init__(self, model, vocab, *, text: str = "The quick brown fox. ", layer: int = 0, unit: int = 0,
                  max_units: int = 64, max_length: int = 80):
+        from .drawing import nearest_imshow
+
         super().__init__(figsize=(10, 7))
         self.vocab = vocab
         self.max_length = max_length
@@ -294,8 +296,9 @@ class LSTMGateViewer(FigureWidget):
         self.markers = {}
         for k, (key, title, cmap, (lo, hi)) in enumerate(self.PANELS):
             ax = self.fig.add_subplot(grid[k // 2, k % 2])
-            self.images[key] = ax.imshow(np.zeros((self.units, 2)), aspect="auto", cmap=cmap, vmin=lo, vmax=hi,
-                                         interpolation="nearest", origin="lower")
+            # coloured per (unit, character), not per screen pixel: see NearestImage
+            self.images[key] = nearest_imshow(ax, np.zeros((self.units, 2)), aspect="auto", cmap=cmap, vmin=lo,
+                                              vmax=hi, origin="lower")
             (self.markers[key],) = ax.plot([], [], color="red", lw=1)
             ax.set_title(title, fontsize=10)
             ax.set_ylabel("unit")
