@@ -73,7 +73,7 @@ def test_temperature_sharpens_and_flattens(widget):
     greedy = widget.sample
     widget.seed.value = 7
     assert widget.sample == greedy  # greedy ignores the seed
-    assert "temperature 0" in widget.ax.title.get_text()
+    assert "Temperature 0," in widget.status.value and "abc" in widget.ax.title.get_text()
     assert len(widget.update_seconds) == 4
 
 
@@ -86,7 +86,7 @@ def test_top_k_keeps_exactly_k_characters(widget):
         assert following in np.argsort(-table[current])[:3]
     heights = sorted((bar.get_height() for bar in widget.bars), reverse=True)
     assert heights[2] > 0 and heights[3] == 0
-    assert "3 of 11 characters possible" in widget.ax.title.get_text()
+    assert "top-k 3 → 3 of 11 characters possible" in widget.status.value
 
 
 def test_seed_and_new_sample_button(widget):

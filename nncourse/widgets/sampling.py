@@ -86,9 +86,9 @@ class SamplingWidget(FigureWidget):
         self.ax.set_ylim(0, 1)
         self.ax.set_ylabel("probability")
         self.ax.legend(loc="upper right", fontsize=8, frameon=False)
-        self.ax.set_title(" ", fontsize=10)
+        self.ax.set_title(" ", fontsize=10)  # the prompt's; the numbers that change are in the status line
         self.fig.tight_layout()
-        self.animate(*self.bars, self.ax.title)
+        self.animate(*self.bars)
         self.stepper = LSTMStepper(model) if LSTMStepper.handles(model) else None
         # (prompt, weights version, logits after it (V,), LSTM state after it (h, c) or None)
         self._prompt_cache: tuple | None = None
@@ -179,15 +179,13 @@ class SamplingWidget(FigureWidget):
         if prompt != self._static_prompt:
             self._static_prompt = prompt
             self.ax.set_xticklabels(labels, family="monospace")
+            self.ax.set_title(f"next character after {prompt[-20:]!r}", fontsize=10)
             for rect, p in zip(self.ghost, _padded(base[order])):
                 rect.set_height(p)
             self.invalidate()  # tick labels and ghost bars are part of the static background
         for rect, p in zip(self.bars, _padded(self.probs[order])):
             rect.set_height(p)
         kept = int(np.count_nonzero(self.probs))
-        self.ax.set_title(f"next character after {prompt[-20:]!r}: temperature {temperature:g}, "
-                          f"top-k {top_k or 'off'} → {kept} of {self.vocab.size} characters possible",
-                          fontsize=10)
 
         self.sample = self._generate(prompt, self.length.value, temperature, top_k, self.seed.value)
         self.sample_box.value = (
@@ -195,8 +193,11 @@ class SamplingWidget(FigureWidget):
             f"(seed {self.seed.value})</b></div><pre style='white-space: pre-wrap; margin: 2px 0; font-size: 12px; "
             f"line-height: 1.3; max-height: 22em; overflow-y: auto'><b>{html.escape(prompt)}</b>"
             f"{html.escape(self.sample[len(prompt):])}</pre>")
-        self.status.value = (f"Sampled {self.length.value} characters at temperature {temperature:g}, "
-                             f"top-k {top_k or 'off'}, seed {self.seed.value}.")
+        # in the status line, not the title: the browser lays out this text, where a title redrawn
+        # on every change would be a fifth of the update
+        self.status.value = (f"<b>Temperature {temperature:g}, top-k {top_k or 'off'} → {kept} of "
+                             f"{self.vocab.size} characters possible</b>. Sampled {self.length.value} "
+                             f"characters, seed {self.seed.value}.")
 
 
 def _padded(values: np.ndarray) -> np.ndarray:
