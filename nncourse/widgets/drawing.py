@@ -28,7 +28,23 @@ from matplotlib.transforms import Affine2D, Bbox, IdentityTransform, Transformed
 from .base import FigureWidget
 
 
-_scratch: dict = {}  # dpi -> a small figure where new stamps are drawn
+_scratch: dict = {}  # (dpi, width, height) -> a transparent figure where new stamps are drawn
+_INK_MARGIN = 4  # pixels around the text's layout box searched for its ink (antialiasing, overhangs)
+
+
+def _scratch_figure(dpi: float, width: int, height: int) -> Figure:
+    figure = _scratch.get((dpi, width, height))
+    if figure is None:
+        figure = _scratch[(dpi, width, height)] = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+        FigureCanvasAgg(figure)
+    return figure
+
+
+def _power_of_two_above(pixels: float) -> int:
+    side = 32
+    while side < pixels:
+        side *= 2
+    return side
 
 
 def render_once(text: str, size_points: float, dpi: float, **props):
@@ -36,26 +52,43 @@ def render_once(text: str, size_points: float, dpi: float, **props):
     pixel; ``props`` are Text properties (font, colour, alignment, rotation). Returns (picture
     (h, w, 4) bottom row first, or None for blank text; the offset of its bottom-left pixel from the
     anchor; the text's layout box relative to the anchor) - what :class:`StampedTicks` and
-    :class:`StampedText` stamp on every later draw."""
-    side = 2 * (len(text) + 2) * int(size_points * dpi / 72 + 2)  # room around the anchor
-    figure = _scratch.get(dpi)
-    if figure is None or figure.bbox.width < side:
-        figure = _scratch[dpi] = Figure(figsize=(side / dpi, side / dpi), dpi=dpi)
-        FigureCanvasAgg(figure)
-    anchor = int(figure.bbox.width) // 2
+    :class:`StampedText` stamp on every later draw.
+
+    The text is laid out first, then drawn on a kept canvas (sides powers of two) just larger than
+    its layout box, and its ink is looked for near that box: a canvas sized for the longest text
+    ever stamped made every later stamp as slow as clearing and searching it."""
+    probe = _scratch_figure(dpi, 32, 32)
+    probe.texts.clear()
+    box = probe.text(0, 0, text, transform=IdentityTransform(), **props).get_window_extent(
+        probe.canvas.get_renderer())                                         # relative to the anchor
+    room = 2 * _INK_MARGIN + int(size_points * dpi / 72) + 2                  # around the box, each side
+    figure = _scratch_figure(dpi, _power_of_two_above(box.width + 2 * room),
+                             _power_of_two_above(box.height + 2 * room))
+    width, height = int(figure.bbox.width), int(figure.bbox.height)
+    anchor_x, anchor_y = room - int(np.floor(box.x0)), room - int(np.floor(box.y0))  # whole pixels
     figure.texts.clear()  # a fresh Text each time: no property left over from the previous stamp
-    scratch = figure.text(anchor, anchor, text, transform=IdentityTransform(), **props)  # in pixels
+    scratch = figure.text(anchor_x, anchor_y, text, transform=IdentityTransform(), **props)  # in pixels
     renderer = figure.canvas.get_renderer()
     renderer.clear()  # transparent: the text alone
     scratch.draw(renderer)
     pixels = np.asarray(renderer.buffer_rgba())
-    box = scratch.get_window_extent(renderer).translated(-anchor, -anchor)
-    rows, columns = np.nonzero(pixels[..., 3])
+    box = scratch.get_window_extent(renderer).translated(-anchor_x, -anchor_y)
+    # the ink near the box (rows counted from the top); if it reaches the searched region's edge,
+    # the whole canvas is searched
+    top = max(int(np.floor(height - anchor_y - box.y1)) - _INK_MARGIN, 0)
+    bottom = min(int(np.ceil(height - anchor_y - box.y0)) + _INK_MARGIN, height)
+    left = max(int(np.floor(anchor_x + box.x0)) - _INK_MARGIN, 0)
+    right = min(int(np.ceil(anchor_x + box.x1)) + _INK_MARGIN, width)
+    region = pixels[top:bottom, left:right, 3]
+    if region.size == 0 or region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any():
+        top, left, region = 0, 0, pixels[..., 3]
+    rows, columns = np.nonzero(region)
     if len(rows) == 0:  # a space: nothing to stamp, but it takes room
         return None, (0, 0), box
-    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    top, bottom = top + rows.min(), top + rows.max() + 1
+    left, right = left + columns.min(), left + columns.max() + 1
     picture = pixels[top:bottom, left:right][::-1].copy()
-    return picture, (int(left - anchor), int(pixels.shape[0] - bottom - anchor)), box
+    return picture, (int(left - anchor_x), int(height - bottom - anchor_y)), box
 
 
 class StampedTicks(Artist):
