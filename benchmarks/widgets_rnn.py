@@ -3,7 +3,8 @@
 Each sample moves one control and times the whole refresh: recompute, update the artists,
 render, encode the PNG sent to the browser. Wall time is what a user waits for on this machine;
 CPU time is less sensitive to other processes sharing it (on a loaded machine, judge by it and
-rerun when the load average is low). The sampling widget generates ``length`` characters one
+rerun when the load average is low). On two or more cores GradientThroughTime runs half of its
+eigen-solves in a second thread, so its CPU ms (both threads) exceed its wall ms. The sampling widget generates ``length`` characters one
 after another (for a char LSTM in NumPy, one small product per character and layer); it is shown
 for 100 and 300 characters with a small char LSTM (untrained: the speed does not depend on the weights).
 Run: python benchmarks/widgets_rnn.py
