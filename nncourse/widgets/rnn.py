@@ -73,12 +73,6 @@ def rnn_gradient_products(jacobians: np.ndarray, T: int) -> np.ndarray:
     return products
 
 
-def rnn_gradient_norms(jacobians: np.ndarray, T: int) -> np.ndarray:
-    """||dh_T/dh_t|| for t = 1..T (T,): the spectral norms of :func:`rnn_gradient_products`. The same
-    numbers as :func:`nncourse.rnn.gradient_through_time` on the first T steps (the last is ||I|| = 1)."""
-    return spectral_norms(rnn_gradient_products(jacobians, T))
-
-
 def lstm_jacobians(lstm: LSTM, x: np.ndarray) -> dict[str, np.ndarray]:
     """An LSTM's one-step Jacobians for one sequence x (T, D): one forward pass.
 
@@ -126,22 +120,14 @@ def lstm_gradient_matrices(jacobians: dict[str, np.ndarray], T: int) -> np.ndarr
     return grads
 
 
-def lstm_gradient_norms(jacobians: dict[str, np.ndarray], T: int) -> dict[str, np.ndarray]:
-    """``{"h": (T,), "c": (T,)}``: ||dh_T/dh_t|| and ||dh_T/dc_t|| for t = 1..T, the spectral norms of
-    :func:`lstm_gradient_matrices`. The same numbers as :func:`nncourse.rnn.gradient_through_time`
-    on the first T steps."""
-    norms = spectral_norms(lstm_gradient_matrices(jacobians, T))
-    return {"h": norms[:T], "c": norms[T:]}
-
-
 class GradientThroughTime(FigureWidget):
     """Length, recurrent weight scale, forget-gate bias -> ||dh_T/dh_t|| for an RNN and an LSTM.
 
     ``self.norms`` holds the last computed curves: ``{"rnn": (T,), "lstm_h": (T,), "lstm_c": (T,)}``,
     equal to :func:`nncourse.rnn.gradient_through_time` of each network on the first T inputs.
     They are computed from the one-step Jacobians of all ``max_length`` steps, kept while the
-    weights stay, so moving the length only chains them again (:func:`rnn_gradient_norms`,
-    :func:`lstm_gradient_norms`).
+    weights stay, so moving the length only chains them again (:func:`rnn_gradient_products`,
+    :func:`lstm_gradient_matrices`) and takes their :func:`spectral_norms`.
     """
 
     def __init__(self, *, hidden_size: int = 32, input_size: int = 8, length: int = 60, scale: float = 1.0,
