@@ -290,6 +290,22 @@ def test_gate_viewer_cell_colour_bar_numbers_are_matplotlibs(viewer_setup):
         StampedTicks(viewer.ax_unit, "y", side="top")
 
 
+def test_gate_viewer_cell_colour_bar_looks_as_matplotlib_rebuilds_it(viewer_setup):
+    # a new range is not sent to the colour bar (its colours are drawn in its own box): the picture
+    # is the one the colour bar gives when it rebuilds itself for the image's range
+    model, vocab = viewer_setup
+    for text in ["abc def abc", "a\nb c d e f"]:
+        viewer = LSTMGateViewer(model, vocab, text="abc")
+        viewer.text.value = text
+        shown = viewer.render().copy()
+        assert viewer.images["c"].get_clim() != (-1, 1)
+        bar = viewer.colorbars["c"]
+        bar.update_normal(viewer.images["c"])  # matplotlib's own colours and limits for this range
+        assert bar.ax.get_ylim() == viewer.images["c"].get_clim()
+        viewer.invalidate()
+        np.testing.assert_array_equal(shown, viewer.render())
+
+
 @pytest.mark.parametrize("limits", [(1e-10, 1e3), (3e-7, 2e-2), (1.0, 1e6)])
 def test_stamped_ticks_on_a_log_axis_keep_the_ticks_matplotlib_draws(limits):
     # "inside the limits" is judged on the scale the axis draws (decades), as matplotlib's Axis does:

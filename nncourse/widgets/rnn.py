@@ -19,7 +19,9 @@ from concurrent.futures import Future
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.colors import Normalize
 from matplotlib.ticker import NullLocator
+from matplotlib.transforms import Affine2D
 
 from ..plotting import CLASS_COLORS
 from ..rnn import LSTM, RNN, _background_thread, _one_blas_thread
@@ -304,23 +306,30 @@ class LSTMGateViewer(FigureWidget):
         self.unit_title = self.ax_unit.set_title(" ", fontsize=9, loc="left")
         self.fig.tight_layout()
         self.animate(*self.markers.values(), *self.unit_lines.values(), self.unit_title)
-        # A new text changes the heatmaps, the characters under them, the cell state's colour scale
-        # and the characters under the bottom panel - nothing else: those are repainted over the rest
-        # of the figure. The images cover the heatmaps' frames, so the frames and the unit ticks
+        # A new text changes the heatmaps, the characters under them, the numbers of the cell
+        # state's colour bar and the characters under the bottom panel - nothing else: those are
+        # repainted over the rest of the figure. The images cover the heatmaps' frames, so the frames and the unit ticks
         # touching them are repainted too (drawn in the same order as a full redraw draws them).
         self.char_ticks = {key: StampedTicks(ax, "x", family="monospace")
                            for key, ax in [*self.axes.items(), ("unit", self.ax_unit)]}
         self.unit_ticks = {key: StampedTicks(ax, "y") for key, ax in self.axes.items()}
-        # the cell state's colour bar changes its range with the text: its numbers are stamped too
-        # (the colour bar would put its own locator back on every change of range: it gets none)
+        # the cell state's colour bar changes its range with the text, but only its numbers change:
+        # they are stamped too (the colour bar would put its own locator back on every change of
+        # range: it gets none). The bar is not told of the image's new range (it would rebuild
+        # itself, ~7 ms): its colours, made for the range (-1, 1) of PANELS, stay drawn in its own
+        # box, -1 at the bottom to 1 at the top, and update() sets its axis range, which the
+        # numbers follow.
         cell_bar = self.colorbars["c"]
         self.cell_ticks = StampedTicks(cell_bar.ax, "y", side="right")
         cell_bar.locator = NullLocator()
+        self.images["c"].callbacks.disconnect(self.images["c"].colorbar_cid)
+        cell_bar.solids.set_norm(Normalize(-1, 1))  # its own: the image's norm follows the text
+        cell_bar.solids.set_transform(Affine2D().scale(1, 0.5).translate(0, 0.5) + cell_bar.ax.transAxes)
         for ticks in self.unit_ticks.values():
             ticks.follow_locator()
         heatmaps = [[self.images[key], *self.axes[key].spines.values(), self.char_ticks[key], self.unit_ticks[key]]
                     for key in self.axes]
-        self._per_text = Backdrop(self, [*sum(heatmaps, []), self.colorbars["c"].ax, self.char_ticks["unit"]])
+        self._per_text = Backdrop(self, [*sum(heatmaps, []), self.cell_ticks, self.char_ticks["unit"]])
         self._shown_text = None
         self._text_status = ""
         self.values: dict[str, np.ndarray] = {}
@@ -355,6 +364,7 @@ class LSTMGateViewer(FigureWidget):
             # colour and axis range of the cell state: symmetric, from the largest |c| in this text
             c_max = max(float(np.percentile(np.abs(self.values["c"][:, : self.units]), 99)), 1e-3)
             self.images["c"].set_clim(-c_max, c_max)
+            self.colorbars["c"].ax.set_ylim(-c_max, c_max)
             self.cell_ticks.follow_locator()
             self.ax_unit.set_xlim(-0.5, T - 0.5)
             for ticks in self.char_ticks.values():
