@@ -186,16 +186,39 @@ def test_positional_encoding_widget_follows_the_sliders():
 
 
 def test_explorer_labels_stay_inside_the_figure():
-    # with one head the thumbnail is wide; a row label placed at a fraction of its width fell off the left edge
+    # with one head the thumbnail is wide; a row label placed at a fraction of its width fell off the
+    # left edge. The labels are stamped (StampedText) where matplotlib draws them.
     one_head = Sequential(Linear(DIGITS, 8, bias=False, seed=0), TransformerBlock(8, 1, seed=2))
     explorer = AttentionExplorer(sequential_attention(one_head, _encode_digits), "31415926", causal=False)
     explorer.to_png()
+
+    def picture():
+        explorer.fig.canvas.draw()
+        return np.asarray(explorer.fig.canvas.buffer_rgba()).copy()
+
+    stamped = picture()
+    assert [stamp.text.get_text() for stamp in explorer.thumb_labels] == ["L0", "h0"]
+    for stamp in explorer.thumb_labels:
+        stamp.set_visible(False)
+        stamp.text.set_visible(True), stamp.text.set_animated(False)
+    drawn = picture()
     renderer = explorer.fig.canvas.get_renderer()
-    labels = explorer.ax_thumbs.texts
-    assert [t.get_text() for t in labels] == ["L0", "h0"]
-    for text in labels:
+    height = stamped.shape[0]
+    for stamp, offset in zip(explorer.thumb_labels, [(-3, 0), (0, 2)]):
+        text = stamp.text
         box = text.get_window_extent(renderer)
         assert box.x0 >= 0 and box.y1 <= explorer.fig.bbox.y1, text.get_text()
+        # where an annotation "offset points" from the label's point puts it
+        annotation = explorer.ax_thumbs.annotate(text.get_text(), xy=text.get_position(), xytext=offset,
+                                                 textcoords="offset points", fontsize=8, ha=text.get_ha(),
+                                                 va=text.get_va(), annotation_clip=False)
+        np.testing.assert_allclose(annotation.get_window_extent(renderer).bounds, box.bounds, atol=1e-6)
+        annotation.remove()
+        box = box.padded(3)
+        crop = np.s_[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
+        (box_stamped, ink_stamped), (box_drawn, ink_drawn) = _ink(stamped[crop]), _ink(drawn[crop])
+        assert np.abs(box_stamped - box_drawn).max() <= 1, text.get_text()  # to the nearest pixel
+        assert abs(ink_stamped - ink_drawn) <= 0.05 * ink_drawn, text.get_text()  # the same glyphs
 
 
 def test_positional_encoding_sizes_repaint_the_axes_as_matplotlib_draws_them():

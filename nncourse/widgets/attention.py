@@ -22,6 +22,7 @@ import matplotlib
 import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
+from matplotlib.transforms import ScaledTranslation
 
 from ..attention import causal_mask
 from ..plotting import CLASS_COLORS
@@ -132,14 +133,16 @@ class AttentionExplorer(FigureWidget):
         cmap = matplotlib.colormaps["viridis"].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
         self.thumbs = nearest_imshow(self.ax_thumbs, np.zeros((1, 1)), vmin=0, vmax=1, cmap=cmap, aspect="auto")
         # fixed offsets in points: a fraction of a wide one-head thumbnail fell off the figure. The
-        # labels sit on the axes' edge, always drawn: annotation_clip=False skips the test of whether
-        # the point is inside the axes (a third of the time a label took to draw)
-        self.layer_labels = [self.ax_thumbs.annotate(f"L{i}", xy=(0, 0), xytext=(-3, 0), textcoords="offset points",
-                                                     fontsize=8, ha="right", va="center", annotation_clip=False)
-                             for i in range(n_layers)]
-        self.head_labels = [self.ax_thumbs.annotate(f"h{h}", xy=(0, 0), xytext=(0, 2), textcoords="offset points",
-                                                    fontsize=8, ha="center", va="bottom", annotation_clip=False)
-                            for h in range(n_heads)]
+        # labels sit on the axes' edge and are stamped (StampedText): laid out by matplotlib they
+        # were a sixth of the refresh after a new text
+        def offset(dx, dy):  # ``dx``, ``dy`` points from a point in data coordinates
+            return self.ax_thumbs.transData + ScaledTranslation(dx / 72, dy / 72, self.fig.dpi_scale_trans)
+
+        self.layer_labels = [self.ax_thumbs.text(0, 0, f"L{i}", transform=offset(-3, 0), fontsize=8, ha="right",
+                                                 va="center", clip_on=False) for i in range(n_layers)]
+        self.head_labels = [self.ax_thumbs.text(0, 0, f"h{h}", transform=offset(0, 2), fontsize=8, ha="center",
+                                                va="bottom", clip_on=False) for h in range(n_heads)]
+        self.thumb_labels = [StampedText(label, axes=self.ax_thumbs) for label in self.layer_labels + self.head_labels]
         self.selected = Rectangle((0, 0), 0, 0, fill=False, edgecolor="red", linewidth=2, zorder=10)
         self.ax_thumbs.add_patch(self.selected)
 
@@ -173,7 +176,7 @@ class AttentionExplorer(FigureWidget):
         # repainted, not the whole Axis (which would work out ticks it no longer draws).
         self.axis_labels = [StampedText(axis.label, axes=axis.axes)
                             for axis in (self.ax_heat.xaxis, self.ax_heat.yaxis, self.ax_bar.xaxis)]
-        self._per_text = Backdrop(self, [self.thumbs, *self.layer_labels, *self.head_labels,
+        self._per_text = Backdrop(self, [self.thumbs, *self.thumb_labels,
                                          *self.token_ticks.values(), *self.axis_labels])
         self._set_layout_for_tokens()
         self.thumbs.set_data(self.mosaic())
@@ -211,9 +214,9 @@ class AttentionExplorer(FigureWidget):
         self.ax_thumbs.set_xlim(-0.5, width - 0.5)
         self.ax_thumbs.set_ylim(height - 0.5, -0.5)
         for i, label in enumerate(self.layer_labels):
-            label.xy = (-0.5, i * step + (length - 1) / 2)
+            label.set_position((-0.5, i * step + (length - 1) / 2))
         for h, label in enumerate(self.head_labels):
-            label.xy = (h * step + (length - 1) / 2, -0.5)
+            label.set_position((h * step + (length - 1) / 2, -0.5))
         self.row.set_width(length)
         with self.quietly():
             self.query.max = length - 1
