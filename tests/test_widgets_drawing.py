@@ -67,3 +67,27 @@ def test_a_long_text_does_not_slow_the_stamps_after_it():
     finally:
         drawing._scratch_figure = original
     assert max(w * h for w, h in used) <= 64 * 64
+
+
+@pytest.mark.parametrize("which, side", [("x", "bottom"), ("x", "top"), ("y", "left"), ("y", "right")])
+def test_stamped_ticks_place_the_axis_label_beyond_the_union_of_the_label_boxes(which, side):
+    # the union is taken over all boxes at once (NumPy): the same coordinates as Bbox.union box by box
+    from matplotlib.transforms import Bbox
+
+    from nncourse.widgets.drawing import StampedTicks
+
+    figure = Figure(figsize=(4, 3), dpi=80)
+    FigureCanvasAgg(figure)
+    ax = figure.add_axes((0.2, 0.2, 0.6, 0.6), xlim=(-0.5, 5.5), ylim=(-0.5, 5.5))
+    getattr(ax, f"set_{which}label")("label")
+    ticks = StampedTicks(ax, which, side=side)
+    ticks.set_labels(["a", "Wide", "ǵ", "␣", "1.5e-3", " "], fontsize=7)
+    transform, va, ha = ticks._text_transform()
+    boxes = [ticks._stamp(label, figure.dpi, va, ha)[2].translated(*anchor)
+             for label, anchor in zip(ticks.labels, ticks._anchors(transform))]
+    edge, pad = Bbox.union([*boxes, ax.spines[side].get_window_extent()]), ticks.axis.labelpad * figure.dpi / 72
+    box = ax.bbox
+    expected = {"bottom": (0.5, (edge.y0 - pad - box.y0) / box.height), "top": (0.5, (edge.y1 + pad - box.y0) / box.height),
+                "left": ((edge.x0 - pad - box.x0) / box.width, 0.5), "right": ((edge.x1 + pad - box.x0) / box.width, 0.5)}
+    label = ticks.axis.label
+    assert tuple(label.get_position()) == expected[side]

@@ -194,10 +194,12 @@ class StampedTicks(Artist):
             return
         figure = self.ax.figure
         transform, va, ha = self._text_transform()
-        boxes = [self._stamp(label, figure.dpi, va, ha)[2].translated(*anchor)
-                 for label, anchor in zip(self.labels, self._anchors(transform))]
-        spine = self.ax.spines[self.side].get_window_extent()
-        edge, pad, box = Bbox.union([*boxes, spine]), self.axis.labelpad * figure.dpi / 72, self.ax.bbox
+        # the labels' layout boxes (x0, y0, x1, y1) in pixels, and the spine's: their union, in one go
+        boxes = np.array([self._stamp(label, figure.dpi, va, ha)[2].extents for label in self.labels]).reshape(-1, 4)
+        boxes = np.vstack([boxes + np.tile(self._anchors(transform), 2),
+                           self.ax.spines[self.side].get_window_extent().extents])
+        edge = Bbox([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)])
+        pad, box = self.axis.labelpad * figure.dpi / 72, self.ax.bbox
         if self.side == "bottom":
             self.axis.set_label_coords(0.5, (edge.y0 - pad - box.y0) / box.height)
         elif self.side == "top":
