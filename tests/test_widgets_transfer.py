@@ -54,3 +54,13 @@ def test_curve_is_the_mean_over_seeds_and_empty_records_are_refused(records):
     with pytest.raises(ValueError, match="empty"):
         LabelBudgetExplorer([])
 
+
+
+def test_boxes_repaint_the_curves_as_a_full_redraw_draws_them(records):
+    w = LabelBudgetExplorer(records, budget=50)
+    for method, shown in (("linear probe", False), ("from scratch", False), ("linear probe", True)):
+        w.shown[method].value = shown
+        repainted = w.render().copy()
+        w.invalidate()
+        np.testing.assert_array_equal(repainted, w.render())
+    w.close()
