@@ -71,6 +71,18 @@ def test_x_range_and_gpu_lines_follow_the_model(widget):
     assert labels[-1] and not all(labels)  # crowded labels hidden at this range
 
 
+def test_an_x_range_seen_before_reuses_its_background_as_a_full_redraw_draws_it(widget):
+    widget.model.value = 0
+    small = widget.render().copy()
+    widget.model.value = 4
+    widget.render()
+    widget.model.value = 0               # back to a range drawn before: its background is reused
+    assert widget._background is not None
+    np.testing.assert_array_equal(widget.render(), small)
+    widget.invalidate()                  # and it equals a full redraw
+    np.testing.assert_array_equal(widget.render(), small)
+
+
 def test_close_frees_the_widget(widget):
     widget.close()
     assert widget.closed and not widget.fig.axes
