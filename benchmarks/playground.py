@@ -1,5 +1,5 @@
 """Playground frames per second while playing, and the kernel-side update times of the notebook-04
-widgets (Playground, Optimizer race).
+widgets (Playground, Optimizer race, MomentumPhase).
 
 Targets (issue 5): while playing, a 2x8 network trains and redraws at >= 10 frames/s kernel-side;
 a widget update (one control moved) takes <= 50 ms median. A *frame* is what one tick of the Play
@@ -17,7 +17,8 @@ import os
 import statistics
 import time
 
-from nncourse.widgets import OptimizerRace, Playground
+from nncourse.widgets import MomentumPhase, OptimizerRace, Playground
+from nncourse.widgets.optimizers import MOMENTUM_BETAS, MOMENTUM_LRS
 
 
 def frames_per_second(frames: int, **settings) -> tuple[float, float, float, float]:
@@ -98,6 +99,12 @@ def main():
                  *update_times(race, race.lr_controls[0], [0.1, 0.2, 0.3, 0.4] * 8)))
     rows.append(("OptimizerRace: surface (new contours)",
                  *update_times(race, race.landscape_control, ["rosenbrock", "saddle", "beale", "ravine"] * 3)))
+    phase = MomentumPhase(lr=0.05, beta=0.9)  # as notebook 04 builds it (section 2's run on the ravine)
+    start = MOMENTUM_LRS.index(0.05)
+    lrs = MOMENTUM_LRS[start + 1:] + MOMENTUM_LRS[-2::-1] + MOMENTUM_LRS[1:start + 1]  # up, down, back to 0.05
+    rows.append(("MomentumPhase: lr (drag over its steps, back)", *update_times(phase, phase.lr_control, lrs)))
+    betas = MOMENTUM_BETAS[::-1] + MOMENTUM_BETAS[1:]
+    rows.append(("MomentumPhase: β (drag over its steps, back)", *update_times(phase, phase.beta_control, betas)))
     for name, median, worst, n, cpu in rows:
         flag = "" if median <= 50 else "  (over the 50 ms target)"
         print(f"{name:52s} {median:9.1f} {worst:10.1f} {n:8d} {cpu:7.1f}{flag}")
