@@ -224,14 +224,16 @@ def test_explorer_labels_stay_inside_the_figure():
 def test_positional_encoding_sizes_repaint_the_axes_as_matplotlib_draws_them():
     w = PositionalEncodingWidget(d_model=64, max_len=100, position=30)
     w.to_png()
-    for d_model, max_len in [(256, 100), (256, 230), (18, 12)]:
+    for d_model, max_len in [(256, 100), (256, 230), (18, 12), (2, 4)]:
         with w.hold():
             w.d_model.value, w.max_len.value = d_model, max_len
         pe = sinusoidal_positional_encoding(max_len, d_model)
         np.testing.assert_allclose(w.pe_image.get_array(), pe)
         np.testing.assert_allclose(w.sim_image.get_array(), pe @ pe.T / (d_model / 2))
         for ticks in w.ticks:  # dimension, position (x2), position q (x2): the numbers matplotlib picks
-            assert list(zip(ticks.positions, ticks.labels)) == matplotlib_ticks(ticks.ax, ticks.which)
+            assert list(zip(ticks.positions, ticks.labels)) == matplotlib_ticks(ticks.ax, ticks.which, ticks.locator)
+            # whole dimensions and positions only, even on the smallest axes (not 0.5, 1.5 or 2.5)
+            assert all(float(p).is_integer() and "." not in label for p, label in zip(ticks.positions, ticks.labels))
         assert_same_as_full_redraw(w)
 
 

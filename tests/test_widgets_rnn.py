@@ -127,11 +127,12 @@ def test_one_core_and_two_threads_give_the_same_curves(monkeypatch):
 def test_length_repaints_the_x_axis_as_matplotlib_draws_it():
     widget = GradientThroughTime(hidden_size=8, length=60)
     widget.to_png()
-    for T in (200, 35, 5):
+    for T in (200, 35, 20, 5):
         widget.length.value = T
         assert widget.ax.get_xlim() == (1.0, T)
         shown = list(zip(widget.x_ticks.positions, widget.x_ticks.labels))
-        assert shown == matplotlib_ticks(widget.ax, "x")  # the numbers matplotlib picks for 1..T
+        assert shown == matplotlib_ticks(widget.ax, "x", widget.x_ticks.locator)  # the numbers matplotlib picks for 1..T
+        assert all(float(p).is_integer() and "." not in label for p, label in shown)  # whole time steps
         x, _ = widget.rnn_line.get_data()
         np.testing.assert_array_equal(x, np.arange(1, T + 1))
         assert_same_as_full_redraw(widget)

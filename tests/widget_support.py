@@ -1,5 +1,7 @@
 """Helpers shared by the widget tests of notebooks 07 and 08 (their widgets repaint part of the
 figure and stamp tick labels: these check the result against what matplotlib itself draws)."""
+import copy
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -13,8 +15,9 @@ def assert_same_as_full_redraw(widget):
     np.testing.assert_array_equal(repainted, widget.render())
 
 
-def matplotlib_ticks(ax, which):
-    """(position, label) of the ticks matplotlib's own axis shows on an axes of ``ax``'s place and limits."""
+def matplotlib_ticks(ax, which, locator=None):
+    """(position, label) of the ticks matplotlib's own axis shows on an axes of ``ax``'s place and limits
+    (with a copy of ``locator`` where given, else matplotlib's default one)."""
     figure = Figure(figsize=ax.figure.get_size_inches(), dpi=ax.figure.dpi)
     FigureCanvasAgg(figure)
     twin = figure.add_axes(ax.get_position())
@@ -24,6 +27,9 @@ def matplotlib_ticks(ax, which):
     twin.set_ylim(ax.get_ylim())
     figure.canvas.draw()
     axis = twin.xaxis if which == "x" else twin.yaxis
+    if locator is not None:
+        axis.set_major_locator(copy.copy(locator))
+        figure.canvas.draw()
     low, high = sorted(axis.get_view_interval())
     return [(tick.get_loc(), tick.label1.get_text()) for tick in axis.get_major_ticks()
             if low - 1e-9 <= tick.get_loc() <= high + 1e-9]

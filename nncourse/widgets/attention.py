@@ -22,6 +22,7 @@ import matplotlib
 import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import ScaledTranslation
 
 from ..attention import causal_mask
@@ -330,6 +331,8 @@ class PositionalEncodingWidget(FigureWidget):
         # redraw); the labels alone, not the Axis artists, whose own ticks StampedTicks replaces.
         # The five axis labels are stamped: laid out by matplotlib on each repaint they cost a
         # quarter of the refresh.
+        for axis in (self.ax_pe.xaxis, self.ax_pe.yaxis, self.ax_sim.xaxis, self.ax_sim.yaxis, self.ax_row.xaxis):
+            axis.set_major_locator(MaxNLocator(nbins="auto", integer=True))  # whole positions and dimensions
         self.ticks = [StampedTicks(ax, which) for ax in (self.ax_pe, self.ax_sim) for which in "xy"]
         self.ticks.append(StampedTicks(self.ax_row, "x"))
         self.axis_labels = [StampedText(ticks.axis.label, axes=ticks.ax) for ticks in self.ticks]

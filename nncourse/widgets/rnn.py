@@ -20,7 +20,7 @@ from concurrent.futures import Future
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import Normalize
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 from matplotlib.transforms import Affine2D
 
 from ..plotting import CLASS_COLORS
@@ -168,6 +168,7 @@ class GradientThroughTime(FigureWidget):
         self.ax.set_title("How much of the gradient at h_T reaches each earlier step t", fontsize=10)
         self.fig.tight_layout()
         self.animate(self.rnn_line, self.lstm_line, self.cell_line)
+        self.ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))  # time steps are whole numbers
         # a new length changes the x axis alone: it is repainted over the rest (not a full redraw)
         self.x_ticks = StampedTicks(self.ax, "x")
         self._x_axis = Backdrop(self, [self.x_ticks, self.ax.xaxis])
@@ -296,7 +297,7 @@ class LSTMGateViewer(FigureWidget):
         self.unit_lines = {}
         for key, color in zip("ifo", [CLASS_COLORS[0], CLASS_COLORS[2], CLASS_COLORS[3]]):
             (self.unit_lines[key],) = self.ax_unit.plot([], [], marker=".", color=color, label=f"gate {key}")
-        # the cell state is unbounded: it is drawn divided by its largest |c| (given in the title)
+        # the cell state is unbounded: it is drawn divided by its largest |c| (given in the status line)
         (self.unit_lines["c"],) = self.ax_unit.plot([], [], marker=".", color="k", lw=2, label="c / max|c|")
         self.ax_unit.set_ylim(-1.05, 1.05)
         self.ax_unit.axhline(0, color="0.7", lw=0.8)
@@ -369,7 +370,7 @@ class LSTMGateViewer(FigureWidget):
             self.ax_unit.set_xlim(-0.5, T - 0.5)
             for ticks in self.char_ticks.values():
                 ticks.set_labels(labels, fontsize=7 if T <= 40 else 5)
-            self._text_status = (f"Layer {self.layer_index}, {T} characters"
+            self._text_status = (f"Layer {self.layer_index}, {T} character{'s' if T != 1 else ''}"
                                  + (f" (first {self.max_length} shown)" if len(self.text.value) > T else "")
                                  + (f"; showing units 0-{self.units - 1} of {self.hidden_size}." if self.units < self.hidden_size
                                     else f"; showing all {self.units} units."))
