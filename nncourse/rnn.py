@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import threading
 
 import numpy as np
 
@@ -121,7 +123,11 @@ def lstm_step_backward(dh, dc, cache):
 #   gradient in one product (4H, T*N) @ (T*N, H + D + 1), and dx in another;
 # * arrays written in place into buffers kept between calls (``work``), rather than fresh arrays of
 #   a few MB on every call, which the operating system may have to map (page fault by page fault)
-#   anew each time.
+#   anew each time;
+# * on two cores, a large batch runs as two halves side by side, each in its own thread on one BLAS
+#   thread (NumPy releases the GIL in its products and ufuncs), as the convolution does. A small one
+#   does not: its many small calls spend about as much time handing the GIL back and forth as the
+#   second core saves.
 
 _FAST_GATES = [3, 0, 1, 2]  # the fast kernels' gate blocks o, i, f, g, as indices into PyTorch's i, f, g, o
 _PYTORCH_GATES = [1, 2, 3, 0]  # and back
@@ -165,20 +171,51 @@ def _buffer(work, name, shape, dtype):
     return buf
 
 
-def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None):
+def _two_halves(N: int, H: int, threads) -> bool:
+    """Run the LSTM's batch as two halves side by side? ``threads``: 1 or 2, or None: two where there
+    are two cores and a large enough batch (each step's calls must be large enough to pay for
+    handing the GIL between the two threads)."""
+    if threads not in (None, 1, 2):
+        raise ValueError(f"threads must be None, 1 or 2, got {threads!r}")
+    if threading.current_thread().name.startswith("nncourse"):
+        return False  # already on the second thread: waiting for it would wait forever
+    if threads is None:
+        return (os.cpu_count() or 1) >= 2 and N >= 4 and N * H >= 2 ** 13
+    return threads == 2 and N >= 2
+
+
+def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None, threads=None):
     """:func:`lstm_step_forward` for t = 1..T, fast (notebook 07).
 
     x (N, T, D), h0 and c0 (N, H), W_ih (4H, D), W_hh (4H, H), b (4H,) (gate blocks in PyTorch's
     order i, f, g, o), all of one float dtype -> hs (N, T, H) (a new array), cache.
     ``work``: a dict of buffers that this call fills and the next call overwrites (the cache and
     the backward use them, so backward must come before the next forward on the same ``work``; a
-    stale cache raises RuntimeError).
+    stale cache raises RuntimeError). ``threads``: see :func:`_two_halves` - with two, each half of
+    the batch runs in its own thread on one BLAS thread, and backward does the same.
     """
+    work = {} if work is None else work
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    if not _two_halves(N, H, threads):
+        return _forward(x, h0, c0, W_ih, W_hh, b, work)
+    halves = work.setdefault("halves", ({}, {}))
+    half = N // 2
+    hs = np.empty((N, T, H), x.dtype)  # each half writes its sequences
+    with _one_blas_thread():
+        first = _background_thread().submit(_forward, x[:half], h0[:half], c0[:half], W_ih, W_hh, b, halves[0],
+                                            hs[:half])
+        _, cache_b = _forward(x[half:], h0[half:], c0[half:], W_ih, W_hh, b, halves[1], hs[half:])
+        _, cache_a = first.result()
+    return hs, {"halves": (cache_a, cache_b)}
+
+
+def _forward(x, h0, c0, W_ih, W_hh, b, work, hs=None):
+    """:func:`lstm_sequence_forward` on one thread, writing hs (N, T, H) into ``hs`` if given."""
     N, T, D = x.shape
     H = h0.shape[1]
     K = H + D + 1
     dtype = x.dtype
-    work = {} if work is None else work
     W = _buffer(work, "W", (4 * H, K), dtype)  # [W_hh W_ih b], gate blocks o, i, f, g
     for cols, m in ((slice(0, H), W_hh), (slice(H, H + D), W_ih), (H + D, b)):
         W[:, cols] = _gate_blocks(m, H, _FAST_GATES)
@@ -212,7 +249,26 @@ def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None):
             np.multiply(o, tanh_cs[t], out=hx[t + 1, :H])  # h_t = o tanh(c_t)
     work["forward_call"] = call = object()  # what backward checks: no later forward has refilled the buffers
     cache = {"work": work, "call": call, "shape": (N, T, D, H)}
-    return hx[1:, :H].transpose(2, 0, 1).copy(), cache  # (T, H, N) -> (N, T, H)
+    if hs is None:
+        return hx[1:, :H].transpose(2, 0, 1).copy(), cache  # (T, H, N) -> (N, T, H)
+    np.copyto(hs, hx[1:, :H].transpose(2, 0, 1))
+    return hs, cache
+
+
+def _check_fresh(cache):
+    """Raise if a later forward has refilled the buffers that ``cache`` refers to."""
+    for part in cache.get("halves", (cache,)):
+        if part["work"].get("forward_call") is not part["call"]:
+            raise RuntimeError("lstm_sequence_backward: this cache's buffers were refilled by a later "
+                               "lstm_sequence_forward with the same work dict; run backward before the next forward")
+
+
+def _columns(cache, name, index=slice(None)):
+    """``work[name][index]`` of the forward (and backward) behind ``cache``, an array (..., N) in column
+    layout; with two halves, the halves' joined along the batch (last) axis (a new array)."""
+    if "halves" in cache:
+        return np.concatenate([_columns(part, name, index) for part in cache["halves"]], axis=-1)
+    return cache["work"][name][index]
 
 
 def lstm_sequence_backward(dout, dh_T, dc_T, cache):
@@ -221,12 +277,27 @@ def lstm_sequence_backward(dout, dh_T, dc_T, cache):
     dout (N, T, H): the gradient reaching each h_t from outside the layer; dh_T, dc_T (N, H): extra
     gradients on the final state. Returns dx (N, T, D), dh0, dc0 (N, H), dW_ih (4H, D),
     dW_hh (4H, H), db (4H,) (gate order i, f, g, o), then dh and dc (T, H, N): the gradient that
-    reached h_t and c_t at every step, in column layout (buffers the next call overwrites).
+    reached h_t and c_t at every step, in column layout (buffers the next call overwrites; with two
+    halves, new arrays).
     """
+    _check_fresh(cache)
+    if "halves" not in cache:
+        return _backward(dout, dh_T, dc_T, cache)
+    cache_a, cache_b = cache["halves"]
+    half = cache_a["shape"][0]
+    dtype = cache_a["work"]["acts"].dtype
+    dx = np.empty(dout.shape[:2] + cache_a["shape"][2:3], dtype)  # (N, T, D): each half writes its sequences
+    with _one_blas_thread():
+        first = _background_thread().submit(_backward, dout[:half], dh_T[:half], dc_T[:half], cache_a, dx[:half])
+        b = _backward(dout[half:], dh_T[half:], dc_T[half:], cache_b, dx[half:])
+        a = first.result()
+    return (dx, np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]]), a[3] + b[3], a[4] + b[4], a[5] + b[5],
+            np.concatenate([a[6], b[6]], axis=2), np.concatenate([a[7], b[7]], axis=2))
+
+
+def _backward(dout, dh_T, dc_T, cache, dx=None):
+    """:func:`lstm_sequence_backward` on one thread, writing dx (N, T, D) into ``dx`` if given."""
     work = cache["work"]
-    if work.get("forward_call") is not cache["call"]:
-        raise RuntimeError("lstm_sequence_backward: this cache's buffers were refilled by a later "
-                           "lstm_sequence_forward with the same work dict; run backward before the next forward")
     N, T, D, H = cache["shape"]
     hx, acts, cs, tanh_cs, W = work["hx"], work["acts"], work["cs"], work["tanh_cs"], work["W"]
     dtype = acts.dtype
@@ -274,7 +345,11 @@ def lstm_sequence_backward(dout, dh_T, dc_T, cache):
     hx_rows = _buffer(work, "hx_rows", (T, N, H + D + 1), dtype)
     np.copyto(hx_rows, hx[:T].transpose(0, 2, 1))
     dW = _gate_blocks(dz_rows.T @ hx_rows.reshape(T * N, -1), H, _PYTORCH_GATES)  # [dW_hh dW_ih db]
-    dx = (dz_rows @ W[:, H:H + D]).reshape(T, N, D).transpose(1, 0, 2).copy()
+    dx_rows = (dz_rows @ W[:, H:H + D]).reshape(T, N, D).transpose(1, 0, 2)
+    if dx is None:
+        dx = dx_rows.copy()
+    else:
+        np.copyto(dx, dx_rows)
     return (dx, dh_next.T.copy(), dc_next.T.copy(), dW[:, H:H + D].copy(), dW[:, :H].copy(), dW[:, H + D].copy(),
             dh_all, dc_all)
 
@@ -450,7 +525,7 @@ class LSTM(_Recurrent):
         hs, cache = lstm_sequence_forward(x, h0, c0, w["weight_ih_l0"], w["weight_hh_l0"],
                                           w["bias_ih_l0"] + w["bias_hh_l0"], self._work)
         self._cache = {"kernel": cache, "out_shape": hs.shape, "dtype": x.dtype, "backward_done": False}
-        self.final_state = (hs[:, -1].copy(), self._work["cs"][-1].T.copy())
+        self.final_state = (hs[:, -1].copy(), _columns(cache, "cs", -1).T.copy())
         return hs
 
     def backward(self, dout, dstate=None):
@@ -473,9 +548,10 @@ class LSTM(_Recurrent):
         """The last forward's gates and cell states, ``"i"``, ``"f"``, ``"g"``, ``"o"``, ``"c"`` each (N, T, H)."""
         if self._cache is None:
             raise RuntimeError("LSTM.gate_values: run forward(x) first")
-        H, acts = self.hidden_size, self._work["acts"]  # (T, 4H, N), gate blocks o, i, f, g
+        H, cache = self.hidden_size, self._cache["kernel"]
+        acts = _columns(cache, "acts")  # (T, 4H, N), gate blocks o, i, f, g
         blocks = {"i": acts[:, H:2 * H], "f": acts[:, 2 * H:3 * H], "g": acts[:, 3 * H:], "o": acts[:, :H],
-                  "c": self._work["cs"][1:]}
+                  "c": _columns(cache, "cs", slice(1, None))}
         return {k: v.transpose(2, 0, 1).copy() for k, v in blocks.items()}  # (T, H, N) -> (N, T, H)
 
     @property
@@ -483,7 +559,8 @@ class LSTM(_Recurrent):
         """The last backward's dL/dh_t and dL/dc_t, ``"h"`` and ``"c"`` each (N, T, H)."""
         if self._cache is None or not self._cache["backward_done"]:
             raise RuntimeError("LSTM.state_grads: run forward(x) and backward(dout) first")
-        return {k: self._work[name].transpose(2, 0, 1).copy() for k, name in (("h", "dh"), ("c", "dc"))}
+        cache = self._cache["kernel"]
+        return {k: _columns(cache, name).transpose(2, 0, 1).copy() for k, name in (("h", "dh"), ("c", "dc"))}
 
 
 class GRU(_Recurrent):

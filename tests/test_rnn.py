@@ -1,4 +1,5 @@
 """RNN and LSTM from scratch vs torch.nn.RNN / torch.nn.LSTM (batch_first), BPTT vs finite differences."""
+import os
 import warnings
 
 import numpy as np
@@ -6,8 +7,9 @@ import pytest
 import torch
 
 from nncourse import compare_with_torch, gradcheck
-from nncourse.rnn import (GRU, LSTM, RNN, lstm_sequence_backward, lstm_sequence_forward, lstm_step_backward,
-                          lstm_step_forward, rnn_step_backward, rnn_step_forward, sigmoid, torch_outputs)
+from nncourse.rnn import (GRU, LSTM, RNN, _columns, _two_halves, lstm_sequence_backward, lstm_sequence_forward,
+                          lstm_step_backward, lstm_step_forward, rnn_step_backward, rnn_step_forward, sigmoid,
+                          torch_outputs)
 
 SHAPES = [(1, 1, 1, 1), (3, 5, 4, 6), (2, 41, 3, 5), (4, 12, 7, 2), (2, 60, 2, 8)]  # (N, T, D, H)
 TOL = 1e-10
@@ -191,12 +193,11 @@ def _lstm_steps_in_a_loop(x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T):
             "dW_hh": dW_hh, "db": db, "dh": stack(dh_all), "dc": stack(dc_all)}
 
 
-def _lstm_fast(x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T, work=None):
-    out, cache = lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work)
+def _lstm_fast(x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T, work=None, threads=None):
+    out, cache = lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work, threads=threads)
     dx, dh0, dc0, dW_ih, dW_hh, db, dh, dc = lstm_sequence_backward(dout, dh_T, dc_T, cache)
-    cs = cache["work"]["cs"]  # (T + 1, H, N)
-    return {"out": out, "h_T": out[:, -1], "c_T": cs[-1].T, "dx": dx, "dh0": dh0, "dc0": dc0, "dW_ih": dW_ih,
-            "dW_hh": dW_hh, "db": db, "dh": dh.transpose(2, 0, 1), "dc": dc.transpose(2, 0, 1)}
+    return {"out": out, "h_T": out[:, -1], "c_T": _columns(cache, "cs", -1).T, "dx": dx, "dh0": dh0, "dc0": dc0,
+            "dW_ih": dW_ih, "dW_hh": dW_hh, "db": db, "dh": dh.transpose(2, 0, 1), "dc": dc.transpose(2, 0, 1)}
 
 
 def _lstm_case(N, T, D, H, seed, dtype=np.float64):
@@ -470,3 +471,67 @@ def test_fast_backward_of_a_stale_cache_raises():
         lstm_sequence_backward(dout, dh_T, dc_T, first)
     again = [lstm_sequence_backward(dout, dh_T, dc_T, second)[0] for _ in range(2)]  # twice on the latest: fine
     np.testing.assert_array_equal(*again)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (5, 4, 3, 6), (7, 9, 2, 3), (1, 3, 2, 4), (32, 6, 5, 16)])
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-12)])
+def test_two_halves_equal_one_thread(shape, dtype, rtol):
+    """threads=2 runs the batch as two halves side by side (an odd batch: 2 and 3; N = 1: one thread) and
+    gives what threads=1 gives, to rounding: the weight gradients are the two halves' sums."""
+    case = _lstm_case(*shape, seed=0, dtype=dtype)
+    one, two = _lstm_fast(*case, threads=1), _lstm_fast(*case, threads=2)
+    for k in one:
+        assert two[k].shape == one[k].shape and two[k].dtype == dtype, k
+        scale = np.abs(one[k]).max()
+        np.testing.assert_allclose(two[k], one[k], rtol=rtol, atol=rtol * scale, err_msg=k)
+    work = {}
+    _, cache = lstm_sequence_forward(*case[:6], work, threads=2)
+    assert ("halves" in cache) == (shape[0] >= 2)
+    _, cache = lstm_sequence_forward(*case[:6], work, threads=1)
+    assert "halves" not in cache
+
+
+def test_threads_choice_and_a_bad_value():
+    x, h0, c0, W_ih, W_hh, b, *_ = _lstm_case(2, 3, 4, 5, seed=0)
+    for bad in (0, 3, 4, "2"):
+        with pytest.raises(ValueError, match="threads must be None, 1 or 2, got"):
+            lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, threads=bad)
+    assert not _two_halves(2, 5, None) and not _two_halves(32, 128, None)  # small batches: one thread
+    assert not _two_halves(64, 128, 1) and not _two_halves(1, 128, 2) and _two_halves(2, 1, 2)
+    assert _two_halves(64, 128, None) == ((os.cpu_count() or 1) >= 2)
+
+
+def test_two_halves_stale_cache_raises():
+    """Each half checks its own buffers: a second two-halves forward on the same ``work`` makes the
+    first cache stale."""
+    x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T = _lstm_case(4, 4, 3, 5, seed=0)
+    work = {}
+    _, first = lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work, threads=2)
+    _, second = lstm_sequence_forward(2 * x, h0, c0, W_ih, W_hh, b, work, threads=2)
+    with pytest.raises(RuntimeError, match="refilled by a later lstm_sequence_forward"):
+        lstm_sequence_backward(dout, dh_T, dc_T, first)
+    again = [lstm_sequence_backward(dout, dh_T, dc_T, second)[0] for _ in range(2)]
+    np.testing.assert_array_equal(*again)
+
+
+def test_lstm_layer_with_a_large_batch_equals_the_kernels_on_one_thread():
+    """A batch large enough for two halves (on two cores): the layer's outputs, states, gate values and
+    gradients are those of the one-thread kernels."""
+    N, T, D, H = 64, 5, 3, 128
+    assert _two_halves(N, H, None) == ((os.cpu_count() or 1) >= 2)
+    layer = LSTM(D, H, seed=1)
+    rng = np.random.default_rng(1)
+    x, h0, c0, dout, dh_T, dc_T = (rng.standard_normal(s) for s in
+                                   [(N, T, D), (N, H), (N, H), (N, T, H), (N, H), (N, H)])
+    out = layer.forward(x, (h0, c0))
+    dx = layer.backward(dout, (dh_T, dc_T))
+    p = layer.params
+    ref = _lstm_fast(x, h0, c0, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"] + p["bias_hh_l0"],
+                     dout, dh_T, dc_T, threads=1)
+    got = {"out": out, "h_T": layer.final_state[0], "c_T": layer.final_state[1], "dx": dx,
+           "dh0": layer.dinitial_state[0], "dc0": layer.dinitial_state[1], "dW_ih": layer.grads["weight_ih_l0"],
+           "dW_hh": layer.grads["weight_hh_l0"], "db": layer.grads["bias_ih_l0"], "dh": layer.state_grads["h"],
+           "dc": layer.state_grads["c"]}
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, atol=1e-12 * np.abs(ref[k]).max(), err_msg=k)
+    np.testing.assert_allclose(layer.gate_values["c"][:, -1], layer.final_state[1], rtol=0, atol=0)
