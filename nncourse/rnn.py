@@ -119,8 +119,11 @@ def lstm_step_backward(dh, dc, cache):
 # * one exp for all four gates: sigmoid(z) = 1 / (1 + e^-z) and tanh(z) = 2 sigmoid(2z) - 1, with the
 #   rows of o, i, f scaled by -1 and those of g by -2 beforehand (exact: powers of two). An exp
 #   costs about half a tanh;
-# * backward: the local derivatives of all steps at once before the loop; after it, every weight
-#   gradient in one product (4H, T*N) @ (T*N, H + D + 1), and dx in another;
+# * backward: the local derivatives of all steps at once before the loop; every weight gradient in one
+#   product (4H, T*N) @ (T*N, H + D + 1), and dx in another - on two cores in eight such products, one
+#   per eighth of the steps, the later ones' on the second core while the loop (which runs from the
+#   last step back) goes on with the earlier steps: they need nothing but the finished dz. Only the
+#   first eighth's products are left after the loop;
 # * arrays written in place into buffers kept between calls (``work``), rather than fresh arrays of
 #   a few MB on every call, which the operating system may have to map (page fault by page fault)
 #   anew each time;
@@ -182,6 +185,11 @@ def _two_halves(N: int, H: int, threads) -> bool:
     if threads is None:
         return (os.cpu_count() or 1) >= 2 and N >= 4 and N * H >= 2 ** 13
     return threads == 2 and N >= 2
+
+
+def _spare_core() -> bool:
+    """Is there a second core for :func:`_backward`'s weight-gradient products beside its loop over time?"""
+    return (os.cpu_count() or 1) >= 2 and not threading.current_thread().name.startswith("nncourse")
 
 
 def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None, threads=None):
@@ -278,11 +286,12 @@ def lstm_sequence_backward(dout, dh_T, dc_T, cache):
     gradients on the final state. Returns dx (N, T, D), dh0, dc0 (N, H), dW_ih (4H, D),
     dW_hh (4H, H), db (4H,) (gate order i, f, g, o), then dh and dc (T, H, N): the gradient that
     reached h_t and c_t at every step, in column layout (buffers the next call overwrites; with two
-    halves, new arrays).
+    halves, new arrays). On two cores the weight-gradient products of the later steps run on the
+    background thread while the loop goes on (the comment above ``_FAST_GATES`` says why).
     """
     _check_fresh(cache)
     if "halves" not in cache:
-        return _backward(dout, dh_T, dc_T, cache)
+        return _backward(dout, dh_T, dc_T, cache, overlap=_spare_core())
     cache_a, cache_b = cache["halves"]
     half = cache_a["shape"][0]
     dtype = cache_a["work"]["acts"].dtype
@@ -295,8 +304,23 @@ def lstm_sequence_backward(dout, dh_T, dc_T, cache):
             np.concatenate([a[6], b[6]], axis=2), np.concatenate([a[7], b[7]], axis=2))
 
 
-def _backward(dout, dh_T, dc_T, cache, dx=None):
-    """:func:`lstm_sequence_backward` on one thread, writing dx (N, T, D) into ``dx`` if given."""
+def _step_products(dz, hx, W_in, dx_rows, work, chunk):
+    """The weight gradients [dW_hh dW_ih db] (4H, H + D + 1), gate blocks o, i, f, g, summed over the
+    S steps of dz (S, 4H, N) and hx (S, H + D + 1, N), as one product (4H, S*N) @ (S*N, H + D + 1);
+    writes those steps' dx = dz^T W_in into ``dx_rows`` (S, N, D). ``chunk`` names its buffers in ``work``."""
+    S, G, N = dz.shape
+    dz_cols = _buffer(work, f"dz_cols{chunk}", (G, S, N), dz.dtype)  # column s*N + n: step s of sequence n
+    np.copyto(dz_cols, dz.transpose(1, 0, 2))
+    dz_cols = dz_cols.reshape(G, S * N)
+    hx_rows = _buffer(work, f"hx_rows{chunk}", (S, N, hx.shape[1]), dz.dtype)
+    np.copyto(hx_rows, hx.transpose(0, 2, 1))
+    np.matmul(dz_cols.T, W_in, out=dx_rows.reshape(S * N, -1))
+    return dz_cols @ hx_rows.reshape(S * N, -1)
+
+
+def _backward(dout, dh_T, dc_T, cache, dx=None, overlap=False):
+    """:func:`lstm_sequence_backward` on one thread (``overlap``: the later steps' products on the background
+    thread), writing dx (N, T, D) into ``dx`` if given."""
     work = cache["work"]
     N, T, D, H = cache["shape"]
     hx, acts, cs, tanh_cs, W = work["hx"], work["acts"], work["cs"], work["tanh_cs"], work["W"]
@@ -329,7 +353,13 @@ def _backward(dout, dh_T, dc_T, cache, dx=None):
     dh_next, dc_next = dh_T.T.copy(), dc_T.T.copy()  # (H, N)
     dz_ifg = dz.reshape(T, 4, H, N)[:, 1:]           # (T, 3, H, N): the blocks that dc multiplies
     W_hh_t = W[:, :H].T                              # (H, 4H)
-    dz_rows = _buffer(work, "dz_rows", (T, N, 4 * H), dtype)  # dz again, a row per sequence, for the products below
+    # The products need only dz: with a spare core, those of the later steps (done first) run on it, an
+    # eighth of the steps at a time, while the loop goes on with the earlier ones.
+    starts = sorted({T * k // 8 for k in range(8)}) if overlap else [0]
+    chunks = {start: (k, slice(start, end)) for k, (start, end) in enumerate(zip(starts, starts[1:] + [T]))}
+    W_in = W[:, H:H + D]
+    dx_rows = _buffer(work, "dx_rows", (T, N, D), dtype)
+    later = []  # the later chunks' products, on the other core
     with _one_blas_thread():
         for t in reversed(range(T)):
             dh, dc = dh_all[t], dc_all[t]
@@ -340,12 +370,16 @@ def _backward(dout, dh_T, dc_T, cache, dx=None):
             np.multiply(dz_ifg[t], dc, out=dz_ifg[t])
             np.matmul(W_hh_t, dz[t], out=dh_next)
             np.multiply(dc, f[t], out=dc_next)           # the cell state's path: times the forget gate only
-            np.copyto(dz_rows[t], dz[t].T)
-    dz_rows = dz_rows.reshape(T * N, 4 * H)
-    hx_rows = _buffer(work, "hx_rows", (T, N, H + D + 1), dtype)
-    np.copyto(hx_rows, hx[:T].transpose(0, 2, 1))
-    dW = _gate_blocks(dz_rows.T @ hx_rows.reshape(T * N, -1), H, _PYTORCH_GATES)  # [dW_hh dW_ih db]
-    dx_rows = (dz_rows @ W[:, H:H + D]).reshape(T, N, D).transpose(1, 0, 2)
+            if t in chunks and t > 0:  # dz of this chunk's steps is complete
+                k, steps = chunks[t]
+                later.append(_background_thread().submit(_step_products, dz[steps], hx[steps], W_in,
+                                                         dx_rows[steps], work, k))
+        _, steps = chunks[0]
+        dW = _step_products(dz[steps], hx[steps], W_in, dx_rows[steps], work, 0)
+        for part in later:
+            dW += part.result()
+    dW = _gate_blocks(dW, H, _PYTORCH_GATES)  # [dW_hh dW_ih db]
+    dx_rows = dx_rows.transpose(1, 0, 2)
     if dx is None:
         dx = dx_rows.copy()
     else:

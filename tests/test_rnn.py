@@ -535,3 +535,20 @@ def test_lstm_layer_with_a_large_batch_equals_the_kernels_on_one_thread():
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, atol=1e-12 * np.abs(ref[k]).max(), err_msg=k)
     np.testing.assert_allclose(layer.gate_values["c"][:, -1], layer.final_state[1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 5, 9, 17])
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-12)])
+def test_backward_products_beside_the_loop_equal_those_after_it(T, dtype, rtol):
+    """With a spare core, the backward computes the weight gradients and dx of the later steps on the
+    background thread, an eighth of the steps at a time, while its loop goes on: the same numbers as all
+    of them in one product after the loop (to rounding: the eighths' sums are added)."""
+    from nncourse.rnn import _backward
+
+    x, h0, c0, W_ih, W_hh, b, dout, dh_T, dc_T = _lstm_case(3, T, 4, 5, seed=T, dtype=dtype)
+    _, cache = lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b)
+    after = [a.copy() for a in _backward(dout, dh_T, dc_T, cache, overlap=False)]  # dh, dc: buffers
+    beside = _backward(dout, dh_T, dc_T, cache, overlap=True)
+    for k, (a, b_) in enumerate(zip(after, beside)):
+        assert b_.dtype == dtype, k
+        np.testing.assert_allclose(b_, a, rtol=rtol, atol=rtol * np.abs(a).max(), err_msg=str(k))
