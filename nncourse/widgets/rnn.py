@@ -309,8 +309,9 @@ class LSTMGateViewer(FigureWidget):
         self.animate(*self.markers.values(), *self.unit_lines.values(), self.unit_title)
         # A new text changes the heatmaps, the characters under them, the numbers of the cell
         # state's colour bar and the characters under the bottom panel - nothing else: those are
-        # repainted over the rest of the figure. The images cover the heatmaps' frames, so the frames and the unit ticks
-        # touching them are repainted too (drawn in the same order as a full redraw draws them).
+        # repainted over the rest of the figure. The images cover the heatmaps' frames, so the
+        # frames and the unit ticks touching them are repainted too (drawn in the same order as a
+        # full redraw draws them).
         self.char_ticks = {key: StampedTicks(ax, "x", family="monospace")
                            for key, ax in [*self.axes.items(), ("unit", self.ax_unit)]}
         self.unit_ticks = {key: StampedTicks(ax, "y") for key, ax in self.axes.items()}
