@@ -29,7 +29,6 @@ The PyTorch side (a modern CNN, speed habits, saliency maps) is :mod:`nncourse.a
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -330,14 +329,12 @@ def _backward_fast(dout, cache, dx=None):
 
 
 def _two_halves(N: int, K: int, Q: int, O: int, threads) -> bool:
-    """Run the batch as two halves side by side? ``threads``: 1 or 2, or None: two where there are
-    two cores and a large enough batch (the copies and adds of one call run on one core whatever
-    BLAS does; two halves in two threads keep both cores busy)."""
-    if threads not in (None, 1, 2):
-        raise ValueError(f"threads must be None, 1 or 2, got {threads!r}")
-    if threads is None:
-        return (os.cpu_count() or 1) >= 2 and N >= 4 and N * K * Q * O >= 2 ** 22
-    return threads == 2 and N >= 2
+    """Run the batch as two halves side by side (:func:`nncourse.rnn._split_in_two`)? With
+    ``threads=None``, only a large enough batch (the copies and adds of one call run on one core
+    whatever BLAS does; two halves in two threads keep both cores busy)."""
+    from .rnn import _split_in_two
+
+    return _split_in_two(N, threads, large=N * K * Q * O >= 2 ** 22)
 
 
 def conv2d_forward_fast(x, w, b=None, padding=0, work=None, images_per_chunk=None, threads=None):

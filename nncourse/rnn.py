@@ -158,12 +158,34 @@ def _one_blas_thread():
 
 @functools.cache
 def _background_thread():
-    """One thread beside the caller's, made on first use, for work split in two (the convolution's
-    halves, the gradient-through-time widget's eigen-solves): NumPy releases the GIL in its products,
+    """One thread beside the caller's, made on first use, for work split in two (the convolution's and
+    the LSTM's halves, the LSTM backward's weight products, the gradient-through-time widget's
+    eigen-solves): NumPy releases the GIL in its products,
     copies and LAPACK calls, so on two cores the two halves run at the same time."""
     from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nncourse")
+
+
+def _on_background_thread() -> bool:
+    return threading.current_thread().name.startswith("nncourse")  # _background_thread's prefix
+
+
+def _second_core_free() -> bool:
+    """Can the caller hand work to :func:`_background_thread` and have it run at the same time? Two or
+    more cores, and not called from that thread itself (it would wait for itself forever)."""
+    return (os.cpu_count() or 1) >= 2 and not _on_background_thread()
+
+
+def _split_in_two(N: int, threads, *, large: bool) -> bool:
+    """Run a batch of N as two halves side by side, each in its own thread on one BLAS thread (the fast
+    convolution and LSTM kernels)? ``threads``: 1 or 2, or None: two where :func:`_second_core_free`
+    and the batch is ``large`` enough; never from the background thread itself."""
+    if threads not in (None, 1, 2):
+        raise ValueError(f"threads must be None, 1 or 2, got {threads!r}")
+    if threads is None:
+        return _second_core_free() and N >= 4 and large
+    return threads == 2 and N >= 2 and not _on_background_thread()
 
 
 def _buffer(work, name, shape, dtype):
@@ -175,21 +197,9 @@ def _buffer(work, name, shape, dtype):
 
 
 def _two_halves(N: int, H: int, threads) -> bool:
-    """Run the LSTM's batch as two halves side by side? ``threads``: 1 or 2, or None: two where there
-    are two cores and a large enough batch (each step's calls must be large enough to pay for
-    handing the GIL between the two threads)."""
-    if threads not in (None, 1, 2):
-        raise ValueError(f"threads must be None, 1 or 2, got {threads!r}")
-    if threading.current_thread().name.startswith("nncourse"):
-        return False  # already on the second thread: waiting for it would wait forever
-    if threads is None:
-        return (os.cpu_count() or 1) >= 2 and N >= 4 and N * H >= 2 ** 13
-    return threads == 2 and N >= 2
-
-
-def _spare_core() -> bool:
-    """Is there a second core for :func:`_backward`'s weight-gradient products beside its loop over time?"""
-    return (os.cpu_count() or 1) >= 2 and not threading.current_thread().name.startswith("nncourse")
+    """Run the LSTM's batch as two halves side by side (:func:`_split_in_two`)? With ``threads=None``,
+    only a batch whose steps' calls are large enough to pay for handing the GIL between the threads."""
+    return _split_in_two(N, threads, large=N * H >= 2 ** 13)
 
 
 def lstm_sequence_forward(x, h0, c0, W_ih, W_hh, b, work=None, threads=None):
@@ -291,7 +301,7 @@ def lstm_sequence_backward(dout, dh_T, dc_T, cache):
     """
     _check_fresh(cache)
     if "halves" not in cache:
-        return _backward(dout, dh_T, dc_T, cache, overlap=_spare_core())
+        return _backward(dout, dh_T, dc_T, cache, overlap=_second_core_free())
     cache_a, cache_b = cache["halves"]
     half = cache_a["shape"][0]
     dtype = cache_a["work"]["acts"].dtype

@@ -436,6 +436,18 @@ def test_fast_backward_of_a_stale_cache_raises():
         conv2d_forward_fast(x, weight, bias, p, threads=4)
 
 
+def test_fast_kernels_called_from_the_background_thread_run_there_whole():
+    """Two halves hand one to the background thread; called from that thread itself, waiting for it
+    would wait forever: the whole batch runs there, with the readable kernels' numbers."""
+    from nncourse.rnn import _background_thread
+
+    rng = np.random.default_rng(0)
+    x, weight = rng.standard_normal((8, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    halves = _background_thread().submit(conv2d_forward_fast, x, weight, None, 1, threads=2)
+    out, _ = halves.result(timeout=30)
+    np.testing.assert_allclose(out, conv2d_forward(x, weight, None, 1, 1)[0], rtol=1e-12, atol=1e-12)
+
+
 def test_fast_kernels_never_read_what_they_do_not_write():
     """The buffers the fast kernels overwrite on every call (the forward's output rows, the padded
     input gradient with its spare image) may hold anything from before: filled with NaN between two

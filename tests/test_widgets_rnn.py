@@ -1,4 +1,5 @@
 """Notebook 07 widgets driven headless: gradient through time and the LSTM gate viewer."""
+import os
 import threading
 
 import numpy as np
@@ -109,15 +110,15 @@ def test_one_core_and_two_threads_give_the_same_curves(monkeypatch):
         return original(matrices)
 
     monkeypatch.setattr(rnn_widgets, "spectral_norms", recording)
-    monkeypatch.setattr(rnn_widgets.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     two = GradientThroughTime(hidden_size=12, length=30)
     running[0] = "one"
-    monkeypatch.setattr(rnn_widgets.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
     one = GradientThroughTime(hidden_size=12, length=30)
     for name, value in [("scale", 1.3), ("forget_bias", -1.0), ("length", 200), ("scale", 0.7)]:
         for label, widget, cores in [("two", two, 2), ("one", one, 1)]:
             running[0] = label
-            monkeypatch.setattr(rnn_widgets.os, "cpu_count", lambda cores=cores: cores)
+            monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
             getattr(widget, name).value = value
         for key in ("rnn", "lstm_h", "lstm_c"):
             np.testing.assert_array_equal(two.norms[key], one.norms[key], err_msg=f"{key} after {name}={value}")

@@ -14,7 +14,6 @@ Their updates stay fast with the drawing helpers of :mod:`nncourse.widgets.drawi
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import Future
 
 import ipywidgets as widgets
@@ -24,7 +23,7 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from matplotlib.transforms import Affine2D
 
 from ..plotting import CLASS_COLORS
-from ..rnn import LSTM, RNN, _background_thread, _one_blas_thread
+from ..rnn import LSTM, RNN, _background_thread, _one_blas_thread, _second_core_free
 from .base import FigureWidget
 from .drawing import Backdrop, StampedTicks
 
@@ -202,7 +201,7 @@ class GradientThroughTime(FigureWidget):
             # The eigen-solves are most of the time: on two cores, a second thread takes the RNN's
             # and half of the LSTM's while this one chains the LSTM's matrices and takes the rest
             # (LAPACK releases the GIL). One core: the same calls, one after the other.
-            beside = _background_thread().submit if (os.cpu_count() or 1) >= 2 else _now
+            beside = _background_thread().submit if _second_core_free() else _now
             if self._rnn_norms[0] != (scale, T):
                 rnn_norms = beside(spectral_norms, rnn_gradient_products(self._rnn_jacobians[1], T))
             matrices = lstm_gradient_matrices(self._lstm_jacobians[1], T)     # (2T, H, H): h's, then c's
