@@ -191,19 +191,9 @@ def test_explorer_labels_stay_inside_the_figure():
     one_head = Sequential(Linear(DIGITS, 8, bias=False, seed=0), TransformerBlock(8, 1, seed=2))
     explorer = AttentionExplorer(sequential_attention(one_head, _encode_digits), "31415926", causal=False)
     explorer.to_png()
-
-    def picture():
-        explorer.fig.canvas.draw()
-        return np.asarray(explorer.fig.canvas.buffer_rgba()).copy()
-
-    stamped = picture()
     assert [stamp.text.get_text() for stamp in explorer.thumb_labels] == ["L0", "h0"]
-    for stamp in explorer.thumb_labels:
-        stamp.set_visible(False)
-        stamp.text.set_visible(True), stamp.text.set_animated(False)
-    drawn = picture()
+    assert_stamped_as_matplotlib_draws(explorer, explorer.thumb_labels)  # leaves the texts drawn by matplotlib
     renderer = explorer.fig.canvas.get_renderer()
-    height = stamped.shape[0]
     for stamp, offset in zip(explorer.thumb_labels, [(-3, 0), (0, 2)]):
         text = stamp.text
         box = text.get_window_extent(renderer)
@@ -214,11 +204,6 @@ def test_explorer_labels_stay_inside_the_figure():
                                                  va=text.get_va(), annotation_clip=False)
         np.testing.assert_allclose(annotation.get_window_extent(renderer).bounds, box.bounds, atol=1e-6)
         annotation.remove()
-        box = box.padded(3)
-        crop = np.s_[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
-        (box_stamped, ink_stamped), (box_drawn, ink_drawn) = _ink(stamped[crop]), _ink(drawn[crop])
-        assert np.abs(box_stamped - box_drawn).max() <= 1, text.get_text()  # to the nearest pixel
-        assert abs(ink_stamped - ink_drawn) <= 0.05 * ink_drawn, text.get_text()  # the same glyphs
 
 
 def test_positional_encoding_sizes_repaint_the_axes_as_matplotlib_draws_them():
@@ -242,6 +227,29 @@ def _ink(pixels):
     dark = 255 - pixels[..., :3].min(axis=-1).astype(int)
     rows, columns = np.nonzero(dark)
     return np.array([rows.min(), rows.max(), columns.min(), columns.max()]), dark.sum()
+
+
+def assert_stamped_as_matplotlib_draws(widget, stamps):
+    """Each StampedText of ``stamps`` puts its ink where matplotlib draws its text, to the nearest
+    pixel, with the same glyphs (ink within 5 %): the widget's picture against the one with the stamps
+    hidden and their texts drawn by matplotlib (left so, for the caller's further checks)."""
+    def picture():
+        widget.fig.canvas.draw()
+        return np.asarray(widget.fig.canvas.buffer_rgba()).copy()
+
+    stamped = picture()
+    for stamp in stamps:
+        stamp.set_visible(False)
+        stamp.text.set_visible(True), stamp.text.set_animated(False)
+    drawn = picture()
+    renderer = widget.fig.canvas.get_renderer()
+    height = stamped.shape[0]
+    for stamp in stamps:
+        box = stamp.text.get_window_extent(renderer).padded(3)
+        crop = np.s_[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
+        (box_stamped, ink_stamped), (box_drawn, ink_drawn) = _ink(stamped[crop]), _ink(drawn[crop])
+        assert np.abs(box_stamped - box_drawn).max() <= 1, stamp.text.get_text()  # to the nearest pixel
+        assert abs(ink_stamped - ink_drawn) <= 0.05 * ink_drawn, stamp.text.get_text()  # the same glyphs
 
 
 @pytest.mark.parametrize("setup", [
@@ -278,24 +286,7 @@ def test_positional_encoding_axis_labels_are_stamped_where_matplotlib_draws_them
     with w.hold():
         w.d_model.value, w.max_len.value = 256, 230  # wider tick labels: the y labels move left
     w.to_png()
-
-    def picture():
-        w.fig.canvas.draw()
-        return np.asarray(w.fig.canvas.buffer_rgba()).copy()
-
-    stamped = picture()
-    for label in w.axis_labels:
-        label.set_visible(False)
-        label.text.set_visible(True), label.text.set_animated(False)
-    drawn = picture()
-    renderer = w.fig.canvas.get_renderer()
-    height = stamped.shape[0]
-    for label in w.axis_labels:
-        box = label.text.get_window_extent(renderer).padded(3)
-        crop = np.s_[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
-        (box_stamped, ink_stamped), (box_drawn, ink_drawn) = _ink(stamped[crop]), _ink(drawn[crop])
-        assert np.abs(box_stamped - box_drawn).max() <= 1, label.text.get_text()  # to the nearest pixel
-        assert abs(ink_stamped - ink_drawn) <= 0.05 * ink_drawn, label.text.get_text()  # the same glyphs
+    assert_stamped_as_matplotlib_draws(w, w.axis_labels)
 
 
 @pytest.mark.parametrize("shape, origin, stage", [((100, 49), "lower", "rgba"), ((40, 40), "upper", "data"),
