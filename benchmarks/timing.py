@@ -105,3 +105,13 @@ def measure_widget_cpu(widget, control, values) -> tuple[float, float, float, in
     finally:
         del widget.refresh
     return median, worst, statistics.median(cpu), count
+
+
+def print_widget_table(rows, target_ms: float = 50) -> None:
+    """Print ``rows`` of (widget / control, median ms, max ms, CPU ms, n), as
+    :func:`measure_widget_cpu` returns them after a name, flagging medians over ``target_ms``."""
+    width = max(len("widget / control"), *(len(row[0]) for row in rows))
+    print(f"{'widget / control':{width}s} {'median ms':>10s} {'max ms':>8s} {'CPU ms':>7s} {'n':>4s}")
+    for name, median, worst, cpu, n in rows:
+        flag = "" if median <= target_ms else f"  (over the {target_ms:g} ms target)"
+        print(f"{name:{width}s} {median:10.1f} {worst:8.1f} {cpu:7.1f} {n:4d}{flag}")

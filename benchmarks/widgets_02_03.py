@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from nncourse.widgets import ActivationExplorer, BackpropStepper, SignalPropagation, TrainingReplay
+from timing import print_widget_table
 
 
 def measure(widget, change, values):
@@ -71,10 +72,7 @@ def main():
                  *measure(replay, setter(replay.epoch), replay.epochs[::-1])))
 
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    print(f"{'widget / control':50s} {'median ms':>10s} {'max ms':>8s} {'CPU ms':>7s} {'n':>4s}")
-    for name, median, worst, cpu, n in rows:
-        flag = "" if median <= 50 else "  (over the 50 ms target)"
-        print(f"{name:50s} {median:10.1f} {worst:8.1f} {cpu:7.1f} {n:4d}{flag}")
+    print_widget_table(rows)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from nncourse.widgets.privacy import PrivacyExplorer
 from nncourse.widgets.robustness import AttackExplorer
 from nncourse.widgets.scale import WillItFit
 from nncourse.widgets.transfer import LabelBudgetExplorer
-from timing import measure_widget_cpu as measure
+from timing import measure_widget_cpu as measure, print_widget_table
 
 SEED = 0
 
@@ -180,10 +180,7 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
     rows = [*message_passing_rows(), *label_budget_rows(), *will_it_fit_rows(), *compression_rows(),
             *attribution_rows(), *robustness_rows()]
-    print(f"{'widget / control':52s} {'median ms':>10s} {'max ms':>8s} {'CPU ms':>7s} {'n':>4s}")
-    for name, median, worst, cpu, n in rows:
-        flag = "" if median <= 50 else "  (over the 50 ms target)"
-        print(f"{name:52s} {median:10.1f} {worst:8.1f} {cpu:7.1f} {n:4d}{flag}")
+    print_widget_table(rows)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

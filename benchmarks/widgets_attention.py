@@ -16,7 +16,7 @@ import torch
 from nncourse.text import CharVocab
 from nncourse.at_scale.gpt import GPT, GPTConfig
 from nncourse.widgets.attention import AttentionExplorer, PositionalEncodingWidget, gpt_attention
-from timing import measure_widget_cpu as measure
+from timing import measure_widget_cpu as measure, print_widget_table
 
 
 def main():
@@ -38,10 +38,7 @@ def main():
         ("PositionalEncoding: d_model slider", *measure(pe, pe.d_model, [32, 64, 128, 256] * 3)),
         ("PositionalEncoding: max length slider", *measure(pe, pe.max_len, [50, 100, 200, 256] * 3)),
     ]
-    print(f"{'widget / control':45s} {'median ms':>10s} {'max ms':>8s} {'CPU ms':>7s} {'n':>4s}")
-    for name, median, worst, cpu, n in rows:
-        flag = "" if median <= 50 else "  (over the 50 ms target)"
-        print(f"{name:45s} {median:10.1f} {worst:8.1f} {cpu:7.1f} {n:4d}{flag}")
+    print_widget_table(rows)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

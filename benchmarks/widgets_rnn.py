@@ -17,7 +17,7 @@ import torch
 from nncourse.at_scale.rnn import CharLSTM
 from nncourse.text import CharVocab, load_corpus
 from nncourse.widgets import GradientThroughTime, LSTMGateViewer, SamplingWidget
-from timing import measure_widget_cpu as measure
+from timing import measure_widget_cpu as measure, print_widget_table
 
 NOTEBOOK_TEXT = "The default value of a parameter is evaluated once, when the function is defined."
 
@@ -50,10 +50,7 @@ def main():
     sampler.length.value = 300
     rows.append(("SamplingWidget: top-k (300 chars)", *measure(sampler, sampler.top_k, np.tile([5, 10, 0], 3))))
 
-    print(f"{'widget / control':44s} {'median ms':>10s} {'max ms':>8s} {'CPU ms':>7s} {'n':>4s}")
-    for name, median, worst, cpu, n in rows:
-        flag = "" if median <= 50 else "  (over the 50 ms target)"
-        print(f"{name:44s} {median:10.1f} {worst:8.1f} {cpu:7.1f} {n:4d}{flag}")
+    print_widget_table(rows)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
